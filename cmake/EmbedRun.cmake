@@ -1,0 +1,13 @@
+# Script mode of embed_files(): writes OUT from the name/file pairs in ARGS.
+set(text "/* Generated from the SQL files in db/; do not edit. */\n")
+list(LENGTH ARGS n)
+math(EXPR last "${n} - 1")
+foreach(i RANGE 0 ${last} 2)
+  list(GET ARGS ${i} name)
+  math(EXPR j "${i} + 1")
+  list(GET ARGS ${j} file)
+  file(READ ${file} hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+  string(APPEND text "extern const char ${name}[];\nconst char ${name}[] = {${bytes}0x00};\n")
+endforeach()
+file(WRITE ${OUT} "${text}")

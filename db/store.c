@@ -1,0 +1,121 @@
+/*
+ * store - picks the backend named by the store URI and forwards every call to it.
+ * Programs see only this layer, so that another backend can sit beside SQLite.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/store_backend.h"
+#include "shared/util.h"
+
+struct store {
+    const struct store_backend *backend;
+    void *handle;
+};
+
+/* A URI scheme is a run of these before the first ':'; anything else is a plain path. */
+#define STORE_SCHEME_CHARS "abcdefghijklmnopqrstuvwxyz0123456789"
+
+static const struct store_backend *const store_backends[] = {&store_backend_sqlite};
+
+/* store_open - open (and in READWRITE mode create and migrate) the store at uri */
+struct store *store_open(const char *uri, enum store_mode mode, char *err, size_t errlen)
+{
+    const struct store_backend *backend = &store_backend_sqlite;
+    const char *location = uri;
+    const char *colon = strchr(uri, ':');
+    struct store *st;
+    void *h;
+    size_t i;
+
+    if (colon != NULL && colon != uri && strspn(uri, STORE_SCHEME_CHARS) == (size_t)(colon - uri)) {
+        backend = NULL;
+        for (i = 0; i < UTIL_ARRAY_LEN(store_backends); i++) {
+            size_t n = strlen(store_backends[i]->scheme);
+            if ((size_t)(colon - uri) == n && strncmp(uri, store_backends[i]->scheme, n) == 0)
+                backend = store_backends[i];
+        }
+        if (backend == NULL) {
+            util_seterr(err, errlen, "database %s: unknown store type '%.*s'", uri,
+                        (int)(colon - uri), uri);
+            return NULL;
+        }
+        location = colon + 1;
+    }
+    if (*location == '\0') {
+        util_seterr(err, errlen, "database '%s': empty path", uri);
+        return NULL;
+    }
+    if ((h = backend->open(location, mode, err, errlen)) == NULL)
+        return NULL;
+    st = xmalloc(sizeof(*st));
+    st->backend = backend;
+    st->handle = h;
+    return st;
+}
+
+/* store_close - close the store; NULL is allowed */
+void store_close(struct store *st)
+{
+    if (st == NULL)
+        return;
+    st->backend->close(st->handle);
+    free(st);
+}
+
+/* store_begin - start a batch: later writes commit together at store_commit */
+int store_begin(struct store *st, char *err, size_t errlen)
+{
+    return st->backend->begin(st->handle, err, errlen);
+}
+
+/* store_commit - commit the batch started by store_begin */
+int store_commit(struct store *st, char *err, size_t errlen)
+{
+    return st->backend->commit(st->handle, err, errlen);
+}
+
+/* store_rollback - abandon the batch started by store_begin */
+int store_rollback(struct store *st, char *err, size_t errlen)
+{
+    return st->backend->rollback(st->handle, err, errlen);
+}
+
+/* store_grant - record a login; see store.h for how an existing row changes */
+int store_grant(struct store *st, const char *address, const char *user, const char *source,
+                int64_t login_time, int64_t expires, char *err, size_t errlen)
+{
+    return st->backend->grant(st->handle, address, user, source, login_time, expires, err, errlen);
+}
+
+/* store_lookup - the active grant for address: 1 and *out, 0 if none is active, -1 error */
+int store_lookup(struct store *st, const char *address, int64_t now, struct store_grant *out,
+                 char *err, size_t errlen)
+{
+    return st->backend->lookup(st->handle, address, now, out, err, errlen);
+}
+
+/* store_revoke - delete the row for address: 1 if there was one, 0 if not, -1 on error */
+int store_revoke(struct store *st, const char *address, char *err, size_t errlen)
+{
+    return st->backend->revoke(st->handle, address, err, errlen);
+}
+
+/* store_purge - delete every row with expires <= now; *removed gets the count */
+int store_purge(struct store *st, int64_t now, int64_t *removed, char *err, size_t errlen)
+{
+    return st->backend->purge(st->handle, now, removed, err, errlen);
+}
+
+/* store_list - call cb for each active row (all: expired ones too), by address */
+int store_list(struct store *st, int64_t now, int all, store_list_cb cb, void *ctx, char *err,
+               size_t errlen)
+{
+    return st->backend->list(st->handle, now, all, cb, ctx, err, errlen);
+}
+
+/* store_stats - counts and sizes for popauthctl stats */
+int store_stats(struct store *st, int64_t now, struct store_stats *out, char *err, size_t errlen)
+{
+    return st->backend->stats(st->handle, now, out, err, errlen);
+}

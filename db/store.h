@@ -1,0 +1,80 @@
+/*
+ * store - the grant store: one row per client address that may relay until `expires`.
+ *
+ * The API is backend-neutral: store_open picks a backend from the URI ("sqlite:PATH" or
+ * a plain PATH today; a networked store for clusters later) and every call goes through
+ * the backend's table of functions. Addresses are passed in canonical text form
+ * (addr_format); callers canonicalise first.
+ *
+ * Errors: every call returns -1 and writes a one-line message into err on failure.
+ * Callers on the request path treat -1 as "the store could not answer" and fail closed.
+ * Times are unix seconds. A grant is active while expires > now.
+ */
+#ifndef POPAUTH_STORE_H
+#define POPAUTH_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shared/addr.h"
+
+#define STORE_USER_MAX   256 /* bytes of a user name, NUL included; longer is cut */
+#define STORE_SOURCE_MAX 32  /* bytes of a source name ("dovecot", "admin"), NUL included */
+
+enum store_mode { STORE_READONLY, STORE_READWRITE };
+
+struct store_grant {
+    char address[ADDR_STRLEN];
+    char user[STORE_USER_MAX];
+    char source[STORE_SOURCE_MAX];
+    int64_t first_login;
+    int64_t last_login;
+    int64_t logins;
+    int64_t expires;
+};
+
+struct store_stats {
+    int64_t active;         /* rows with expires > now */
+    int64_t expired;        /* rows with expires <= now, not yet purged */
+    int64_t database_bytes; /* size of the store, where the backend knows it */
+    int schema_version;
+};
+
+struct store; /* opaque */
+
+/* store_list_cb - called once per row by store_list; a non-zero return stops the walk */
+typedef int (*store_list_cb)(const struct store_grant *g, void *ctx);
+
+/* store_open - open (and in READWRITE mode create and migrate) the store at uri */
+struct store *store_open(const char *uri, enum store_mode mode, char *err, size_t errlen);
+/* store_close - close the store; NULL is allowed */
+void store_close(struct store *st);
+
+/* store_begin - start a batch: later writes commit together at store_commit */
+int store_begin(struct store *st, char *err, size_t errlen);
+/* store_commit - commit the batch started by store_begin */
+int store_commit(struct store *st, char *err, size_t errlen);
+/* store_rollback - abandon the batch started by store_begin */
+int store_rollback(struct store *st, char *err, size_t errlen);
+
+/*
+ * store_grant - record a login by user from address at login_time, valid until expires.
+ * An existing row is updated: logins + 1, last_login and expires never move backwards,
+ * first_login never moves forwards; user and source become the newest login's.
+ */
+int store_grant(struct store *st, const char *address, const char *user, const char *source,
+                int64_t login_time, int64_t expires, char *err, size_t errlen);
+/* store_lookup - the active grant for address: 1 and *out, 0 if none is active, -1 error */
+int store_lookup(struct store *st, const char *address, int64_t now, struct store_grant *out,
+                 char *err, size_t errlen);
+/* store_revoke - delete the row for address: 1 if there was one, 0 if not, -1 on error */
+int store_revoke(struct store *st, const char *address, char *err, size_t errlen);
+/* store_purge - delete every row with expires <= now; *removed gets the count */
+int store_purge(struct store *st, int64_t now, int64_t *removed, char *err, size_t errlen);
+/* store_list - call cb for each active row (all: expired ones too), by address */
+int store_list(struct store *st, int64_t now, int all, store_list_cb cb, void *ctx, char *err,
+               size_t errlen);
+/* store_stats - counts and sizes for popauthctl stats */
+int store_stats(struct store *st, int64_t now, struct store_stats *out, char *err, size_t errlen);
+
+#endif

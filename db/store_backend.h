@@ -1,0 +1,30 @@
+/*
+ * store_backend - what a store backend provides: a table of functions that store.c calls
+ * through. Only store.c and the backends include this header; programs use store.h.
+ */
+#ifndef POPAUTH_STORE_BACKEND_H
+#define POPAUTH_STORE_BACKEND_H
+
+#include "db/store.h"
+
+struct store_backend {
+    const char *scheme; /* URI prefix before ':' */
+    void *(*open)(const char *location, enum store_mode mode, char *err, size_t errlen);
+    void (*close)(void *h);
+    int (*begin)(void *h, char *err, size_t errlen);
+    int (*commit)(void *h, char *err, size_t errlen);
+    int (*rollback)(void *h, char *err, size_t errlen);
+    int (*grant)(void *h, const char *address, const char *user, const char *source,
+                 int64_t login_time, int64_t expires, char *err, size_t errlen);
+    int (*lookup)(void *h, const char *address, int64_t now, struct store_grant *out, char *err,
+                  size_t errlen);
+    int (*revoke)(void *h, const char *address, char *err, size_t errlen);
+    int (*purge)(void *h, int64_t now, int64_t *removed, char *err, size_t errlen);
+    int (*list)(void *h, int64_t now, int all, store_list_cb cb, void *ctx, char *err,
+                size_t errlen);
+    int (*stats)(void *h, int64_t now, struct store_stats *out, char *err, size_t errlen);
+};
+
+extern const struct store_backend store_backend_sqlite;
+
+#endif

@@ -1,0 +1,606 @@
+/*
+ * store_sqlite - the SQLite backend of the grant store ("sqlite:PATH" or a plain PATH).
+ *
+ * One database file holds the auth table (db/schema.sql, embedded at build time as
+ * store_schema_sql). Writers (popauth, popauthctl) open it read-write: the file is
+ * created if absent, put in WAL mode so that readers never wait for a writer, synced on
+ * every commit (synchronous=FULL: a committed grant survives a crash), and brought to the
+ * latest schema version. The version lives in PRAGMA user_version: 0 with no tables is a
+ * new file and gets the full schema; an older version runs the steps in
+ * store_sqlite_migrations one version at a time; a newer one is refused. All of that
+ * happens in one IMMEDIATE transaction, so two programs starting together migrate once.
+ * Readers (smtpgate) open it read-only and refuse any version but the latest.
+ *
+ * Every statement is prepared once at open and reset, with its bindings cleared, after
+ * each use on every path. Outside store_begin/store_commit each write is its own
+ * transaction; inside, the writes commit together. Every failure (busy, locked, corrupt,
+ * not a database, disk full, ...) returns -1 with "database PATH: what: sqlite's reason"
+ * in err, so callers fail closed; nothing here prints or logs.
+ *
+ * A handle is for one thread at a time. A store_list callback may call lookup, grant,
+ * revoke or stats on the same handle, but not store_list.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+#include "db/store_backend.h"
+#include "shared/util.h"
+
+#define STORE_SQLITE_BUSY_MS        5000 /* wait this long for another writer's lock */
+#define STORE_SQLITE_SCHEMA_VERSION 1    /* the version db/schema.sql creates */
+
+extern const char store_schema_sql[];
+
+/*
+ * Forward migration steps: the SQL that takes a database from to_version - 1 to
+ * to_version (the code sets user_version afterwards). For schema version N+1: change
+ * db/schema.sql to the full new schema, add db/migrate_N+1.sql to embed_files in
+ * CMakeLists.txt, add its line here above the end marker, and bump
+ * STORE_SQLITE_SCHEMA_VERSION.
+ */
+static const struct store_sqlite_migration {
+    int to_version;
+    const char *sql;
+} store_sqlite_migrations[] = {
+    {0, NULL}, /* end */
+};
+
+enum store_sqlite_stmt_id {
+    STORE_SQLITE_BEGIN,
+    STORE_SQLITE_COMMIT,
+    STORE_SQLITE_ROLLBACK,
+    STORE_SQLITE_GRANT,
+    STORE_SQLITE_REVOKE,
+    STORE_SQLITE_PURGE,
+    STORE_SQLITE_LOOKUP,
+    STORE_SQLITE_LIST_ACTIVE,
+    STORE_SQLITE_LIST_ALL,
+    STORE_SQLITE_STATS,
+    STORE_SQLITE_NSTMT
+};
+
+#define STORE_SQLITE_COLUMNS "address, user, source, first_login, last_login, logins, expires"
+
+/* The statements, prepared at open; a read-only handle skips the writing ones. */
+static const struct store_sqlite_stmt_def {
+    const char *sql;
+    int writes;
+} store_sqlite_stmt_defs[STORE_SQLITE_NSTMT] = {
+    [STORE_SQLITE_BEGIN] = {"BEGIN IMMEDIATE", 1},
+    [STORE_SQLITE_COMMIT] = {"COMMIT", 1},
+    [STORE_SQLITE_ROLLBACK] = {"ROLLBACK", 1},
+    /* ?1 address, ?2 user, ?3 source, ?4 login time, ?5 expires. The SET expressions all
+     * see the old row, so user/source follow the newest login even on a late replay. */
+    [STORE_SQLITE_GRANT] = {"INSERT INTO auth (" STORE_SQLITE_COLUMNS ")"
+                            " VALUES (?1, ?2, ?3, ?4, ?4, 1, ?5)"
+                            " ON CONFLICT (address) DO UPDATE SET"
+                            " user = CASE WHEN excluded.last_login >= last_login"
+                            " THEN excluded.user ELSE user END,"
+                            " source = CASE WHEN excluded.last_login >= last_login"
+                            " THEN excluded.source ELSE source END,"
+                            " first_login = min(first_login, excluded.first_login),"
+                            " last_login = max(last_login, excluded.last_login),"
+                            " logins = logins + 1,"
+                            " expires = max(expires, excluded.expires)",
+                            1},
+    [STORE_SQLITE_REVOKE] = {"DELETE FROM auth WHERE address = ?1", 1},
+    [STORE_SQLITE_PURGE] = {"DELETE FROM auth WHERE expires <= ?1", 1},
+    [STORE_SQLITE_LOOKUP] = {"SELECT " STORE_SQLITE_COLUMNS
+                             " FROM auth WHERE address = ?1 AND expires > ?2",
+                             0},
+    [STORE_SQLITE_LIST_ACTIVE] = {"SELECT " STORE_SQLITE_COLUMNS
+                                  " FROM auth WHERE expires > ?1 ORDER BY address",
+                                  0},
+    [STORE_SQLITE_LIST_ALL] = {"SELECT " STORE_SQLITE_COLUMNS " FROM auth ORDER BY address", 0},
+    /* One statement, so the figures come from one read transaction. */
+    [STORE_SQLITE_STATS] = {"SELECT (SELECT count(*) FROM auth WHERE expires > ?1),"
+                            " (SELECT count(*) FROM auth WHERE expires <= ?1),"
+                            " (SELECT page_count FROM pragma_page_count())"
+                            " * (SELECT page_size FROM pragma_page_size()),"
+                            " (SELECT user_version FROM pragma_user_version())",
+                            0},
+};
+
+struct store_sqlite {
+    sqlite3 *db;
+    char *path;
+    sqlite3_stmt *stmt[STORE_SQLITE_NSTMT];
+};
+
+/* store_sqlite_fail - "database PATH: what: sqlite's message" into err; returns -1 */
+static int __attribute__((format(printf, 4, 5)))
+store_sqlite_fail(const struct store_sqlite *s, char *err, size_t errlen, const char *fmt, ...)
+{
+    char what[160];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    return util_seterr(err, errlen, "database %s: %s: %s", s->path, what,
+                       s->db != NULL ? sqlite3_errmsg(s->db) : "out of memory");
+}
+
+/* store_sqlite_done - make a statement ready for its next use, on every exit path */
+static void store_sqlite_done(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+/* store_sqlite_exec - run one or more SQL statements that return no rows */
+static int store_sqlite_exec(struct store_sqlite *s, const char *sql, const char *what, char *err,
+                             size_t errlen)
+{
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return store_sqlite_fail(s, err, errlen, "%s", what);
+    return 0;
+}
+
+/* store_sqlite_query - run a one-off statement; the first column of its row as text */
+static int store_sqlite_query(struct store_sqlite *s, const char *sql, char *buf, size_t buflen,
+                              char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    const unsigned char *text;
+    int rc = -1;
+
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        store_sqlite_fail(s, err, errlen, "%s", sql);
+        goto out;
+    }
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        store_sqlite_fail(s, err, errlen, "%s", sql);
+        goto out;
+    }
+    text = sqlite3_column_text(st, 0);
+    util_strlcpy(buf, text != NULL ? (const char *)text : "", buflen);
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* store_sqlite_version - the schema version in PRAGMA user_version */
+static int store_sqlite_version(struct store_sqlite *s, int *version, char *err, size_t errlen)
+{
+    char buf[32];
+
+    if (store_sqlite_query(s, "PRAGMA user_version", buf, sizeof(buf), err, errlen) < 0)
+        return -1;
+    *version = atoi(buf);
+    return 0;
+}
+
+/* store_sqlite_newer - the error for a schema newer than this program knows */
+static int store_sqlite_newer(const struct store_sqlite *s, int version, char *err, size_t errlen)
+{
+    return util_seterr(err, errlen,
+                       "database %s: schema version %d is newer than this program (%d)", s->path,
+                       version, STORE_SQLITE_SCHEMA_VERSION);
+}
+
+/* store_sqlite_upgrade - inside the migration transaction: version -> the latest */
+static int store_sqlite_upgrade(struct store_sqlite *s, int version, char *err, size_t errlen)
+{
+    const struct store_sqlite_migration *m;
+    char buf[64];
+    int v;
+
+    if (version == 0) {
+        if (store_sqlite_query(s, "SELECT count(*) FROM sqlite_master", buf, sizeof(buf), err,
+                               errlen) < 0)
+            return -1;
+        if (atoi(buf) != 0)
+            return util_seterr(err, errlen,
+                               "database %s: schema version 0 but the file has tables"
+                               " (not a popauth database?)",
+                               s->path);
+        return store_sqlite_exec(s, store_schema_sql, "creating the schema", err, errlen);
+    }
+    for (v = version + 1; v <= STORE_SQLITE_SCHEMA_VERSION; v++) {
+        for (m = store_sqlite_migrations; m->sql != NULL && m->to_version != v; m++)
+            ;
+        if (m->sql == NULL)
+            return util_seterr(err, errlen,
+                               "database %s: schema version %d: no migration to version %d",
+                               s->path, version, v);
+        snprintf(buf, sizeof(buf), "migrating to schema version %d", v);
+        if (store_sqlite_exec(s, m->sql, buf, err, errlen) < 0)
+            return -1;
+        snprintf(buf, sizeof(buf), "PRAGMA user_version = %d", v);
+        if (store_sqlite_exec(s, buf, "setting the schema version", err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* store_sqlite_migrate - bring a read-write database to the latest schema version */
+static int store_sqlite_migrate(struct store_sqlite *s, char *err, size_t errlen)
+{
+    int version;
+
+    if (store_sqlite_version(s, &version, err, errlen) < 0)
+        return -1;
+    if (version == STORE_SQLITE_SCHEMA_VERSION)
+        return 0;
+    if (version < 0)
+        return util_seterr(err, errlen, "database %s: schema version %d is not valid", s->path,
+                           version);
+    if (version > STORE_SQLITE_SCHEMA_VERSION)
+        return store_sqlite_newer(s, version, err, errlen);
+    if (store_sqlite_exec(s, "BEGIN IMMEDIATE", "starting the schema migration", err, errlen) < 0)
+        return -1;
+    /* Another program may have migrated while this one waited for the write lock. */
+    if (store_sqlite_version(s, &version, err, errlen) < 0)
+        goto fail;
+    if (version > STORE_SQLITE_SCHEMA_VERSION) {
+        store_sqlite_newer(s, version, err, errlen);
+        goto fail;
+    }
+    if (version < STORE_SQLITE_SCHEMA_VERSION && store_sqlite_upgrade(s, version, err, errlen) < 0)
+        goto fail;
+    if (store_sqlite_version(s, &version, err, errlen) < 0)
+        goto fail;
+    if (version != STORE_SQLITE_SCHEMA_VERSION) {
+        util_seterr(err, errlen, "database %s: migration left schema version %d, expected %d",
+                    s->path, version, STORE_SQLITE_SCHEMA_VERSION);
+        goto fail;
+    }
+    if (store_sqlite_exec(s, "COMMIT", "committing the schema migration", err, errlen) < 0)
+        goto fail;
+    return 0;
+fail:
+    if (!sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+/* store_sqlite_setup_rw - WAL, full sync and the latest schema for a writer */
+static int store_sqlite_setup_rw(struct store_sqlite *s, char *err, size_t errlen)
+{
+    char mode[32];
+
+    if (store_sqlite_query(s, "PRAGMA journal_mode = WAL", mode, sizeof(mode), err, errlen) < 0)
+        return -1;
+    if (strcmp(mode, "wal") != 0)
+        return util_seterr(err, errlen, "database %s: cannot use WAL journal mode (mode is '%s')",
+                           s->path, mode);
+    if (store_sqlite_exec(s, "PRAGMA synchronous = FULL", "PRAGMA synchronous = FULL", err,
+                          errlen) < 0)
+        return -1;
+    return store_sqlite_migrate(s, err, errlen);
+}
+
+/* store_sqlite_check_ro - a reader accepts only the latest schema version */
+static int store_sqlite_check_ro(struct store_sqlite *s, char *err, size_t errlen)
+{
+    int version;
+
+    if (store_sqlite_version(s, &version, err, errlen) < 0)
+        return -1;
+    if (version != STORE_SQLITE_SCHEMA_VERSION)
+        return util_seterr(err, errlen,
+                           "database %s: schema version %d, expected %d"
+                           " (run popauthctl once to migrate)",
+                           s->path, version, STORE_SQLITE_SCHEMA_VERSION);
+    return 0;
+}
+
+/* store_sqlite_close - finalize every statement and close the database */
+static void store_sqlite_close(void *h)
+{
+    struct store_sqlite *s = h;
+    size_t i;
+
+    if (s == NULL)
+        return;
+    for (i = 0; i < STORE_SQLITE_NSTMT; i++)
+        sqlite3_finalize(s->stmt[i]);
+    sqlite3_close_v2(s->db); /* rolls back a batch left open */
+    free(s->path);
+    free(s);
+}
+
+/* store_sqlite_open - open the database at path; see the file comment for what happens */
+static void *store_sqlite_open(const char *path, enum store_mode mode, char *err, size_t errlen)
+{
+    struct store_sqlite *s = xcalloc(1, sizeof(*s));
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    struct stat sb;
+    size_t i;
+
+    s->path = xstrdup(path);
+    if (mode == STORE_READONLY) {
+        flags = SQLITE_OPEN_READONLY;
+        if (stat(path, &sb) < 0) {
+            util_seterr(err, errlen, "database %s: %s", path, strerror(errno));
+            goto fail;
+        }
+    }
+    if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+        store_sqlite_fail(s, err, errlen, "cannot open");
+        goto fail;
+    }
+    if (sqlite3_busy_timeout(s->db, STORE_SQLITE_BUSY_MS) != SQLITE_OK) {
+        store_sqlite_fail(s, err, errlen, "setting the busy timeout");
+        goto fail;
+    }
+    if (mode == STORE_READONLY ? store_sqlite_check_ro(s, err, errlen) < 0
+                               : store_sqlite_setup_rw(s, err, errlen) < 0)
+        goto fail;
+    for (i = 0; i < STORE_SQLITE_NSTMT; i++) {
+        if (mode == STORE_READONLY && store_sqlite_stmt_defs[i].writes)
+            continue;
+        if (sqlite3_prepare_v3(s->db, store_sqlite_stmt_defs[i].sql, -1, SQLITE_PREPARE_PERSISTENT,
+                               &s->stmt[i], NULL) != SQLITE_OK) {
+            store_sqlite_fail(s, err, errlen, "preparing \"%.60s\"", store_sqlite_stmt_defs[i].sql);
+            goto fail;
+        }
+    }
+    return s;
+fail:
+    store_sqlite_close(s);
+    return NULL;
+}
+
+/* store_sqlite_stmt - the prepared statement id, or NULL and err on a read-only handle */
+static sqlite3_stmt *store_sqlite_stmt(const struct store_sqlite *s, enum store_sqlite_stmt_id id,
+                                       char *err, size_t errlen)
+{
+    if (s->stmt[id] == NULL)
+        util_seterr(err, errlen, "database %s: opened read-only", s->path);
+    return s->stmt[id];
+}
+
+/* store_sqlite_run - step a statement without parameters or rows, e.g. BEGIN */
+static int store_sqlite_run(struct store_sqlite *s, enum store_sqlite_stmt_id id, char *err,
+                            size_t errlen)
+{
+    sqlite3_stmt *st = store_sqlite_stmt(s, id, err, errlen);
+    int rc = -1;
+
+    if (st == NULL)
+        return -1;
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        store_sqlite_fail(s, err, errlen, "%s", store_sqlite_stmt_defs[id].sql);
+        goto out;
+    }
+    rc = 0;
+out:
+    store_sqlite_done(st);
+    return rc;
+}
+
+/* store_sqlite_begin - BEGIN IMMEDIATE: take the write lock for a batch */
+static int store_sqlite_begin(void *h, char *err, size_t errlen)
+{
+    return store_sqlite_run(h, STORE_SQLITE_BEGIN, err, errlen);
+}
+
+/* store_sqlite_commit - commit the batch; on failure the caller rolls back */
+static int store_sqlite_commit(void *h, char *err, size_t errlen)
+{
+    return store_sqlite_run(h, STORE_SQLITE_COMMIT, err, errlen);
+}
+
+/* store_sqlite_rollback - abandon the batch; fine if SQLite already rolled it back */
+static int store_sqlite_rollback(void *h, char *err, size_t errlen)
+{
+    struct store_sqlite *s = h;
+
+    if (sqlite3_get_autocommit(s->db))
+        return 0;
+    return store_sqlite_run(s, STORE_SQLITE_ROLLBACK, err, errlen);
+}
+
+/* store_sqlite_cut - length of s cut to at most max bytes, not inside a UTF-8 sequence */
+static int store_sqlite_cut(const char *s, size_t max)
+{
+    size_t n = strnlen(s, max + 1);
+
+    if (n > max) {
+        n = max;
+        while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+            n--;
+    }
+    return (int)n;
+}
+
+/* store_sqlite_row - copy the current row of a SELECT of STORE_SQLITE_COLUMNS into g */
+static void store_sqlite_row(sqlite3_stmt *st, struct store_grant *g)
+{
+    const unsigned char *t;
+
+    t = sqlite3_column_text(st, 0);
+    util_strlcpy(g->address, t != NULL ? (const char *)t : "", sizeof(g->address));
+    t = sqlite3_column_text(st, 1);
+    util_strlcpy(g->user, t != NULL ? (const char *)t : "", sizeof(g->user));
+    t = sqlite3_column_text(st, 2);
+    util_strlcpy(g->source, t != NULL ? (const char *)t : "", sizeof(g->source));
+    g->first_login = sqlite3_column_int64(st, 3);
+    g->last_login = sqlite3_column_int64(st, 4);
+    g->logins = sqlite3_column_int64(st, 5);
+    g->expires = sqlite3_column_int64(st, 6);
+}
+
+/* store_sqlite_grant - the upsert described at store_grant in store.h */
+static int store_sqlite_grant(void *h, const char *address, const char *user, const char *source,
+                              int64_t login_time, int64_t expires, char *err, size_t errlen)
+{
+    struct store_sqlite *s = h;
+    sqlite3_stmt *st = store_sqlite_stmt(s, STORE_SQLITE_GRANT, err, errlen);
+    size_t alen = strlen(address);
+    int rc = -1;
+
+    if (st == NULL)
+        return -1;
+    if (user == NULL)
+        user = "";
+    if (source == NULL)
+        source = "";
+    if (alen == 0 || alen >= ADDR_STRLEN)
+        return util_seterr(err, errlen, "database %s: grant: bad address '%.*s'", s->path,
+                           ADDR_STRLEN, address);
+    if (sqlite3_bind_text(st, 1, address, (int)alen, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(st, 2, user, store_sqlite_cut(user, STORE_USER_MAX - 1), SQLITE_STATIC) !=
+            SQLITE_OK ||
+        sqlite3_bind_text(st, 3, source, store_sqlite_cut(source, STORE_SOURCE_MAX - 1),
+                          SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 4, login_time) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 5, expires) != SQLITE_OK) {
+        store_sqlite_fail(s, err, errlen, "grant for %s", address);
+        goto out;
+    }
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        store_sqlite_fail(s, err, errlen, "grant for %s", address);
+        goto out;
+    }
+    rc = 0;
+out:
+    store_sqlite_done(st);
+    return rc;
+}
+
+/* store_sqlite_lookup - the row for address if expires > now: 1, 0 if none, -1 error */
+static int store_sqlite_lookup(void *h, const char *address, int64_t now, struct store_grant *out,
+                               char *err, size_t errlen)
+{
+    struct store_sqlite *s = h;
+    sqlite3_stmt *st = s->stmt[STORE_SQLITE_LOOKUP];
+    int rc = -1;
+
+    if (sqlite3_bind_text(st, 1, address, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 2, now) != SQLITE_OK) {
+        store_sqlite_fail(s, err, errlen, "lookup of %.*s", ADDR_STRLEN, address);
+        goto out;
+    }
+    switch (sqlite3_step(st)) {
+    case SQLITE_ROW:
+        if (out != NULL)
+            store_sqlite_row(st, out);
+        rc = 1;
+        break;
+    case SQLITE_DONE:
+        rc = 0;
+        break;
+    default:
+        store_sqlite_fail(s, err, errlen, "lookup of %.*s", ADDR_STRLEN, address);
+        break;
+    }
+out:
+    store_sqlite_done(st);
+    return rc;
+}
+
+/* store_sqlite_revoke - delete the row for address: 1 if there was one, 0 if not */
+static int store_sqlite_revoke(void *h, const char *address, char *err, size_t errlen)
+{
+    struct store_sqlite *s = h;
+    sqlite3_stmt *st = store_sqlite_stmt(s, STORE_SQLITE_REVOKE, err, errlen);
+    int rc = -1;
+
+    if (st == NULL)
+        return -1;
+    if (sqlite3_bind_text(st, 1, address, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_DONE) {
+        store_sqlite_fail(s, err, errlen, "revoke of %.*s", ADDR_STRLEN, address);
+        goto out;
+    }
+    rc = sqlite3_changes64(s->db) > 0 ? 1 : 0;
+out:
+    store_sqlite_done(st);
+    return rc;
+}
+
+/* store_sqlite_purge - delete the rows with expires <= now; *removed gets the count */
+static int store_sqlite_purge(void *h, int64_t now, int64_t *removed, char *err, size_t errlen)
+{
+    struct store_sqlite *s = h;
+    sqlite3_stmt *st = store_sqlite_stmt(s, STORE_SQLITE_PURGE, err, errlen);
+    int rc = -1;
+
+    if (st == NULL)
+        return -1;
+    if (sqlite3_bind_int64(st, 1, now) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE) {
+        store_sqlite_fail(s, err, errlen, "purge");
+        goto out;
+    }
+    if (removed != NULL)
+        *removed = sqlite3_changes64(s->db);
+    rc = 0;
+out:
+    store_sqlite_done(st);
+    return rc;
+}
+
+/* store_sqlite_list - cb for each active (all: every) row by address until cb says stop */
+static int store_sqlite_list(void *h, int64_t now, int all, store_list_cb cb, void *ctx, char *err,
+                             size_t errlen)
+{
+    struct store_sqlite *s = h;
+    sqlite3_stmt *st = s->stmt[all ? STORE_SQLITE_LIST_ALL : STORE_SQLITE_LIST_ACTIVE];
+    struct store_grant g;
+    int rc = -1, step;
+
+    if (!all && sqlite3_bind_int64(st, 1, now) != SQLITE_OK) {
+        store_sqlite_fail(s, err, errlen, "list");
+        goto out;
+    }
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        store_sqlite_row(st, &g);
+        if (cb(&g, ctx) != 0)
+            break;
+    }
+    if (step != SQLITE_ROW && step != SQLITE_DONE) {
+        store_sqlite_fail(s, err, errlen, "list");
+        goto out;
+    }
+    rc = 0;
+out:
+    store_sqlite_done(st);
+    return rc;
+}
+
+/* store_sqlite_stats - active and expired rows, file size and schema version */
+static int store_sqlite_stats(void *h, int64_t now, struct store_stats *out, char *err,
+                              size_t errlen)
+{
+    struct store_sqlite *s = h;
+    sqlite3_stmt *st = s->stmt[STORE_SQLITE_STATS];
+    int rc = -1;
+
+    if (sqlite3_bind_int64(st, 1, now) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+        store_sqlite_fail(s, err, errlen, "stats");
+        goto out;
+    }
+    out->active = sqlite3_column_int64(st, 0);
+    out->expired = sqlite3_column_int64(st, 1);
+    out->database_bytes = sqlite3_column_int64(st, 2);
+    out->schema_version = sqlite3_column_int(st, 3);
+    rc = 0;
+out:
+    store_sqlite_done(st);
+    return rc;
+}
+
+const struct store_backend store_backend_sqlite = {
+    .scheme = "sqlite",
+    .open = store_sqlite_open,
+    .close = store_sqlite_close,
+    .begin = store_sqlite_begin,
+    .commit = store_sqlite_commit,
+    .rollback = store_sqlite_rollback,
+    .grant = store_sqlite_grant,
+    .lookup = store_sqlite_lookup,
+    .revoke = store_sqlite_revoke,
+    .purge = store_sqlite_purge,
+    .list = store_sqlite_list,
+    .stats = store_sqlite_stats,
+};

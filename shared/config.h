@@ -1,0 +1,87 @@
+/*
+ * config - the one configuration file that popauth, smtpgate and popauthctl share.
+ *
+ * Syntax (like Postfix's main.cf): "name = value" lines; "#" starts a comment line;
+ * a line that starts with white space continues the previous value; lists are separated
+ * by commas and/or white space; durations are a number with an optional s, m, h or d
+ * suffix (plain numbers are seconds). A later assignment of the same name wins.
+ * "-o name=value" on any program's command line overrides the file.
+ *
+ * Every name is declared once in the parameter table (params.c): its type, its default
+ * and the struct config field it binds to. An unknown name or a bad value is an error
+ * naming the file, the line and the name (or "-o NAME" for overrides).
+ *
+ * Ownership: config_build returns a struct config that the caller frees with config_free;
+ * every pointer inside belongs to it. A reload builds a whole new config and swaps it.
+ */
+#ifndef POPAUTH_CONFIG_H
+#define POPAUTH_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "shared/cidr.h"
+
+#define CONFIG_MAX_FILE  (1024 * 1024) /* bytes in a config file */
+#define CONFIG_MAX_VALUE (64 * 1024)   /* bytes in one value, continuations included */
+
+struct strlist {
+    char **items;
+    size_t count;
+};
+
+enum param_type {
+    PARAM_STRING,   /* any text, trimmed */
+    PARAM_DURATION, /* seconds, from "90", "90s", "30m", "2h", "1d" */
+    PARAM_BOOL,     /* yes/no, true/false, on/off, 1/0 */
+    PARAM_INT,      /* non-negative decimal integer within [min, max] */
+    PARAM_LIST,     /* strlist of words */
+    PARAM_DOMAINS,  /* strlist of lower-cased domain names, trailing dot removed */
+    PARAM_NETWORKS, /* cidr_list, finished */
+};
+
+struct config {
+    char *database;                   /* store URI: PATH or sqlite:PATH */
+    int64_t grant_lifetime;           /* seconds a login grants relay */
+    struct cidr_list *local_networks; /* clients that relay without a grant */
+    struct strlist local_domains;     /* recipient domains that are ours */
+    struct cidr_list *never_grant;    /* clients that must never receive a grant */
+
+    char **values;               /* effective text of every parameter, indexed like the table */
+    unsigned char *explicit_set; /* 1 where the file or -o set the parameter */
+};
+
+struct param {
+    const char *name;
+    enum param_type type;
+    const char *defval;
+    size_t offset;    /* of the bound field in struct config */
+    int64_t min, max; /* PARAM_INT and PARAM_DURATION bounds */
+};
+
+extern const struct param config_params[];
+extern const size_t config_nparams;
+
+/* config_new - a config holding every default (never fails) */
+struct config *config_new(void);
+/* config_load_file - read path into cfg; missing_ok: a missing file leaves cfg as is */
+int config_load_file(struct config *cfg, const char *path, int missing_ok, char *err,
+                     size_t errlen);
+/* config_load_text - parse len bytes of config text; where names the source in errors */
+int config_load_text(struct config *cfg, const char *where, const char *text, size_t len, char *err,
+                     size_t errlen);
+/* config_set - apply "name=value" from the command line (-o) */
+int config_set(struct config *cfg, const char *assignment, char *err, size_t errlen);
+/* config_build - defaults, then path (missing is fine unless explicit), then overrides */
+struct config *config_build(const char *path, int explicit_path, const char *const *overrides,
+                            size_t noverrides, char *err, size_t errlen);
+/* config_print - "name = value" for every parameter, or only those set explicitly */
+void config_print(const struct config *cfg, FILE *fp, int only_explicit);
+/* config_free - release cfg and everything it owns; NULL is allowed */
+void config_free(struct config *cfg);
+
+/* config_parse_duration - "30m" to 1800; -1 and err on bad text */
+int config_parse_duration(const char *text, int64_t *out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,33 @@
+/*
+ * log - the programs' logging: syslog (facility mail) by default, stderr when running in
+ * the foreground or from the command line. Messages are key=value lines that a person and
+ * a script can both read. The level check happens before the arguments are evaluated.
+ * log_warn appends the errno text; log_warnx does not. fatal is for start-up failures and
+ * broken invariants only: it logs and exits with status 2.
+ */
+#ifndef POPAUTH_LOG_H
+#define POPAUTH_LOG_H
+
+enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
+
+extern int log_level_current;
+
+/* log_open - start logging as prog, to stderr (to_stderr) or syslog, up to level */
+void log_open(const char *prog, int to_stderr, int level);
+/* log_msg - write one message at level (use the macros below) */
+void log_msg(int level, int with_errno, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* fatal - log an error and exit with status 2 */
+void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+#define log_at(level, errno_, ...)                                                                 \
+    do {                                                                                           \
+        if (log_level_current >= (level))                                                          \
+            log_msg((level), (errno_), __VA_ARGS__);                                               \
+    } while (0)
+#define log_error(...) log_at(LOG_LEVEL_ERROR, 0, __VA_ARGS__)
+#define log_warn(...)  log_at(LOG_LEVEL_WARN, 1, __VA_ARGS__)
+#define log_warnx(...) log_at(LOG_LEVEL_WARN, 0, __VA_ARGS__)
+#define log_info(...)  log_at(LOG_LEVEL_INFO, 0, __VA_ARGS__)
+#define log_debug(...) log_at(LOG_LEVEL_DEBUG, 0, __VA_ARGS__)
+
+#endif

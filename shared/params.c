@@ -1,0 +1,40 @@
+/*
+ * params - the table of every configuration name the product knows, with its type, its
+ * default and the struct config field it binds to. One table serves all three programs,
+ * so that one file can configure them all and a misspelt name is always an error.
+ */
+#include <stddef.h>
+
+#include "shared/config.h"
+
+/*
+ * P binds a name to the struct config field of the same name. PARAM_CHECK_<type> makes a
+ * mismatch between the declared type and the field's C type a compile error: strings bind
+ * char *, durations and integers int64_t, booleans int, lists and domains struct strlist,
+ * networks struct cidr_list *.
+ */
+#define PARAM_FIELD(name) (((struct config *)0)->name)
+#define PARAM_IS(name, ctype)                                                                      \
+    (0 * sizeof(char[_Generic(PARAM_FIELD(name), ctype : 1, default : -1)]))
+#define PARAM_CHECK_PARAM_STRING(name)   PARAM_IS(name, char *)
+#define PARAM_CHECK_PARAM_DURATION(name) PARAM_IS(name, int64_t)
+#define PARAM_CHECK_PARAM_INT(name)      PARAM_IS(name, int64_t)
+#define PARAM_CHECK_PARAM_BOOL(name)     PARAM_IS(name, int)
+#define PARAM_CHECK_PARAM_LIST(name)     PARAM_IS(name, struct strlist)
+#define PARAM_CHECK_PARAM_DOMAINS(name)  PARAM_IS(name, struct strlist)
+#define PARAM_CHECK_PARAM_NETWORKS(name) PARAM_IS(name, struct cidr_list *)
+
+#define PARAM_OFFSET(name, type) (offsetof(struct config, name) + PARAM_CHECK_##type(name))
+/* clang-format off */
+#define P(name, type, def, lo, hi) {#name, type, def, PARAM_OFFSET(name, type), lo, hi}
+/* clang-format on */
+
+const struct param config_params[] = {
+    P(database, PARAM_STRING, "/var/lib/popauth/auth.db", 0, 0),
+    P(grant_lifetime, PARAM_DURATION, "30m", 1, 366LL * 86400),
+    P(local_networks, PARAM_NETWORKS, "127.0.0.0/8, ::1/128", 0, 0),
+    P(local_domains, PARAM_DOMAINS, "", 0, 0),
+    P(never_grant, PARAM_NETWORKS, "", 0, 0),
+};
+
+const size_t config_nparams = sizeof(config_params) / sizeof(config_params[0]);

@@ -1,0 +1,46 @@
+# Assertions shared by the integration tests (sourced, not run).
+# `run CMD...` captures status, stdout and stderr; the expect_* helpers check them and
+# count; `finish` prints "N passed, N failed" and exits non-zero on any failure.
+
+passed=0
+failed=0
+status=0
+out=
+err=
+
+run()
+{
+    local o e
+    o=$(mktemp) e=$(mktemp)
+    "$@" >"$o" 2>"$e"
+    status=$?
+    out=$(cat "$o") err=$(cat "$e")
+    rm -f "$o" "$e"
+}
+
+pass() { passed=$((passed + 1)); echo "ok - $1"; }
+
+fail()
+{
+    failed=$((failed + 1))
+    echo "FAIL - $1"
+    echo "  status: $status"
+    echo "  stdout: ${out:0:2000}"
+    echo "  stderr: ${err:0:2000}"
+}
+
+expect_status() { if [ "$status" -eq "$1" ]; then pass "$2"; else fail "$2 (wanted status $1)"; fi; }
+expect_out() { if grep -qF -- "$1" <<<"$out"; then pass "$2"; else fail "$2 (wanted '$1' in stdout)"; fi; }
+expect_no_out() { if grep -qF -- "$1" <<<"$out"; then fail "$2 (unwanted '$1' in stdout)"; else pass "$2"; fi; }
+expect_err() { if grep -qF -- "$1" <<<"$err"; then pass "$2"; else fail "$2 (wanted '$1' in stderr)"; fi; }
+
+expect_json()
+{
+    if jq -e "$1" >/dev/null 2>&1 <<<"$out"; then pass "$2"; else fail "$2 (jq: $1)"; fi
+}
+
+finish()
+{
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+}
