@@ -1,4 +1,4 @@
--- popauth grant store, schema version 1.
+-- popauth grant store, schema version 2.
 --
 -- This is the latest full schema. popauth and popauthctl apply it, in one transaction,
 -- to a new (or empty) database file; an older database is brought up to date by the
@@ -41,4 +41,22 @@ CREATE TABLE auth (
 -- Purge (expires <= now) and stats (active / expired counts) walk this index.
 CREATE INDEX auth_expires ON auth (expires);
 
-PRAGMA user_version = 1;
+-- Where each log source stopped, and its counters (see migrate_2.sql for the columns).
+CREATE TABLE positions (
+    source  TEXT    NOT NULL PRIMARY KEY,
+    device  INTEGER NOT NULL,
+    inode   INTEGER NOT NULL,
+    offset  INTEGER NOT NULL,
+    head    TEXT    NOT NULL,
+    cursor  TEXT    NOT NULL,
+    updated INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE counters (
+    source TEXT    NOT NULL,
+    name   TEXT    NOT NULL,
+    value  INTEGER NOT NULL,
+    PRIMARY KEY (source, name)
+) WITHOUT ROWID;
+
+PRAGMA user_version = 2;

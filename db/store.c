@@ -119,3 +119,30 @@ int store_stats(struct store *st, int64_t now, struct store_stats *out, char *er
 {
     return st->backend->stats(st->handle, now, out, err, errlen);
 }
+
+/* store_position_get - the saved position of source: 1 and *out, 0 if none, -1 error */
+int store_position_get(struct store *st, const char *source, struct store_position *out, char *err,
+                       size_t errlen)
+{
+    return st->backend->position_get(st->handle, source, out, err, errlen);
+}
+
+/* store_position_put - save the position of source (inside the batch, if one is open) */
+int store_position_put(struct store *st, const char *source, const struct store_position *pos,
+                       char *err, size_t errlen)
+{
+    return st->backend->position_put(st->handle, source, pos, err, errlen);
+}
+
+/* store_counter_add - add delta to the counter name of source */
+int store_counter_add(struct store *st, const char *source, const char *name, int64_t delta,
+                      char *err, size_t errlen)
+{
+    return st->backend->counter_add(st->handle, source, name, delta, err, errlen);
+}
+
+/* store_counters - call cb for every counter, ordered by source and name */
+int store_counters(struct store *st, store_counter_cb cb, void *ctx, char *err, size_t errlen)
+{
+    return st->backend->counters(st->handle, cb, ctx, err, errlen);
+}

@@ -40,6 +40,21 @@ struct store_stats {
     int schema_version;
 };
 
+/* Where a log source stopped: a file's identity and offset, or a journal cursor. */
+#define STORE_HEAD_MAX   65  /* hex SHA-256-sized hash of a file's first line, NUL included */
+#define STORE_CURSOR_MAX 512 /* journal cursor, NUL included */
+
+struct store_position {
+    int64_t device;                /* st_dev of the file */
+    int64_t inode;                 /* st_ino of the file */
+    int64_t offset;                /* bytes consumed: just after the last line handed over */
+    char head[STORE_HEAD_MAX];     /* hash of the file's first line, "" if not yet known */
+    char cursor[STORE_CURSOR_MAX]; /* journal cursor, "" for files */
+};
+
+/* store_counter_cb - called once per counter by store_counters */
+typedef int (*store_counter_cb)(const char *source, const char *name, int64_t value, void *ctx);
+
 struct store; /* opaque */
 
 /* store_list_cb - called once per row by store_list; a non-zero return stops the walk */
@@ -76,5 +91,17 @@ int store_list(struct store *st, int64_t now, int all, store_list_cb cb, void *c
                size_t errlen);
 /* store_stats - counts and sizes for popauthctl stats */
 int store_stats(struct store *st, int64_t now, struct store_stats *out, char *err, size_t errlen);
+
+/* store_position_get - the saved position of source: 1 and *out, 0 if none, -1 error */
+int store_position_get(struct store *st, const char *source, struct store_position *out, char *err,
+                       size_t errlen);
+/* store_position_put - save the position of source (inside the batch, if one is open) */
+int store_position_put(struct store *st, const char *source, const struct store_position *pos,
+                       char *err, size_t errlen);
+/* store_counter_add - add delta to the counter name of source */
+int store_counter_add(struct store *st, const char *source, const char *name, int64_t delta,
+                      char *err, size_t errlen);
+/* store_counters - call cb for every counter, ordered by source and name */
+int store_counters(struct store *st, store_counter_cb cb, void *ctx, char *err, size_t errlen);
 
 #endif

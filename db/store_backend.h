@@ -23,6 +23,13 @@ struct store_backend {
     int (*list)(void *h, int64_t now, int all, store_list_cb cb, void *ctx, char *err,
                 size_t errlen);
     int (*stats)(void *h, int64_t now, struct store_stats *out, char *err, size_t errlen);
+    int (*position_get)(void *h, const char *source, struct store_position *out, char *err,
+                        size_t errlen);
+    int (*position_put)(void *h, const char *source, const struct store_position *pos, char *err,
+                        size_t errlen);
+    int (*counter_add)(void *h, const char *source, const char *name, int64_t delta, char *err,
+                       size_t errlen);
+    int (*counters)(void *h, store_counter_cb cb, void *ctx, char *err, size_t errlen);
 };
 
 extern const struct store_backend store_backend_sqlite;

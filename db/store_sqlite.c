@@ -3,8 +3,9 @@
  *
  * One database file holds the auth table (db/schema.sql, embedded at build time as
  * store_schema_sql). Writers (popauth, popauthctl) open it read-write: the file is
- * created if absent, put in WAL mode so that readers never wait for a writer, synced on
- * every commit (synchronous=FULL: a committed grant survives a crash), and brought to the
+ * created if absent, put in WAL mode so that readers never wait for a writer, committed
+ * atomically (synchronous=NORMAL: a committed grant survives a crash of the program; see
+ * STORE_SQLITE_WRITER_PRAGMAS), and brought to the
  * latest schema version. The version lives in PRAGMA user_version: 0 with no tables is a
  * new file and gets the full schema; an older version runs the steps in
  * store_sqlite_migrations one version at a time; a newer one is refused. All of that
@@ -32,10 +33,20 @@
 #include "db/store_backend.h"
 #include "shared/util.h"
 
-#define STORE_SQLITE_BUSY_MS        5000 /* wait this long for another writer's lock */
-#define STORE_SQLITE_SCHEMA_VERSION 1    /* the version db/schema.sql creates */
+#define STORE_SQLITE_BUSY_MS 5000 /* wait this long for another writer's lock */
+
+/*
+ * Writers: synchronous=NORMAL in WAL mode makes every commit atomic and durable against a
+ * crash of the program (the WAL is written before COMMIT returns); only a power loss can
+ * roll back the last commits, and then a log source's position rolls back with the
+ * grants it produced, so those lines are read again. A 16 MiB page cache keeps the hot
+ * part of a large store in memory.
+ */
+#define STORE_SQLITE_WRITER_PRAGMAS "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384"
+#define STORE_SQLITE_SCHEMA_VERSION 2 /* the version db/schema.sql creates */
 
 extern const char store_schema_sql[];
+extern const char store_migrate_2_sql[];
 
 /*
  * Forward migration steps: the SQL that takes a database from to_version - 1 to
@@ -48,7 +59,8 @@ static const struct store_sqlite_migration {
     int to_version;
     const char *sql;
 } store_sqlite_migrations[] = {
-    {0, NULL}, /* end */
+    {2, store_migrate_2_sql}, /* source positions and counters */
+    {0, NULL},                /* end */
 };
 
 enum store_sqlite_stmt_id {
@@ -62,6 +74,10 @@ enum store_sqlite_stmt_id {
     STORE_SQLITE_LIST_ACTIVE,
     STORE_SQLITE_LIST_ALL,
     STORE_SQLITE_STATS,
+    STORE_SQLITE_POSITION_GET,
+    STORE_SQLITE_POSITION_PUT,
+    STORE_SQLITE_COUNTER_ADD,
+    STORE_SQLITE_COUNTERS,
     STORE_SQLITE_NSTMT
 };
 
@@ -105,6 +121,17 @@ static const struct store_sqlite_stmt_def {
                             " * (SELECT page_size FROM pragma_page_size()),"
                             " (SELECT user_version FROM pragma_user_version())",
                             0},
+    [STORE_SQLITE_POSITION_GET] = {"SELECT device, inode, offset, head, cursor FROM positions"
+                                   " WHERE source = ?1",
+                                   0},
+    [STORE_SQLITE_POSITION_PUT] = {"INSERT OR REPLACE INTO positions"
+                                   " (source, device, inode, offset, head, cursor, updated)"
+                                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, unixepoch())",
+                                   1},
+    [STORE_SQLITE_COUNTER_ADD] = {"INSERT INTO counters (source, name, value) VALUES (?1, ?2, ?3)"
+                                  " ON CONFLICT (source, name) DO UPDATE SET value = value + ?3",
+                                  1},
+    [STORE_SQLITE_COUNTERS] = {"SELECT source, name, value FROM counters ORDER BY source, name", 0},
 };
 
 struct store_sqlite {
@@ -272,7 +299,7 @@ static int store_sqlite_setup_rw(struct store_sqlite *s, char *err, size_t errle
     if (strcmp(mode, "wal") != 0)
         return util_seterr(err, errlen, "database %s: cannot use WAL journal mode (mode is '%s')",
                            s->path, mode);
-    if (store_sqlite_exec(s, "PRAGMA synchronous = FULL", "PRAGMA synchronous = FULL", err,
+    if (store_sqlite_exec(s, STORE_SQLITE_WRITER_PRAGMAS, STORE_SQLITE_WRITER_PRAGMAS, err,
                           errlen) < 0)
         return -1;
     return store_sqlite_migrate(s, err, errlen);
@@ -590,6 +617,119 @@ out:
     return rc;
 }
 
+/* store_sqlite_text - column i of the current row into buf (bounded) */
+static void store_sqlite_text(sqlite3_stmt *st, int i, char *buf, size_t buflen)
+{
+    const unsigned char *text = sqlite3_column_text(st, i);
+
+    util_strlcpy(buf, text != NULL ? (const char *)text : "", buflen);
+}
+
+/* store_sqlite_position_get - the saved position of source: 1, 0 if none, -1 error */
+static int store_sqlite_position_get(void *h, const char *source, struct store_position *out,
+                                     char *err, size_t errlen)
+{
+    struct store_sqlite *s = h;
+    sqlite3_stmt *st = s->stmt[STORE_SQLITE_POSITION_GET];
+    int rc = -1;
+
+    if (sqlite3_bind_text(st, 1, source, -1, SQLITE_STATIC) != SQLITE_OK) {
+        store_sqlite_fail(s, err, errlen, "position of %s", source);
+        goto out;
+    }
+    switch (sqlite3_step(st)) {
+    case SQLITE_ROW:
+        out->device = sqlite3_column_int64(st, 0);
+        out->inode = sqlite3_column_int64(st, 1);
+        out->offset = sqlite3_column_int64(st, 2);
+        store_sqlite_text(st, 3, out->head, sizeof(out->head));
+        store_sqlite_text(st, 4, out->cursor, sizeof(out->cursor));
+        rc = 1;
+        break;
+    case SQLITE_DONE:
+        rc = 0;
+        break;
+    default:
+        store_sqlite_fail(s, err, errlen, "position of %s", source);
+        break;
+    }
+out:
+    store_sqlite_done(st);
+    return rc;
+}
+
+/* store_sqlite_position_put - save the position of source */
+static int store_sqlite_position_put(void *h, const char *source, const struct store_position *pos,
+                                     char *err, size_t errlen)
+{
+    struct store_sqlite *s = h;
+    sqlite3_stmt *st = store_sqlite_stmt(s, STORE_SQLITE_POSITION_PUT, err, errlen);
+    int rc = -1;
+
+    if (st == NULL)
+        return -1;
+    if (sqlite3_bind_text(st, 1, source, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 2, pos->device) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 3, pos->inode) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 4, pos->offset) != SQLITE_OK ||
+        sqlite3_bind_text(st, 5, pos->head, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(st, 6, pos->cursor, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_DONE) {
+        store_sqlite_fail(s, err, errlen, "saving the position of %s", source);
+        goto out;
+    }
+    rc = 0;
+out:
+    store_sqlite_done(st);
+    return rc;
+}
+
+/* store_sqlite_counter_add - add delta to a source's counter */
+static int store_sqlite_counter_add(void *h, const char *source, const char *name, int64_t delta,
+                                    char *err, size_t errlen)
+{
+    struct store_sqlite *s = h;
+    sqlite3_stmt *st = store_sqlite_stmt(s, STORE_SQLITE_COUNTER_ADD, err, errlen);
+    int rc = -1;
+
+    if (st == NULL)
+        return -1;
+    if (sqlite3_bind_text(st, 1, source, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 3, delta) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE) {
+        store_sqlite_fail(s, err, errlen, "counter %s of %s", name, source);
+        goto out;
+    }
+    rc = 0;
+out:
+    store_sqlite_done(st);
+    return rc;
+}
+
+/* store_sqlite_counters - call cb for every counter */
+static int store_sqlite_counters(void *h, store_counter_cb cb, void *ctx, char *err, size_t errlen)
+{
+    struct store_sqlite *s = h;
+    sqlite3_stmt *st = s->stmt[STORE_SQLITE_COUNTERS];
+    char source[256], name[64];
+    int rc = -1, step;
+
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        store_sqlite_text(st, 0, source, sizeof(source));
+        store_sqlite_text(st, 1, name, sizeof(name));
+        if (cb(source, name, sqlite3_column_int64(st, 2), ctx) != 0)
+            break;
+    }
+    if (step != SQLITE_ROW && step != SQLITE_DONE) {
+        store_sqlite_fail(s, err, errlen, "counters");
+        goto out;
+    }
+    rc = 0;
+out:
+    store_sqlite_done(st);
+    return rc;
+}
+
 const struct store_backend store_backend_sqlite = {
     .scheme = "sqlite",
     .open = store_sqlite_open,
@@ -603,4 +743,8 @@ const struct store_backend store_backend_sqlite = {
     .purge = store_sqlite_purge,
     .list = store_sqlite_list,
     .stats = store_sqlite_stats,
+    .position_get = store_sqlite_position_get,
+    .position_put = store_sqlite_position_put,
+    .counter_add = store_sqlite_counter_add,
+    .counters = store_sqlite_counters,
 };

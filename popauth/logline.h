@@ -24,6 +24,15 @@
 
 #define LOGLINE_MAX 8192 /* longer lines are not parsed */
 
+/* The last timestamp converted, so that a run of lines with the same stamp is converted
+ * once. Owned by the caller (one per source); zero-initialise before first use. */
+struct logline_cache {
+    char stamp[40];
+    size_t used; /* length of stamp; 0: empty */
+    int64_t now; /* the `now` it was converted at */
+    int64_t time;
+};
+
 struct logline {
     int64_t time;    /* unix seconds of the line's timestamp */
     const char *tag; /* program name, without [pid] */
@@ -34,6 +43,9 @@ struct logline {
 
 /* logline_parse - split line; 0 on success, -1 if it has no timestamp or no tag */
 int logline_parse(const char *line, size_t len, int64_t now, struct logline *out);
+/* logline_parse_cached - logline_parse, reusing cache when the timestamp is the last one */
+int logline_parse_cached(const char *line, size_t len, int64_t now, struct logline_cache *cache,
+                         struct logline *out);
 /* logline_parse_time - parse a timestamp in any shape above; *used gets its length */
 int logline_parse_time(const char *text, size_t len, int64_t now, int64_t *out, size_t *used);
 

@@ -1,54 +1,331 @@
 /*
  * popauth - the ingest daemon: turns successful POP3/IMAP logins into relay grants.
  *
- * This file holds main(): option and config binding and the start-up order. At this
- * stage popauth checks its configuration and prepares the store (creating and
- * migrating it), then exits; its log and packet sources plug in after the store.
+ * This file holds main(): option and config binding, the start-up order and the event
+ * loop. Start-up: config, custom patterns and the store (all fatal on error, exit 2),
+ * then the sources of log_sources, each resumed at its saved position. The loop flushes
+ * the ingest core once per iteration (an ev_prepare watcher, run just before the loop
+ * waits), so a grant is committed a few milliseconds after its line arrived. SIGTERM and
+ * SIGINT read what the sources have, commit and exit 0; SIGHUP re-reads the config (a
+ * bad new config is logged and the old one kept). With --once every source is read to
+ * its current end, committed, and popauth exits.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <ev.h>
 
 #include "db/store.h"
+#include "popauth/ingest.h"
+#include "popauth/journal.h"
+#include "popauth/logtail.h"
+#include "popauth/patterns.h"
 #include "shared/cli.h"
 #include "shared/config.h"
 #include "shared/log.h"
+#include "shared/util.h"
 
-#define POPAUTH_PROG "popauth"
+#define POPAUTH_PROG        "popauth"
+#define POPAUTH_MAX_SOURCES 64
+#define POPAUTH_RETRY       1.0 /* seconds between attempts to commit after a store error */
+
+/* What popauth runs with: one config generation and what was built from it. */
+struct popauth_setup {
+    struct config *cfg;
+    struct patterns *patterns;
+    unsigned formats;
+};
+
+struct popauth {
+    struct cli_config cli;
+    struct popauth_setup setup;
+    struct store *st;
+    struct ingest *ing;
+    struct source *sources[POPAUTH_MAX_SOURCES];
+    size_t nsources;
+    struct ev_loop *loop;
+    ev_prepare flush_w;
+    ev_timer retry_w;
+    ev_signal term_w, int_w, hup_w;
+    int store_failing; /* the last flush failed: log again only when it recovers */
+};
 
 /* popauth_usage - print the usage summary and exit with status */
 static void popauth_usage(int status)
 {
     fprintf(status ? stderr : stdout,
-            "usage: %s [-c FILE] [-o name=value]...\n"
+            "usage: %s [-c FILE] [-o name=value]... [--once] [--syslog]\n"
             "  -c FILE          configuration file (default %s)\n"
-            "  -o name=value    override one setting\n",
+            "  -o name=value    override one setting\n"
+            "  --once           read every source to its end, commit and exit\n"
+            "  --syslog         log to syslog (facility mail) instead of stderr\n",
             POPAUTH_PROG, POPAUTH_DEFAULT_CONFIG);
     exit(status);
 }
 
-/* main - load the config and prepare the store */
+/* popauth_setup_build - load the config and what depends on it; -1 and err if bad */
+static int popauth_setup_build(const struct cli_config *cc, struct popauth_setup *s, char *err,
+                               size_t errlen)
+{
+    memset(s, 0, sizeof(*s));
+    s->cfg = config_build(cc->path, cc->explicit_path, cc->overrides, cc->noverrides, err, errlen);
+    if (s->cfg == NULL)
+        return -1;
+    if (formats_mask(&s->cfg->log_formats, &s->formats, err, errlen) < 0)
+        goto fail;
+    if (s->cfg->log_patterns[0] != '\0' &&
+        (s->patterns = patterns_load(s->cfg->log_patterns, err, errlen)) == NULL)
+        goto fail;
+    return 0;
+fail:
+    config_free(s->cfg);
+    s->cfg = NULL;
+    return -1;
+}
+
+/* popauth_setup_free - release one config generation */
+static void popauth_setup_free(struct popauth_setup *s)
+{
+    patterns_free(s->patterns);
+    config_free(s->cfg);
+    memset(s, 0, sizeof(*s));
+}
+
+/* popauth_source_new - the source named by one log_sources entry; NULL and err if bad */
+static struct source *popauth_source_new(struct popauth *pa, const char *spec, char *err,
+                                         size_t errlen)
+{
+    if (strncmp(spec, "file:", 5) == 0 && spec[5] == '/')
+        return logtail_file_new(spec + 5, pa->setup.cfg);
+    if (strcmp(spec, "stdin") == 0)
+        return logtail_stdin_new();
+    if (strncmp(spec, "journal:", 8) == 0)
+        return journal_source_new(spec + 8, pa->setup.cfg, pa->ing, err, errlen);
+    util_seterr(err, errlen,
+                "log_sources: bad source '%s' (file:/ABSOLUTE/PATH, stdin or journal:FIELD=VALUE)",
+                spec);
+    return NULL;
+}
+
+/* popauth_sources_open - create every source and restore its saved position */
+static void popauth_sources_open(struct popauth *pa)
+{
+    const struct strlist *list = &pa->setup.cfg->log_sources;
+    char err[1024];
+    size_t i, j;
+
+    if (list->count == 0)
+        fatal("log_sources: no sources configured");
+    if (list->count > POPAUTH_MAX_SOURCES)
+        fatal("log_sources: more than %d sources", POPAUTH_MAX_SOURCES);
+    for (i = 0; i < list->count; i++) {
+        struct source *src = popauth_source_new(pa, list->items[i], err, sizeof(err));
+        if (src == NULL)
+            fatal("%s", err);
+        for (j = 0; j < pa->nsources; j++)
+            if (strcmp(pa->sources[j]->name, src->name) == 0)
+                fatal("log_sources: '%s' is listed twice", list->items[i]);
+        if (src->persistent && pa->st != NULL) {
+            int rc = store_position_get(pa->st, src->name, &src->position, err, sizeof(err));
+            if (rc < 0)
+                fatal("%s", err);
+            src->position_saved = rc == 1;
+        }
+        ingest_add_source(pa->ing, src);
+        pa->sources[pa->nsources++] = src;
+    }
+}
+
+/* popauth_flush - commit what the sources produced; log store trouble once per episode */
+static void popauth_flush(struct popauth *pa)
+{
+    char err[1024];
+
+    if (ingest_flush(pa->ing, err, sizeof(err)) == 0) {
+        if (pa->store_failing)
+            log_info("action=commit status=recovered");
+        pa->store_failing = 0;
+        ev_timer_stop(pa->loop, &pa->retry_w);
+        return;
+    }
+    if (!pa->store_failing)
+        log_error("action=commit status=failed pending=%zu reason=\"%s\"", ingest_pending(pa->ing),
+                  err);
+    pa->store_failing = 1;
+    if (!ev_is_active(&pa->retry_w))
+        ev_timer_start(pa->loop, &pa->retry_w);
+}
+
+/* popauth_all_finished - 1 when every source has said it will produce no more lines */
+static int popauth_all_finished(const struct popauth *pa)
+{
+    size_t i;
+
+    for (i = 0; i < pa->nsources; i++)
+        if (!pa->sources[i]->finished)
+            return 0;
+    return 1;
+}
+
+/* popauth_flush_cb - before the loop waits: commit this iteration's batch */
+static void popauth_flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    struct popauth *pa = w->data;
+
+    (void)revents;
+    popauth_flush(pa);
+    if (popauth_all_finished(pa) && !pa->store_failing)
+        ev_break(loop, EVBREAK_ALL);
+}
+
+/* popauth_retry_cb - try again to commit after a store error */
+static void popauth_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)revents;
+    popauth_flush(w->data);
+}
+
+/* popauth_term_cb - SIGTERM/SIGINT: read what is there, commit, leave the loop */
+static void popauth_term_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    struct popauth *pa = w->data;
+    char err[1024];
+    size_t i;
+
+    (void)revents;
+    log_info("action=stop signal=%d", w->signum);
+    for (i = 0; i < pa->nsources; i++)
+        if (!pa->sources[i]->finished &&
+            pa->sources[i]->ops->drain(pa->sources[i], err, sizeof(err)) < 0)
+            log_warnx("action=drain source=%s reason=\"%s\"", pa->sources[i]->name, err);
+    ev_break(loop, EVBREAK_ALL);
+}
+
+/* popauth_hup_cb - SIGHUP: build a new config; swap it in only if all of it is good */
+static void popauth_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    struct popauth *pa = w->data;
+    struct popauth_setup next;
+    char err[1024];
+
+    (void)loop, (void)revents;
+    popauth_flush(pa); /* the batch was counted under the old config */
+    if (popauth_setup_build(&pa->cli, &next, err, sizeof(err)) < 0) {
+        log_error("action=reload status=failed reason=\"%s\" (keeping the running config)", err);
+        return;
+    }
+    if (strcmp(next.cfg->database, pa->setup.cfg->database) != 0 ||
+        strcmp(config_text(next.cfg, "log_sources"), config_text(pa->setup.cfg, "log_sources")) ||
+        strcmp(config_text(next.cfg, "journal_directory"),
+               config_text(pa->setup.cfg, "journal_directory")))
+        log_warnx("action=reload changes to database, log_sources or journal_directory take "
+                  "effect at the next restart");
+    ingest_set_config(pa->ing, next.cfg, next.patterns, next.formats);
+    popauth_setup_free(&pa->setup);
+    pa->setup = next;
+    log_info("action=reload status=ok");
+}
+
+/* popauth_run - start the sources and run the loop until a signal or all sources end */
+static void popauth_run(struct popauth *pa)
+{
+    char err[1024];
+    size_t i;
+
+    pa->loop = ev_default_loop(EVFLAG_AUTO);
+    if (pa->loop == NULL)
+        fatal("cannot start the event loop");
+    signal(SIGPIPE, SIG_IGN);
+    ev_prepare_init(&pa->flush_w, popauth_flush_cb);
+    ev_timer_init(&pa->retry_w, popauth_retry_cb, POPAUTH_RETRY, POPAUTH_RETRY);
+    ev_signal_init(&pa->term_w, popauth_term_cb, SIGTERM);
+    ev_signal_init(&pa->int_w, popauth_term_cb, SIGINT);
+    ev_signal_init(&pa->hup_w, popauth_hup_cb, SIGHUP);
+    pa->flush_w.data = pa->retry_w.data = pa->term_w.data = pa->int_w.data = pa->hup_w.data = pa;
+    ev_prepare_start(pa->loop, &pa->flush_w);
+    ev_signal_start(pa->loop, &pa->term_w);
+    ev_signal_start(pa->loop, &pa->int_w);
+    ev_signal_start(pa->loop, &pa->hup_w);
+    for (i = 0; i < pa->nsources; i++)
+        if (pa->sources[i]->ops->start(pa->sources[i], pa->loop, err, sizeof(err)) < 0)
+            fatal("%s", err);
+    log_info("action=start sources=%zu", pa->nsources);
+    ev_run(pa->loop, 0);
+    popauth_flush(pa);
+}
+
+/* popauth_once - read every source to its current end and commit */
+static int popauth_once(struct popauth *pa)
+{
+    char err[1024];
+    size_t i;
+    int rc = 0;
+
+    for (i = 0; i < pa->nsources; i++) {
+        if (pa->sources[i]->ops->drain(pa->sources[i], err, sizeof(err)) < 0) {
+            log_error("action=read source=%s reason=\"%s\"", pa->sources[i]->name, err);
+            rc = 1;
+        }
+    }
+    if (ingest_flush(pa->ing, err, sizeof(err)) < 0) {
+        log_error("action=commit status=failed reason=\"%s\"", err);
+        return 1;
+    }
+    return rc;
+}
+
+/* main - options, config, store, sources; then --once or the loop */
 int main(int argc, char **argv)
 {
-    struct cli_config cc;
-    struct config *cfg;
-    struct store *st;
-    char err[512];
-    int opt;
+    static const struct option longopts[] = {
+        {"once", no_argument, NULL, 'O'},
+        {"syslog", no_argument, NULL, 'S'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct popauth pa;
+    int opt, once = 0, use_syslog = 0, rc = 0;
+    char err[1024];
+    size_t i;
 
-    cli_config_init(&cc);
-    while ((opt = getopt(argc, argv, "c:o:h")) != -1) {
-        if (cli_config_option(&cc, opt, optarg))
+    memset(&pa, 0, sizeof(pa));
+    cli_config_init(&pa.cli);
+    while ((opt = getopt_long(argc, argv, "c:o:h", longopts, NULL)) != -1) {
+        if (cli_config_option(&pa.cli, opt, optarg))
             continue;
-        popauth_usage(opt == 'h' ? 0 : 2);
+        if (opt == 'O')
+            once = 1;
+        else if (opt == 'S')
+            use_syslog = 1;
+        else
+            popauth_usage(opt == 'h' ? 0 : 2);
     }
     if (optind != argc)
         popauth_usage(2);
-    cfg = cli_config_load(&cc, POPAUTH_PROG);
-    log_open(POPAUTH_PROG, 1, LOG_LEVEL_INFO);
-    if ((st = store_open(cfg->database, STORE_READWRITE, err, sizeof(err))) == NULL)
+    log_open(POPAUTH_PROG, !use_syslog, LOG_LEVEL_INFO);
+    tzset(); /* log times without a zone are local time (logline.c) */
+    if (popauth_setup_build(&pa.cli, &pa.setup, err, sizeof(err)) < 0)
         fatal("%s", err);
-    store_close(st);
-    config_free(cfg);
-    return 0;
+    if (!pa.setup.cfg->dry_run &&
+        (pa.st = store_open(pa.setup.cfg->database, STORE_READWRITE, err, sizeof(err))) == NULL)
+        fatal("%s", err);
+    pa.ing =
+        ingest_new(pa.setup.cfg, pa.st, pa.setup.patterns, pa.setup.formats, pa.setup.cfg->dry_run);
+    popauth_sources_open(&pa);
+    if (once)
+        rc = popauth_once(&pa);
+    else
+        popauth_run(&pa);
+    for (i = 0; i < pa.nsources; i++) {
+        ingest_remove_source(pa.ing, pa.sources[i]);
+        pa.sources[i]->ops->stop(pa.sources[i], pa.loop);
+    }
+    ingest_free(pa.ing);
+    store_close(pa.st);
+    popauth_setup_free(&pa.setup);
+    return rc;
 }

@@ -282,9 +282,43 @@ static int ctl_cmd_purge(struct config *cfg, struct ctl_args *a)
     return CTL_EXIT_OK;
 }
 
-/* ctl_cmd_stats - print store counts and sizes */
+/* The state of one walk over the per-source counters. */
+struct ctl_counter_walk {
+    int json;
+    char source[256]; /* the source being printed, "" before the first */
+};
+
+/* ctl_counter_row - print one counter, grouped by source */
+static int ctl_counter_row(const char *source, const char *name, int64_t value, void *ctx)
+{
+    struct ctl_counter_walk *w = ctx;
+    int first = w->source[0] == '\0', same = strcmp(source, w->source) == 0;
+
+    if (w->json) {
+        if (!same) {
+            printf("%s\n    ", first ? "" : "},");
+            json_write_string(stdout, source);
+            printf(": {");
+        } else {
+            printf(", ");
+        }
+        json_write_string(stdout, name);
+        printf(": %lld", (long long)value);
+    } else {
+        char text[256];
+        if (!same)
+            printf("%ssource %s:", first ? "" : "\n",
+                   util_printable(source, strlen(source), text, sizeof(text)));
+        printf(" %s=%lld", name, (long long)value);
+    }
+    util_strlcpy(w->source, source, sizeof(w->source));
+    return 0;
+}
+
+/* ctl_cmd_stats - print store counts and sizes, and each source's counters */
 static int ctl_cmd_stats(struct config *cfg, struct ctl_args *a)
 {
+    struct ctl_counter_walk w = {a->json, ""};
     struct store_stats s;
     char err[512];
     struct store *st;
@@ -292,13 +326,13 @@ static int ctl_cmd_stats(struct config *cfg, struct ctl_args *a)
 
     if ((st = ctl_open(cfg, STORE_READONLY)) == NULL)
         return CTL_EXIT_FAIL;
-    rc = store_stats(st, time(NULL), &s, err, sizeof(err));
-    store_close(st);
-    if (rc < 0)
+    if (store_stats(st, time(NULL), &s, err, sizeof(err)) < 0) {
+        store_close(st);
         return ctl_fail("%s", err);
+    }
     if (a->json)
         printf("{\"active\":%lld,\"expired\":%lld,\"database_bytes\":%lld,"
-               "\"schema_version\":%d}\n",
+               "\"schema_version\":%d,\"sources\":{",
                (long long)s.active, (long long)s.expired, (long long)s.database_bytes,
                s.schema_version);
     else
@@ -306,7 +340,13 @@ static int ctl_cmd_stats(struct config *cfg, struct ctl_args *a)
                "schema version:  %d\n",
                (long long)s.active, (long long)s.expired, (long long)s.database_bytes,
                s.schema_version);
-    return CTL_EXIT_OK;
+    rc = store_counters(st, ctl_counter_row, &w, err, sizeof(err));
+    store_close(st);
+    if (a->json)
+        printf("%s}}\n", w.source[0] ? "}\n  " : "");
+    else if (w.source[0])
+        printf("\n");
+    return rc < 0 ? ctl_fail("%s", err) : CTL_EXIT_OK;
 }
 
 /* ctl_cmd_config - print the effective configuration, like postconf */

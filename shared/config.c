@@ -754,3 +754,14 @@ void config_free(struct config *cfg)
     free(cfg->explicit_set);
     free(cfg);
 }
+
+/* config_text - the effective text of the setting name ("" if there is no such name) */
+const char *config_text(const struct config *cfg, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < config_nparams; i++)
+        if (strcmp(config_params[i].name, name) == 0)
+            return cfg->values[i];
+    return "";
+}

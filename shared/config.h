@@ -48,6 +48,14 @@ struct config {
     struct strlist local_domains;     /* recipient domains that are ours */
     struct cidr_list *never_grant;    /* clients that must never receive a grant */
 
+    /* popauth: log sources */
+    struct strlist log_sources;   /* file:PATH, stdin, journal:FIELD=VALUE */
+    struct strlist log_formats;   /* built-in formats to recognise, or "all" */
+    char *log_patterns;           /* file of custom PCRE2 patterns, "" for none */
+    char *journal_directory;      /* read journal files here instead of the system journal */
+    int64_t log_recheck_interval; /* stat followed files this often, besides inotify */
+    int dry_run;                  /* parse and count, but write nothing to the store */
+
     char **values;               /* effective text of every parameter, indexed like the table */
     unsigned char *explicit_set; /* 1 where the file or -o set the parameter */
 };
@@ -78,6 +86,8 @@ struct config *config_build(const char *path, int explicit_path, const char *con
                             size_t noverrides, char *err, size_t errlen);
 /* config_print - "name = value" for every parameter, or only those set explicitly */
 void config_print(const struct config *cfg, FILE *fp, int only_explicit);
+/* config_text - the effective text of the setting name ("" if there is no such name) */
+const char *config_text(const struct config *cfg, const char *name);
 /* config_free - release cfg and everything it owns; NULL is allowed */
 void config_free(struct config *cfg);
 

@@ -35,6 +35,12 @@ const struct param config_params[] = {
     P(local_networks, PARAM_NETWORKS, "127.0.0.0/8, ::1/128", 0, 0),
     P(local_domains, PARAM_DOMAINS, "", 0, 0),
     P(never_grant, PARAM_NETWORKS, "", 0, 0),
+    P(log_sources, PARAM_LIST, "file:/var/log/mail.log", 0, 0),
+    P(log_formats, PARAM_LIST, "all", 0, 0),
+    P(log_patterns, PARAM_STRING, "", 0, 0),
+    P(journal_directory, PARAM_STRING, "", 0, 0),
+    P(log_recheck_interval, PARAM_DURATION, "1s", 1, 3600),
+    P(dry_run, PARAM_BOOL, "no", 0, 0),
 };
 
 const size_t config_nparams = sizeof(config_params) / sizeof(config_params[0]);

@@ -83,11 +83,28 @@ static int torture_match(const struct cidr_list *list, const char *text)
     return cidr_list_match(list, &a);
 }
 
-/* test_table_layout - the table has the five documented names in order */
+/* torture_lines - number of lines in text */
+static size_t torture_lines(const char *text)
+{
+    size_t n = 0;
+
+    for (; *text; text++)
+        n += *text == '\n';
+    return n;
+}
+
+/* torture_prefix - assert that text starts with prefix */
+static void torture_prefix(const char *text, const char *prefix)
+{
+    if (strncmp(text, prefix, strlen(prefix)) != 0)
+        fail_msg("output:\n%s\ndoes not start with:\n%s", text, prefix);
+}
+
+/* test_table_layout - the table starts with the five foundation names in order */
 static void test_table_layout(void **state)
 {
     (void)state;
-    assert_int_equal(config_nparams, 5);
+    assert_true(config_nparams >= 5);
     assert_string_equal(config_params[T_DATABASE].name, "database");
     assert_string_equal(config_params[T_GRANT].name, "grant_lifetime");
     assert_string_equal(config_params[T_LOCAL_NETS].name, "local_networks");
@@ -572,11 +589,12 @@ static void test_print(void **state)
     (void)state;
     assert_non_null(cfg);
     out = torture_print(cfg, 0);
-    assert_string_equal(out, "database = /var/lib/popauth/auth.db\n"
-                             "grant_lifetime = 1h\n"
-                             "local_networks = 127.0.0.0/8, ::1/128\n"
-                             "local_domains = Example.com, b.example\n"
-                             "never_grant = 192.0.2.0/24\n");
+    torture_prefix(out, "database = /var/lib/popauth/auth.db\n"
+                        "grant_lifetime = 1h\n"
+                        "local_networks = 127.0.0.0/8, ::1/128\n"
+                        "local_domains = Example.com, b.example\n"
+                        "never_grant = 192.0.2.0/24\n");
+    assert_int_equal(torture_lines(out), config_nparams);
     free(out);
     out = torture_print(cfg, 1);
     assert_string_equal(out, "grant_lifetime = 1h\n"
@@ -590,11 +608,12 @@ static void test_print(void **state)
     assert_string_equal(out, "");
     free(out);
     out = torture_print(cfg, 0);
-    assert_string_equal(out, "database = /var/lib/popauth/auth.db\n"
-                             "grant_lifetime = 30m\n"
-                             "local_networks = 127.0.0.0/8, ::1/128\n"
-                             "local_domains = \n"
-                             "never_grant = \n");
+    torture_prefix(out, "database = /var/lib/popauth/auth.db\n"
+                        "grant_lifetime = 30m\n"
+                        "local_networks = 127.0.0.0/8, ::1/128\n"
+                        "local_domains = \n"
+                        "never_grant = \n");
+    assert_int_equal(torture_lines(out), config_nparams);
     free(out);
     config_free(cfg);
     torture_remove(path);

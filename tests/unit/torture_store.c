@@ -22,7 +22,9 @@
 
 #include "db/store.h"
 
-#define T_ERRLEN 512
+#define T_ERRLEN   512
+#define T_SCHEMA   2   /* the schema version db/schema.sql creates */
+#define T_SCHEMA_S "2" /* the same, as PRAGMA user_version prints it */
 
 struct t_fixture {
     char dir[64];
@@ -350,14 +352,14 @@ static void test_stats(void **state)
     assert_int_equal(store_stats(f->st, 100, &s, err, sizeof(err)), 0);
     assert_int_equal(s.active, 0);
     assert_int_equal(s.expired, 0);
-    assert_int_equal(s.schema_version, 1);
+    assert_int_equal(s.schema_version, T_SCHEMA);
     t_grant(f->st, "192.0.2.1", "a", "dovecot", 10, 100);
     t_grant(f->st, "192.0.2.2", "b", "dovecot", 10, 200);
     t_grant(f->st, "192.0.2.3", "c", "dovecot", 10, 300);
     assert_int_equal(store_stats(f->st, 200, &s, err, sizeof(err)), 0);
     assert_int_equal(s.active, 1);
     assert_int_equal(s.expired, 2);
-    assert_int_equal(s.schema_version, 1);
+    assert_int_equal(s.schema_version, T_SCHEMA);
     t_sql_text(f->path,
                "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()", buf,
                sizeof(buf));
@@ -444,20 +446,20 @@ static void test_batch(void **state)
     assert_int_equal(store_rollback(f->st, err, sizeof(err)), 0);
 }
 
-/* t_assert_fresh_schema - path holds schema version 1 in WAL mode with the auth table */
+/* t_assert_fresh_schema - path holds the latest schema in WAL mode with every table */
 static void t_assert_fresh_schema(const char *path)
 {
     char buf[64];
 
     t_sql_text(path, "PRAGMA user_version", buf, sizeof(buf));
-    assert_string_equal(buf, "1");
+    assert_string_equal(buf, T_SCHEMA_S);
     t_sql_text(path, "PRAGMA journal_mode", buf, sizeof(buf));
     assert_string_equal(buf, "wal");
     t_sql_text(path,
                "SELECT group_concat(name, ' ') FROM"
                " (SELECT name FROM sqlite_master ORDER BY name)",
                buf, sizeof(buf));
-    assert_string_equal(buf, "auth auth_expires");
+    assert_string_equal(buf, "auth auth_expires counters positions");
 }
 
 /* test_create_missing - a read-write open creates an absent file with the schema */
@@ -489,7 +491,8 @@ static void test_create_empty_file(void **state)
     t_write_file(f->path, NULL, 0);
     /* a reader refuses it and leaves it alone */
     assert_null(store_open(f->path, STORE_READONLY, err, sizeof(err)));
-    t_assert_err(err, f->path, "schema version 0, expected 1 (run popauthctl once to migrate)");
+    t_assert_err(err, f->path,
+                 "schema version 0, expected " T_SCHEMA_S " (run popauthctl once to migrate)");
     assert_int_equal(stat(f->path, &sb), 0);
     assert_int_equal(sb.st_size, 0);
 
@@ -519,9 +522,10 @@ static void test_newer_version(void **state)
     t_sql_exec(f->path, "CREATE TABLE auth (address TEXT PRIMARY KEY, extra TEXT);"
                         " PRAGMA user_version = 7;");
     assert_null(store_open(f->path, STORE_READWRITE, err, sizeof(err)));
-    t_assert_err(err, f->path, "schema version 7 is newer than this program (1)");
+    t_assert_err(err, f->path, "schema version 7 is newer than this program (" T_SCHEMA_S ")");
     assert_null(store_open(f->path, STORE_READONLY, err, sizeof(err)));
-    t_assert_err(err, f->path, "schema version 7, expected 1 (run popauthctl once to migrate)");
+    t_assert_err(err, f->path,
+                 "schema version 7, expected " T_SCHEMA_S " (run popauthctl once to migrate)");
     t_sql_text(f->path, "PRAGMA user_version", buf, sizeof(buf));
     assert_string_equal(buf, "7");
 }
@@ -761,6 +765,84 @@ static void test_uri(void **state)
     }
 }
 
+/* test_migrate_v1 - a version 1 store keeps its grants and gains positions and counters */
+static void test_migrate_v1(void **state)
+{
+    struct t_fixture *f = *state;
+    char err[T_ERRLEN] = "";
+    struct store_grant g;
+
+    t_sql_exec(f->path,
+               "CREATE TABLE auth (address TEXT NOT NULL PRIMARY KEY,"
+               " user TEXT NOT NULL, source TEXT NOT NULL, first_login INTEGER NOT NULL,"
+               " last_login INTEGER NOT NULL, logins INTEGER NOT NULL,"
+               " expires INTEGER NOT NULL) WITHOUT ROWID;"
+               " CREATE INDEX auth_expires ON auth (expires);"
+               " INSERT INTO auth VALUES ('192.0.2.1', 'alice', 'dovecot', 10, 20, 3, 900);"
+               " PRAGMA user_version = 1;");
+    f->st = store_open(f->path, STORE_READWRITE, err, sizeof(err));
+    if (f->st == NULL)
+        fail_msg("store_open: %s", err);
+    t_assert_fresh_schema(f->path);
+    assert_int_equal(store_lookup(f->st, "192.0.2.1", 100, &g, err, sizeof(err)), 1);
+    assert_string_equal(g.user, "alice");
+    assert_int_equal(g.logins, 3);
+    assert_int_equal(g.expires, 900);
+}
+
+/* test_positions - a source's position is saved, replaced and read back */
+static void test_positions(void **state)
+{
+    struct t_fixture *f = *state;
+    struct store_position p = {7, 1234, 4096, "abcdef", ""}, q;
+    char err[T_ERRLEN] = "";
+    struct store *ro;
+
+    assert_int_equal(store_position_get(f->st, "file:/var/log/mail.log", &q, err, sizeof(err)), 0);
+    assert_int_equal(store_position_put(f->st, "file:/var/log/mail.log", &p, err, sizeof(err)), 0);
+    p.offset = 8192;
+    assert_int_equal(store_position_put(f->st, "file:/var/log/mail.log", &p, err, sizeof(err)), 0);
+    strcpy(p.cursor, "s=1;i=2");
+    assert_int_equal(store_position_put(f->st, "journal:_COMM=dovecot", &p, err, sizeof(err)), 0);
+    ro = store_open(f->path, STORE_READONLY, err, sizeof(err));
+    assert_non_null(ro);
+    assert_int_equal(store_position_get(ro, "file:/var/log/mail.log", &q, err, sizeof(err)), 1);
+    assert_int_equal(q.device, 7);
+    assert_int_equal(q.inode, 1234);
+    assert_int_equal(q.offset, 8192);
+    assert_string_equal(q.head, "abcdef");
+    assert_string_equal(q.cursor, "");
+    assert_int_equal(store_position_get(ro, "journal:_COMM=dovecot", &q, err, sizeof(err)), 1);
+    assert_string_equal(q.cursor, "s=1;i=2");
+    assert_int_equal(store_position_put(ro, "x", &p, err, sizeof(err)), -1);
+    store_close(ro);
+}
+
+/* t_counter_walk - collects "source name value;" for test_counters */
+static int t_counter_walk(const char *source, const char *name, int64_t value, void *ctx)
+{
+    char *buf = ctx;
+
+    snprintf(buf + strlen(buf), 256 - strlen(buf), "%s %s %lld;", source, name, (long long)value);
+    return 0;
+}
+
+/* test_counters - counters add up per source and name, and list in order */
+static void test_counters(void **state)
+{
+    struct t_fixture *f = *state;
+    char err[T_ERRLEN] = "", buf[256] = "";
+
+    assert_int_equal(store_counter_add(f->st, "stdin", "lines", 5, err, sizeof(err)), 0);
+    assert_int_equal(store_begin(f->st, err, sizeof(err)), 0);
+    assert_int_equal(store_counter_add(f->st, "stdin", "lines", 7, err, sizeof(err)), 0);
+    assert_int_equal(store_counter_add(f->st, "file:/a", "logins", 2, err, sizeof(err)), 0);
+    assert_int_equal(store_counter_add(f->st, "stdin", "errors", 1, err, sizeof(err)), 0);
+    assert_int_equal(store_commit(f->st, err, sizeof(err)), 0);
+    assert_int_equal(store_counters(f->st, t_counter_walk, buf, err, sizeof(err)), 0);
+    assert_string_equal(buf, "file:/a logins 2;stdin errors 1;stdin lines 12;");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -787,6 +869,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_corrupt_garbage, t_setup_bare, t_teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_page, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_uri, t_setup_bare, t_teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_v1, t_setup_bare, t_teardown),
+        cmocka_unit_test_setup_teardown(test_positions, t_setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_counters, t_setup, t_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

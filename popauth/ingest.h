@@ -1,0 +1,51 @@
+/*
+ * ingest - the core of popauth: turns lines from the sources into grants.
+ *
+ * For each line: split it (logline), try the enabled built-in formats and the custom
+ * patterns, drop logins from local_networks (they need no grant) and never_grant, and
+ * logins older than grant_lifetime; the rest join the pending batch, one entry per
+ * client address. ingest_flush writes the batch, every source's position and counters
+ * in one store transaction; the daemon calls it once per event-loop iteration, so a
+ * grant is readable a few milliseconds after its line was appended, and a burst of
+ * logins from one address costs one write.
+ *
+ * With dry_run set, everything happens except the store writes.
+ */
+#ifndef POPAUTH_INGEST_H
+#define POPAUTH_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db/store.h"
+#include "popauth/formats.h"
+#include "popauth/logline.h"
+#include "popauth/source.h"
+#include "shared/config.h"
+
+struct patterns;
+struct ingest;
+
+/* ingest_new - a core writing to st (may be NULL with dry_run) under cfg */
+struct ingest *ingest_new(const struct config *cfg, struct store *st,
+                          const struct patterns *patterns, unsigned formats, int dry_run);
+/* ingest_set_config - use a new config (SIGHUP); the caller keeps ownership */
+void ingest_set_config(struct ingest *ing, const struct config *cfg,
+                       const struct patterns *patterns, unsigned formats);
+/* ingest_add_source - register a source so that flush saves its position and counters */
+void ingest_add_source(struct ingest *ing, struct source *src);
+/* ingest_remove_source - forget a source (before it is freed) */
+void ingest_remove_source(struct ingest *ing, struct source *src);
+/* ingest_line - process one raw log line (no newline) read by src at time now */
+void ingest_line(struct ingest *ing, struct source *src, const char *line, size_t len);
+/* ingest_logline - process a line already split into time, tag and message (journal) */
+void ingest_logline(struct ingest *ing, struct source *src, const struct logline *ll,
+                    const char *raw, size_t rawlen);
+/* ingest_flush - commit pending grants, positions and counters; -1 and err on failure */
+int ingest_flush(struct ingest *ing, char *err, size_t errlen);
+/* ingest_pending - number of grants waiting for the next flush */
+size_t ingest_pending(const struct ingest *ing);
+/* ingest_free - release the core (pending work is dropped: flush first) */
+void ingest_free(struct ingest *ing);
+
+#endif

@@ -1,0 +1,505 @@
+# Network-namespace test hosts and a private, real Dovecot for the integration tests
+# (sourced by bash scripts, not run; needs root, iproute2, dovecot-pop3d/-imapd and
+# netcat-openbsd for the POP3/IMAP clients).
+#
+# API (every function fails loudly, with a message on stderr, and returns non-zero):
+#   netns_setup                 make a server and a client namespace joined by a veth pair;
+#                               sets the NETNS_* variables below and installs the cleanup trap
+#   netns_cleanup               kill tracked PIDs, delete namespaces and links (idempotent)
+#   netns_at_exit CMD           run CMD (eval'd) at cleanup, after the processes are killed
+#   netns_exec NS CMD...        run CMD inside namespace NS
+#   netns_bg NS CMD...          start CMD in NS in the background; its PID is tracked for
+#                               cleanup and left in NETNS_LAST_PID (do not call in $(...))
+#   netns_track_pid PID         kill PID (TERM, then KILL) at cleanup
+#   netns_stop_pid PID [SECS]   TERM PID, wait up to SECS (5) for it, then KILL
+#   netns_add_addr NS ADDR/LEN  add another address to NS's veth end (IPv6 with nodad)
+#   netns_wait_port NS ADDR PORT [SECS]  wait until a TCP connect from NS succeeds (10 s)
+#   netns_wait_listen NS PORT [COUNT] [SECS]  wait until COUNT (1) TCP sockets listen on
+#                               PORT in NS, without connecting (10 s)
+#   dovecot_start WORKDIR ADDR [ADDR6]   write a private config into WORKDIR, run Dovecot
+#                               in the server namespace, wait for ports 110/143; sets
+#                               DOVECOT_CONF, DOVECOT_LOG, DOVECOT_BASE, DOVECOT_PID
+#   dovecot_stop                stop that Dovecot (also done by netns_cleanup)
+#   dovecot_add_user NAME PASS  add a passwd-file user (anything but ':' and newline;
+#                               Dovecot lowercases login names, so use lowercase); best
+#                               before dovecot_start, else it sleeps 1.1 s for the reload
+#   dovecot_wait_log PATTERN [SECS]  wait until Dovecot's log has a line matching the
+#                               grep -E PATTERN (10 s)
+#   pop3_login NS ADDR USER PASS [SRC]  USER/PASS/QUIT on ADDR:110 from namespace NS,
+#                               bound to source address SRC if given; succeeds only on
+#                               "+OK" to PASS. The server's lines are left in CLIENT_REPLY.
+#   imap_login NS ADDR USER PASS [SRC]  a LOGIN "USER" "PASS" / b LOGOUT on ADDR:143;
+#                               succeeds only on a tagged "a OK".
+#
+# Variables set by netns_setup:
+#   NETNS_PREFIX (unique per run), NETNS_SERVER, NETNS_CLIENT (namespace names),
+#   NETNS_SERVER_IF, NETNS_CLIENT_IF (the veth ends), NETNS_NET (10.X.Y, no last octet),
+#   NETNS_SERVER_ADDR (.1), NETNS_CLIENT_ADDR (.50), NETNS_THIRD_ADDR (.51),
+#   NETNS_NET6 (fd00:X:Y:), NETNS_SERVER_ADDR6 (::1), NETNS_CLIENT_ADDR6 (::50),
+#   NETNS_THIRD_ADDR6 (::51). The client and the third party share the client namespace.
+#
+# Traps: netns_setup traps EXIT (and turns INT, TERM, HUP into an exit), running
+# netns_cleanup first and then whatever EXIT trap was set before it, so set your own
+# EXIT trap (e.g. 'rm -rf "$work"') BEFORE calling netns_setup, or register more with
+# netns_at_exit. If you replace the EXIT trap after netns_setup, your trap must call
+# netns_cleanup itself. Call netns_setup in the main shell, never inside $(...).
+
+NETNS_PREFIX=
+NETNS_PIDS=()
+NETNS_CREATED=() # namespaces and root-namespace links this run made (only these are removed)
+NETNS_AT_EXIT=()
+NETNS_PREV_EXIT_TRAP=
+NETNS_LAST_PID=
+DOVECOT_PID=
+DOVECOT_EXTRA_USERS=()
+CLIENT_REPLY=
+
+netns__die() { echo "netns.sh: $*" >&2; return 1; }
+
+netns__on_exit()
+{
+    local rc=$?
+    netns_cleanup
+    [ -n "$NETNS_PREV_EXIT_TRAP" ] && eval "$NETNS_PREV_EXIT_TRAP"
+    exit "$rc"
+}
+
+netns_setup()
+{
+    [ "$(id -u)" -eq 0 ] || { netns__die "must run as root"; return 1; }
+    command -v ip >/dev/null || { netns__die "ip (iproute2) is not installed"; return 1; }
+    [ -z "$NETNS_PREFIX" ] || { netns__die "netns_setup called twice"; return 1; }
+
+    # Compose with an EXIT trap the caller set before us.
+    local prev
+    prev=$(trap -p EXIT)
+    if [ -n "$prev" ]; then
+        prev=${prev#"trap -- "}
+        prev=${prev%" EXIT"}
+        eval "NETNS_PREV_EXIT_TRAP=$prev"
+    fi
+    trap netns__on_exit EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    trap 'exit 129' HUP
+
+    # Interface names are limited to 15 characters: "pa" + PID (<= 7) + 4 hex + "vs".
+    NETNS_PREFIX=pa$$$(printf '%04x' $((RANDOM & 0xffff)))
+    NETNS_SERVER=${NETNS_PREFIX}s
+    NETNS_CLIENT=${NETNS_PREFIX}c
+    NETNS_SERVER_IF=${NETNS_PREFIX}vs
+    NETNS_CLIENT_IF=${NETNS_PREFIX}vc
+    local x=$(((($$ >> 8) % 254) + 1)) y=$((($$ % 254) + 1))
+    NETNS_NET=10.$x.$y
+    NETNS_NET6=$(printf 'fd00:%x:%x:' "$x" "$y")
+    NETNS_SERVER_ADDR=$NETNS_NET.1
+    NETNS_CLIENT_ADDR=$NETNS_NET.50
+    NETNS_THIRD_ADDR=$NETNS_NET.51
+    NETNS_SERVER_ADDR6=$NETNS_NET6:1
+    NETNS_CLIENT_ADDR6=$NETNS_NET6:50
+    NETNS_THIRD_ADDR6=$NETNS_NET6:51
+
+    local ns
+    for ns in "$NETNS_SERVER" "$NETNS_CLIENT"; do
+        ip netns add "$ns" || { netns__die "ip netns add $ns failed"; return 1; }
+        NETNS_CREATED+=("ns:$ns")
+        ip -n "$ns" link set lo up || { netns__die "lo up in $ns failed"; return 1; }
+        ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 \
+            net.ipv6.conf.default.disable_ipv6=0 >/dev/null 2>&1
+    done
+    ip link add "$NETNS_SERVER_IF" type veth peer name "$NETNS_CLIENT_IF" \
+        || { netns__die "creating veth pair $NETNS_SERVER_IF failed"; return 1; }
+    NETNS_CREATED+=("link:$NETNS_SERVER_IF")
+    ip link set "$NETNS_SERVER_IF" netns "$NETNS_SERVER" \
+        && ip link set "$NETNS_CLIENT_IF" netns "$NETNS_CLIENT" \
+        || { netns__die "moving the veth ends into the namespaces failed"; return 1; }
+    ip -n "$NETNS_SERVER" addr add "$NETNS_SERVER_ADDR/24" dev "$NETNS_SERVER_IF" \
+        && ip -n "$NETNS_SERVER" addr add "$NETNS_SERVER_ADDR6/64" dev "$NETNS_SERVER_IF" nodad \
+        && ip -n "$NETNS_CLIENT" addr add "$NETNS_CLIENT_ADDR/24" dev "$NETNS_CLIENT_IF" \
+        && ip -n "$NETNS_CLIENT" addr add "$NETNS_THIRD_ADDR/24" dev "$NETNS_CLIENT_IF" \
+        && ip -n "$NETNS_CLIENT" addr add "$NETNS_CLIENT_ADDR6/64" dev "$NETNS_CLIENT_IF" nodad \
+        && ip -n "$NETNS_CLIENT" addr add "$NETNS_THIRD_ADDR6/64" dev "$NETNS_CLIENT_IF" nodad \
+        && ip -n "$NETNS_SERVER" link set "$NETNS_SERVER_IF" up \
+        && ip -n "$NETNS_CLIENT" link set "$NETNS_CLIENT_IF" up \
+        || { netns__die "configuring addresses failed"; return 1; }
+
+    # Both ends must be up (carrier) before the first packet; bounded wait.
+    local i
+    for ((i = 0; i < 50; i++)); do
+        if ip -n "$NETNS_SERVER" link show "$NETNS_SERVER_IF" | grep -q 'state UP' \
+            && ip -n "$NETNS_CLIENT" link show "$NETNS_CLIENT_IF" | grep -q 'state UP'; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    netns__die "veth pair did not come up"
+}
+
+netns_exec()
+{
+    local ns=$1
+    shift
+    ip netns exec "$ns" "$@"
+}
+
+# Start time of PID (clock ticks since boot), so a PID that was reused is never signalled.
+netns__starttime()
+{
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    # shellcheck disable=SC2086
+    set -- $stat
+    echo "${20}"
+}
+
+netns_track_pid() { NETNS_PIDS+=("$1:$(netns__starttime "$1")"); }
+
+netns_bg()
+{
+    local ns=$1
+    shift
+    # ip netns exec execs CMD after entering the namespace, so $! is CMD's PID.
+    ip netns exec "$ns" "$@" &
+    NETNS_LAST_PID=$!
+    netns_track_pid "$NETNS_LAST_PID"
+}
+
+netns_at_exit() { NETNS_AT_EXIT+=("$1"); }
+
+netns_stop_pid()
+{
+    local pid=$1 secs=${2:-5} i
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null
+    for ((i = 0; i < secs * 10; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        # Reap it if it is our child, so it does not linger as a zombie.
+        if [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" = Z ]; then
+            wait "$pid" 2>/dev/null
+            break
+        fi
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null && [ "$(ps -o stat= -p "$pid" | cut -c1)" != Z ]; then
+        echo "netns.sh: PID $pid ignored SIGTERM for ${secs}s; sending SIGKILL" >&2
+        kill -KILL "$pid" 2>/dev/null
+    fi
+    wait "$pid" 2>/dev/null
+    return 0
+}
+
+netns_cleanup()
+{
+    local pid ns i cmd
+    for pid in "${NETNS_PIDS[@]}"; do
+        # Skip a PID that has gone and been given to another process since.
+        [ "$(netns__starttime "${pid%%:*}")" = "${pid#*:}" ] || continue
+        netns_stop_pid "${pid%%:*}" 5
+    done
+    NETNS_PIDS=()
+    DOVECOT_PID=
+    local item
+    for item in "${NETNS_CREATED[@]}"; do
+        [ "${item%%:*}" = ns ] || continue
+        ns=${item#ns:}
+        # Anything still inside our own, uniquely named namespace was started by this test
+        # (e.g. a Dovecot child process): stop it by PID so the namespace really goes.
+        for ((i = 0; i < 20; i++)); do
+            pid=$(ip netns pids "$ns" 2>/dev/null)
+            [ -z "$pid" ] && break
+            [ "$i" -eq 0 ] && echo "netns.sh: stopping leftover processes in $ns: $pid" >&2
+            # shellcheck disable=SC2086
+            kill -TERM $pid 2>/dev/null
+            # shellcheck disable=SC2086
+            [ "$i" -ge 10 ] && kill -KILL $pid 2>/dev/null
+            sleep 0.1
+        done
+        ip netns delete "$ns" 2>/dev/null || echo "netns.sh: could not delete namespace $ns" >&2
+    done
+    # The veth pair dies with its namespace; remove it here if setup stopped half-way.
+    for item in "${NETNS_CREATED[@]}"; do
+        [ "${item%%:*}" = link ] || continue
+        ip link show "${item#link:}" >/dev/null 2>&1 && ip link delete "${item#link:}" 2>/dev/null
+    done
+    NETNS_CREATED=()
+    NETNS_PREFIX=
+    for cmd in "${NETNS_AT_EXIT[@]}"; do
+        eval "$cmd"
+    done
+    NETNS_AT_EXIT=()
+    return 0
+}
+
+netns_add_addr()
+{
+    local ns=$1 addr=$2 dev extra=()
+    case $ns in
+        "$NETNS_SERVER") dev=$NETNS_SERVER_IF ;;
+        "$NETNS_CLIENT") dev=$NETNS_CLIENT_IF ;;
+        *) netns__die "netns_add_addr: unknown namespace $ns"; return 1 ;;
+    esac
+    case $addr in *:*) extra=(nodad) ;; esac
+    ip -n "$ns" addr add "$addr" dev "$dev" "${extra[@]}" \
+        || { netns__die "adding $addr in $ns failed"; return 1; }
+}
+
+netns_wait_port()
+{
+    local ns=$1 addr=$2 port=$3 secs=${4:-10} i
+    for ((i = 0; i < secs * 10; i++)); do
+        ip netns exec "$ns" nc -z -w 1 "$addr" "$port" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    netns__die "nothing answers on [$addr]:$port in $ns after ${secs}s"
+}
+
+netns_wait_listen()
+{
+    local ns=$1 port=$2 count=${3:-1} secs=${4:-10} i
+    for ((i = 0; i < secs * 10; i++)); do
+        [ "$(ip netns exec "$ns" ss -Hltn "sport = :$port" | wc -l)" -ge "$count" ] && return 0
+        sleep 0.1
+    done
+    netns__die "fewer than $count listeners on port $port in $ns after ${secs}s"
+}
+
+# --- Dovecot -------------------------------------------------------------------------
+
+dovecot_start()
+{
+    local work=$1 addr=$2 addr6=${3:-} u
+    [ -n "$NETNS_PREFIX" ] || { netns__die "dovecot_start: call netns_setup first"; return 1; }
+    [ -z "$DOVECOT_PID" ] || { netns__die "dovecot_start: a Dovecot is already running"; return 1; }
+    command -v dovecot >/dev/null \
+        || { netns__die "dovecot is not installed (packages dovecot-pop3d dovecot-imapd)"; return 1; }
+    [ -x /usr/lib/dovecot/pop3 ] && [ -x /usr/lib/dovecot/imap ] \
+        || { netns__die "dovecot-pop3d and dovecot-imapd must be installed"; return 1; }
+    for u in dovecot dovenull nobody; do
+        getent passwd "$u" >/dev/null \
+            || { netns__die "user '$u' is missing (the dovecot-core package creates dovecot and dovenull)"; return 1; }
+    done
+    getent group nogroup >/dev/null || { netns__die "group 'nogroup' is missing"; return 1; }
+
+    work=$(cd "$work" && pwd) || { netns__die "dovecot_start: no directory $1"; return 1; }
+    DOVECOT_BASE=$work/run
+    DOVECOT_CONF=$work/dovecot.conf
+    DOVECOT_LOG=$work/dovecot.log
+    DOVECOT_USERS=$work/users
+    mkdir -p "$DOVECOT_BASE" "$work/home" || return 1
+    chown nobody:nogroup "$work/home" && chmod 755 "$work/home" || return 1
+    # Dovecot's unprivileged processes (dovenull, nobody) must reach base_dir and the homes:
+    # make WORKDIR searchable and insist that every directory above it already is.
+    chmod o+x "$work" || return 1
+    local d=$work
+    while [ "$d" != / ]; do
+        d=$(dirname "$d")
+        runuser -u nobody -- test -x "$d" \
+            || { netns__die "directory $d is not searchable by nobody; use a WORKDIR under /tmp"; return 1; }
+    done
+    # base_dir holds unix sockets: their paths must stay under 108 bytes.
+    [ ${#DOVECOT_BASE} -lt 60 ] || { netns__die "WORKDIR path too long for Dovecot's sockets: $work"; return 1; }
+
+    printf 'alice:secret\nbob:secret\n' >"$DOVECOT_USERS"
+    local line
+    for line in "${DOVECOT_EXTRA_USERS[@]}"; do
+        printf '%s\n' "$line" >>"$DOVECOT_USERS"
+    done
+    chmod 644 "$DOVECOT_USERS"
+    : >"$DOVECOT_LOG"
+    local listen=$addr
+    [ -n "$addr6" ] && listen="$addr, $addr6"
+    # A complete config of its own: nothing from /etc/dovecot is read (no !include).
+    cat >"$DOVECOT_CONF" <<EOF
+# Private Dovecot for popauth's integration tests (written by tests/integration/netns.sh).
+protocols = pop3 imap
+listen = $listen
+base_dir = $DOVECOT_BASE
+instance_name = dovecot-$NETNS_PREFIX
+log_path = $DOVECOT_LOG
+info_log_path = $DOVECOT_LOG
+debug_log_path = $DOVECOT_LOG
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_verbose = yes
+auth_failure_delay = 0
+# Accept any character in user names, so tests can try to forge log fields through them.
+auth_username_chars =
+default_login_user = dovenull
+default_internal_user = dovecot
+mail_location = maildir:~/Maildir
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u $DOVECOT_USERS
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=$work/home/%u
+}
+service pop3-login {
+  inet_listener pop3 {
+    port = 110
+  }
+  inet_listener pop3s {
+    port = 0
+  }
+}
+service imap-login {
+  inet_listener imap {
+    port = 143
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+EOF
+    local check
+    check=$(doveconf -c "$DOVECOT_CONF" -n 2>&1 >/dev/null) \
+        || { netns__die "doveconf rejects $DOVECOT_CONF: $check"; return 1; }
+
+    # -F keeps the master in the foreground, so $! is the master's own PID.
+    netns_bg "$NETNS_SERVER" dovecot -F -c "$DOVECOT_CONF" >"$work/dovecot.stderr" 2>&1
+    DOVECOT_PID=$NETNS_LAST_PID
+
+    # Wait until the master listens on every address and port. ss looks at the sockets
+    # without connecting, so the log holds no probe connections.
+    local i ok=0 n want=2
+    [ -n "$addr6" ] && want=4
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$DOVECOT_PID" 2>/dev/null || break
+        n=$(ip netns exec "$NETNS_SERVER" ss -Hltn '( sport = :110 or sport = :143 )' | wc -l)
+        if [ "$n" -ge "$want" ]; then
+            ok=1
+            break
+        fi
+        sleep 0.1
+    done
+    if [ "$ok" -ne 1 ] || ! kill -0 "$DOVECOT_PID" 2>/dev/null; then
+        {
+            if kill -0 "$DOVECOT_PID" 2>/dev/null; then
+                echo "netns.sh: Dovecot does not listen on 110/143 after 10 s (config $DOVECOT_CONF)"
+            else
+                echo "netns.sh: Dovecot exited at start (config $DOVECOT_CONF)"
+            fi
+            echo "--- tail of $DOVECOT_LOG:"
+            tail -n 20 "$DOVECOT_LOG"
+            echo "--- dovecot's stderr:"
+            tail -n 20 "$work/dovecot.stderr"
+        } >&2
+        return 1
+    fi
+    local master
+    master=$(cat "$DOVECOT_BASE/master.pid" 2>/dev/null)
+    if [ "$master" != "$DOVECOT_PID" ]; then
+        netns__die "Dovecot's master.pid ($master) is not the PID we started ($DOVECOT_PID)"
+        return 1
+    fi
+    return 0
+}
+
+dovecot_stop()
+{
+    [ -n "$DOVECOT_PID" ] || return 0
+    netns_stop_pid "$DOVECOT_PID" 10
+    DOVECOT_PID=
+}
+
+dovecot_add_user()
+{
+    case $1$2 in *:* | *$'\n'*) netns__die "dovecot_add_user: no ':' or newline allowed"; return 1 ;; esac
+    if [ -z "$DOVECOT_PID" ]; then
+        DOVECOT_EXTRA_USERS+=("$1:$2")
+    else
+        printf '%s:%s\n' "$1" "$2" >>"$DOVECOT_USERS"
+        # passwd-file notices a change by mtime, at most once a second.
+        sleep 1.1
+    fi
+}
+
+dovecot_wait_log()
+{
+    local pattern=$1 secs=${2:-10} i
+    for ((i = 0; i < secs * 10; i++)); do
+        grep -qE -- "$pattern" "$DOVECOT_LOG" && return 0
+        sleep 0.1
+    done
+    netns__die "no line matching '$pattern' in $DOVECOT_LOG after ${secs}s"
+}
+
+# --- Clients -------------------------------------------------------------------------
+
+# Opens a TCP connection from namespace $1 to $2:$3 (source $4 if set) as coprocess
+# NETNS_CO; netns__send/netns__recv talk to it.
+netns__connect()
+{
+    local ns=$1 addr=$2 port=$3 src=${4:-}
+    command -v nc >/dev/null \
+        || { netns__die "nc is not installed (package netcat-openbsd)"; return 1; }
+    local -a nc=(nc -N -w 10)
+    [ -n "$src" ] && nc+=(-s "$src")
+    CLIENT_REPLY=
+    coproc NETNS_CO { exec ip netns exec "$ns" "${nc[@]}" "$addr" "$port" 2>&1; }
+    NETNS_CO_IN=${NETNS_CO[1]} NETNS_CO_OUT=${NETNS_CO[0]}
+}
+
+netns__send() { printf '%s\r\n' "$1" >&"$NETNS_CO_IN"; }
+
+# Reads one line (10 s at most) into REPLY, without its CR; appends it to CLIENT_REPLY.
+netns__recv()
+{
+    IFS= read -r -t 10 -u "$NETNS_CO_OUT" REPLY || { REPLY=; return 1; }
+    REPLY=${REPLY%$'\r'}
+    CLIENT_REPLY+=$REPLY$'\n'
+}
+
+netns__close()
+{
+    local pid=$NETNS_CO_PID
+    exec {NETNS_CO_IN}>&- {NETNS_CO_OUT}<&- 2>/dev/null
+    [ -n "$pid" ] && netns_stop_pid "$pid" 5
+}
+
+pop3_login()
+{
+    local ns=$1 addr=$2 user=$3 pass=$4 src=${5:-} ok=1
+    netns__connect "$ns" "$addr" 110 "$src" || return 1
+    if netns__recv && [[ $REPLY == "+OK"* ]]; then
+        netns__send "USER $user"
+        if netns__recv && [[ $REPLY == "+OK"* ]]; then
+            netns__send "PASS $pass"
+            netns__recv && [[ $REPLY == "+OK"* ]] && ok=0
+        fi
+        netns__send QUIT
+        netns__recv
+    fi
+    netns__close
+    return $ok
+}
+
+netns__imap_quote()
+{
+    local s=${1//\\/\\\\}
+    printf '"%s"' "${s//\"/\\\"}"
+}
+
+imap_login()
+{
+    local ns=$1 addr=$2 user=$3 pass=$4 src=${5:-} ok=1
+    netns__connect "$ns" "$addr" 143 "$src" || return 1
+    if netns__recv && [[ $REPLY == "* OK"* ]]; then
+        netns__send "a LOGIN $(netns__imap_quote "$user") $(netns__imap_quote "$pass")"
+        while netns__recv; do
+            if [[ $REPLY == "a "* ]]; then
+                [[ $REPLY == "a OK"* ]] && ok=0
+                break
+            fi
+        done
+        netns__send "b LOGOUT"
+        while netns__recv; do
+            [[ $REPLY == "b "* ]] && break
+        done
+    fi
+    netns__close
+    return $ok
+}

@@ -1,0 +1,259 @@
+/*
+ * torture_ingest - the ingest core against a real store: lines become grants, a burst
+ * from one address is one write, filters (local networks, never_grant, age, clock skew)
+ * hold, positions and counters commit with the grants they belong to, dry_run writes
+ * nothing, and a failed commit keeps the batch for the next one.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "db/store.h"
+#include "popauth/ingest.h"
+#include "shared/config.h"
+
+struct t_fixture {
+    char dir[64];
+    char db[128];
+    struct config *cfg;
+    struct store *st;
+    struct ingest *ing;
+    struct source src;
+};
+
+/* t_setup - a fresh store, a config with 10.0.0.0/8 local and 192.0.2.66 never granted */
+static int t_setup(void **state)
+{
+    static const char *over[] = {"grant_lifetime = 30m", "local_networks = 10.0.0.0/8",
+                                 "never_grant = 192.0.2.66"};
+    struct t_fixture *f = calloc(1, sizeof(*f));
+    char err[512];
+
+    assert_non_null(f);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/torture_ingest.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->db, sizeof(f->db), "%s/auth.db", f->dir);
+    f->cfg = config_build("/dev/null", 1, over, 3, err, sizeof(err));
+    assert_non_null(f->cfg);
+    f->st = store_open(f->db, STORE_READWRITE, err, sizeof(err));
+    assert_non_null(f->st);
+    f->ing = ingest_new(f->cfg, f->st, NULL, FORMATS_ALL, 0);
+    snprintf(f->src.name, sizeof(f->src.name), "file:/var/log/test.log");
+    f->src.persistent = 1;
+    ingest_add_source(f->ing, &f->src);
+    *state = f;
+    return 0;
+}
+
+/* t_teardown - close everything and remove the directory */
+static int t_teardown(void **state)
+{
+    struct t_fixture *f = *state;
+    char cmd[160];
+
+    ingest_free(f->ing);
+    store_close(f->st);
+    config_free(f->cfg);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+/* t_line - feed a Dovecot login line for addr by user at time t (0: now) */
+static void t_line(struct t_fixture *f, const char *addr, const char *user, time_t t)
+{
+    char line[512], stamp[32];
+    struct tm tm;
+
+    if (t == 0)
+        t = time(NULL);
+    localtime_r(&t, &tm);
+    strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
+    snprintf(line, sizeof(line),
+             "%s mx dovecot: pop3-login: Login: user=<%s>, method=PLAIN, rip=%s, lip=10.0.0.1, "
+             "mpid=1, session=<abc>",
+             stamp, user, addr);
+    f->src.position.offset += (int64_t)strlen(line) + 1;
+    f->src.position_dirty = 1;
+    ingest_line(f->ing, &f->src, line, strlen(line));
+}
+
+/* t_flush - ingest_flush that must succeed */
+static void t_flush(struct t_fixture *f)
+{
+    char err[512];
+
+    if (ingest_flush(f->ing, err, sizeof(err)) < 0)
+        fail_msg("flush: %s", err);
+}
+
+/* t_grant - 1 and *g if addr has an active grant */
+static int t_grant(struct t_fixture *f, const char *addr, struct store_grant *g)
+{
+    char err[512];
+    struct store_grant tmp;
+
+    return store_lookup(f->st, addr, time(NULL), g ? g : &tmp, err, sizeof(err));
+}
+
+/* test_login_grants - a login line becomes a grant from the line's time, after flush */
+static void test_login_grants(void **state)
+{
+    struct t_fixture *f = *state;
+    time_t t = time(NULL) - 60;
+    struct store_grant g;
+
+    t_line(f, "203.0.113.7", "alice", t);
+    assert_int_equal(ingest_pending(f->ing), 1);
+    assert_int_equal(t_grant(f, "203.0.113.7", NULL), 0); /* not before the commit */
+    t_flush(f);
+    assert_int_equal(t_grant(f, "203.0.113.7", &g), 1);
+    assert_string_equal(g.user, "alice");
+    assert_string_equal(g.source, "dovecot");
+    assert_int_equal(g.last_login, t);
+    assert_int_equal(g.expires, t + 1800);
+}
+
+/* test_burst_one_write - many logins from one address are one row, newest login kept */
+static void test_burst_one_write(void **state)
+{
+    struct t_fixture *f = *state;
+    time_t t = time(NULL) - 100;
+    struct store_grant g;
+    int i;
+
+    for (i = 0; i < 50; i++)
+        t_line(f, "2001:db8::7", i == 30 ? "newest" : "bob", t + (i == 30 ? 50 : i % 10));
+    assert_int_equal(ingest_pending(f->ing), 1);
+    t_flush(f);
+    assert_int_equal(t_grant(f, "2001:db8::7", &g), 1);
+    assert_int_equal(g.logins, 1);
+    assert_string_equal(g.user, "newest");
+    assert_int_equal(g.expires, t + 50 + 1800);
+}
+
+/* test_filters - local networks, never_grant and logins older than the lifetime */
+static void test_filters(void **state)
+{
+    struct t_fixture *f = *state;
+
+    t_line(f, "10.1.2.3", "local", 0);
+    t_line(f, "::ffff:10.1.2.4", "mapped-local", 0);
+    t_line(f, "192.0.2.66", "never", 0);
+    t_line(f, "192.0.2.67", "old", time(NULL) - 1801);
+    t_line(f, "192.0.2.68", "fine", 0);
+    t_flush(f);
+    assert_int_equal(t_grant(f, "10.1.2.3", NULL), 0);
+    assert_int_equal(t_grant(f, "10.1.2.4", NULL), 0);
+    assert_int_equal(t_grant(f, "192.0.2.66", NULL), 0);
+    assert_int_equal(t_grant(f, "192.0.2.67", NULL), 0);
+    assert_int_equal(t_grant(f, "192.0.2.68", NULL), 1);
+    assert_int_equal(f->src.counters.lines, 0); /* deltas were committed */
+}
+
+/* test_future_clamped - a line stamped far ahead of the clock grants from now, not later */
+static void test_future_clamped(void **state)
+{
+    struct t_fixture *f = *state;
+    time_t now = time(NULL);
+    struct store_grant g;
+
+    t_line(f, "198.51.100.9", "skewed", now + 3 * 3600);
+    t_flush(f);
+    assert_int_equal(t_grant(f, "198.51.100.9", &g), 1);
+    assert_true(g.expires <= time(NULL) + 1800);
+}
+
+/* t_counter - walk callback: sum the named counter of the fixture's source */
+static int t_counter(const char *source, const char *name, int64_t value, void *ctx)
+{
+    int64_t *want = ctx;
+
+    if (strcmp(source, "file:/var/log/test.log") == 0 && strcmp(name, "lines") == 0)
+        *want = value;
+    return 0;
+}
+
+/* test_position_with_grants - the position and counters commit with the grants */
+static void test_position_with_grants(void **state)
+{
+    struct t_fixture *f = *state;
+    struct store_position pos;
+    int64_t lines = 0;
+    char err[512];
+
+    f->src.position.inode = 42;
+    t_line(f, "192.0.2.10", "a", 0);
+    t_line(f, "192.0.2.11", "b", 0);
+    ingest_line(f->ing, &f->src, "garbage", 7);
+    assert_int_equal(store_position_get(f->st, f->src.name, &pos, err, sizeof(err)), 0);
+    t_flush(f);
+    assert_int_equal(store_position_get(f->st, f->src.name, &pos, err, sizeof(err)), 1);
+    assert_int_equal(pos.inode, 42);
+    assert_int_equal(pos.offset, f->src.position.offset);
+    assert_int_equal(store_counters(f->st, t_counter, &lines, err, sizeof(err)), 0);
+    assert_int_equal(lines, 3);
+    assert_int_equal(f->src.position_dirty, 0);
+}
+
+/* test_failed_commit_kept - a failed commit keeps the batch; the next flush writes it */
+static void test_failed_commit_kept(void **state)
+{
+    struct t_fixture *f = *state;
+    struct store *blocker;
+    char err[512];
+
+    t_line(f, "192.0.2.20", "kept", 0);
+    blocker = store_open(f->db, STORE_READWRITE, err, sizeof(err));
+    assert_non_null(blocker);
+    assert_int_equal(store_begin(blocker, err, sizeof(err)), 0); /* holds the write lock */
+    /* the 5 s busy timeout runs out: the commit fails and nothing is lost */
+    assert_int_equal(ingest_flush(f->ing, err, sizeof(err)), -1);
+    assert_int_equal(ingest_pending(f->ing), 1);
+    assert_int_equal(store_rollback(blocker, err, sizeof(err)), 0);
+    store_close(blocker);
+    t_flush(f);
+    assert_int_equal(t_grant(f, "192.0.2.20", NULL), 1);
+}
+
+/* test_dry_run - dry_run parses and counts but writes nothing */
+static void test_dry_run(void **state)
+{
+    struct t_fixture *f = *state;
+    struct ingest *dry = ingest_new(f->cfg, f->st, NULL, FORMATS_ALL, 1);
+    static const char line[] = "Nov 28 14:24:53 mx dovecot: pop3-login: Login: user=<x>, "
+                               "method=PLAIN, rip=192.0.2.30, lip=10.0.0.1";
+    struct source src;
+    char err[512];
+
+    memset(&src, 0, sizeof(src));
+    snprintf(src.name, sizeof(src.name), "stdin");
+    ingest_add_source(dry, &src);
+    ingest_line(dry, &src, line, strlen(line));
+    assert_int_equal(ingest_flush(dry, err, sizeof(err)), 0);
+    assert_int_equal(t_grant(f, "192.0.2.30", NULL), 0);
+    ingest_free(dry);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_login_grants, t_setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_burst_one_write, t_setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_filters, t_setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_future_clamped, t_setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_position_with_grants, t_setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_commit_kept, t_setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_dry_run, t_setup, t_teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
