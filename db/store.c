@@ -81,6 +81,18 @@ int store_rollback(struct store *st, char *err, size_t errlen)
     return st->backend->rollback(st->handle, err, errlen);
 }
 
+/* store_read_begin - hold one read snapshot across several lookups (a reader's batch) */
+int store_read_begin(struct store *st, char *err, size_t errlen)
+{
+    return st->backend->read_begin(st->handle, err, errlen);
+}
+
+/* store_read_end - release the snapshot taken by store_read_begin */
+int store_read_end(struct store *st, char *err, size_t errlen)
+{
+    return st->backend->read_end(st->handle, err, errlen);
+}
+
 /* store_grant - record a login; see store.h for how an existing row changes */
 int store_grant(struct store *st, const char *address, const char *user, const char *source,
                 int64_t login_time, int64_t expires, char *err, size_t errlen)

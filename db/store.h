@@ -21,7 +21,13 @@
 #define STORE_USER_MAX   256 /* bytes of a user name, NUL included; longer is cut */
 #define STORE_SOURCE_MAX 32  /* bytes of a source name ("dovecot", "admin"), NUL included */
 
-enum store_mode { STORE_READONLY, STORE_READWRITE };
+/*
+ * READWRITE is for popauth's batches: commits are atomic and survive a crash of the
+ * program; a power loss may undo the last ones, together with the log positions that
+ * produced them, so they are read again. ADMIN is for popauthctl's single changes
+ * (allow, revoke, purge), which nothing would replay: every commit is synced to disk.
+ */
+enum store_mode { STORE_READONLY, STORE_READWRITE, STORE_ADMIN };
 
 struct store_grant {
     char address[ADDR_STRLEN];
@@ -71,6 +77,11 @@ int store_begin(struct store *st, char *err, size_t errlen);
 int store_commit(struct store *st, char *err, size_t errlen);
 /* store_rollback - abandon the batch started by store_begin */
 int store_rollback(struct store *st, char *err, size_t errlen);
+
+/* store_read_begin - hold one read snapshot across several lookups (a reader's batch) */
+int store_read_begin(struct store *st, char *err, size_t errlen);
+/* store_read_end - release the snapshot taken by store_read_begin */
+int store_read_end(struct store *st, char *err, size_t errlen);
 
 /*
  * store_grant - record a login by user from address at login_time, valid until expires.

@@ -14,6 +14,8 @@ struct store_backend {
     int (*begin)(void *h, char *err, size_t errlen);
     int (*commit)(void *h, char *err, size_t errlen);
     int (*rollback)(void *h, char *err, size_t errlen);
+    int (*read_begin)(void *h, char *err, size_t errlen);
+    int (*read_end)(void *h, char *err, size_t errlen);
     int (*grant)(void *h, const char *address, const char *user, const char *source,
                  int64_t login_time, int64_t expires, char *err, size_t errlen);
     int (*lookup)(void *h, const char *address, int64_t now, struct store_grant *out, char *err,

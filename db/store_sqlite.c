@@ -33,14 +33,18 @@
 #include "db/store_backend.h"
 #include "shared/util.h"
 
-#define STORE_SQLITE_BUSY_MS 5000 /* wait this long for another writer's lock */
+#define STORE_SQLITE_BUSY_MS 5000 /* a writer waits this long for another's lock */
+/* A reader (smtpgate) answers from one event loop: in WAL mode readers wait only in rare
+ * moments (recovery, an exclusive-mode writer), and past this wait the answer is defer. */
+#define STORE_SQLITE_READER_BUSY_MS 50
 
 /*
  * Writers: synchronous=NORMAL in WAL mode makes every commit atomic and durable against a
  * crash of the program (the WAL is written before COMMIT returns); only a power loss can
  * roll back the last commits, and then a log source's position rolls back with the
- * grants it produced, so those lines are read again. A 16 MiB page cache keeps the hot
- * part of a large store in memory.
+ * grants it produced, so those lines are read again. STORE_ADMIN handles (popauthctl)
+ * add synchronous=FULL, since nothing replays an admin's revoke. A 16 MiB page cache
+ * keeps the hot part of a large store in memory.
  */
 #define STORE_SQLITE_WRITER_PRAGMAS "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384"
 #define STORE_SQLITE_SCHEMA_VERSION 2 /* the version db/schema.sql creates */
@@ -67,6 +71,8 @@ enum store_sqlite_stmt_id {
     STORE_SQLITE_BEGIN,
     STORE_SQLITE_COMMIT,
     STORE_SQLITE_ROLLBACK,
+    STORE_SQLITE_READ_BEGIN,
+    STORE_SQLITE_READ_END,
     STORE_SQLITE_GRANT,
     STORE_SQLITE_REVOKE,
     STORE_SQLITE_PURGE,
@@ -91,6 +97,9 @@ static const struct store_sqlite_stmt_def {
     [STORE_SQLITE_BEGIN] = {"BEGIN IMMEDIATE", 1},
     [STORE_SQLITE_COMMIT] = {"COMMIT", 1},
     [STORE_SQLITE_ROLLBACK] = {"ROLLBACK", 1},
+    /* A reader's snapshot: the read lock is taken by the first SELECT, held until END. */
+    [STORE_SQLITE_READ_BEGIN] = {"BEGIN DEFERRED", 0},
+    [STORE_SQLITE_READ_END] = {"COMMIT", 0},
     /* ?1 address, ?2 user, ?3 source, ?4 login time, ?5 expires. The SET expressions all
      * see the old row, so user/source follow the newest login even on a late replay. */
     [STORE_SQLITE_GRANT] = {"INSERT INTO auth (" STORE_SQLITE_COLUMNS ")"
@@ -289,18 +298,23 @@ fail:
     return -1;
 }
 
-/* store_sqlite_setup_rw - WAL, full sync and the latest schema for a writer */
-static int store_sqlite_setup_rw(struct store_sqlite *s, char *err, size_t errlen)
+/* store_sqlite_setup_rw - WAL, the sync level of the mode and the latest schema */
+static int store_sqlite_setup_rw(struct store_sqlite *s, enum store_mode mode, char *err,
+                                 size_t errlen)
 {
-    char mode[32];
+    char journal[32];
 
-    if (store_sqlite_query(s, "PRAGMA journal_mode = WAL", mode, sizeof(mode), err, errlen) < 0)
+    if (store_sqlite_query(s, "PRAGMA journal_mode = WAL", journal, sizeof(journal), err, errlen) <
+        0)
         return -1;
-    if (strcmp(mode, "wal") != 0)
+    if (strcmp(journal, "wal") != 0)
         return util_seterr(err, errlen, "database %s: cannot use WAL journal mode (mode is '%s')",
-                           s->path, mode);
+                           s->path, journal);
     if (store_sqlite_exec(s, STORE_SQLITE_WRITER_PRAGMAS, STORE_SQLITE_WRITER_PRAGMAS, err,
                           errlen) < 0)
+        return -1;
+    if (mode == STORE_ADMIN && store_sqlite_exec(s, "PRAGMA synchronous = FULL",
+                                                 "PRAGMA synchronous = FULL", err, errlen) < 0)
         return -1;
     return store_sqlite_migrate(s, err, errlen);
 }
@@ -355,12 +369,13 @@ static void *store_sqlite_open(const char *path, enum store_mode mode, char *err
         store_sqlite_fail(s, err, errlen, "cannot open");
         goto fail;
     }
-    if (sqlite3_busy_timeout(s->db, STORE_SQLITE_BUSY_MS) != SQLITE_OK) {
+    if (sqlite3_busy_timeout(s->db, mode == STORE_READONLY ? STORE_SQLITE_READER_BUSY_MS
+                                                           : STORE_SQLITE_BUSY_MS) != SQLITE_OK) {
         store_sqlite_fail(s, err, errlen, "setting the busy timeout");
         goto fail;
     }
     if (mode == STORE_READONLY ? store_sqlite_check_ro(s, err, errlen) < 0
-                               : store_sqlite_setup_rw(s, err, errlen) < 0)
+                               : store_sqlite_setup_rw(s, mode, err, errlen) < 0)
         goto fail;
     for (i = 0; i < STORE_SQLITE_NSTMT; i++) {
         if (mode == STORE_READONLY && store_sqlite_stmt_defs[i].writes)
@@ -415,6 +430,18 @@ static int store_sqlite_begin(void *h, char *err, size_t errlen)
 static int store_sqlite_commit(void *h, char *err, size_t errlen)
 {
     return store_sqlite_run(h, STORE_SQLITE_COMMIT, err, errlen);
+}
+
+/* store_sqlite_read_begin - start a read snapshot (no lock until the first lookup) */
+static int store_sqlite_read_begin(void *h, char *err, size_t errlen)
+{
+    return store_sqlite_run(h, STORE_SQLITE_READ_BEGIN, err, errlen);
+}
+
+/* store_sqlite_read_end - end the read snapshot */
+static int store_sqlite_read_end(void *h, char *err, size_t errlen)
+{
+    return store_sqlite_run(h, STORE_SQLITE_READ_END, err, errlen);
 }
 
 /* store_sqlite_rollback - abandon the batch; fine if SQLite already rolled it back */
@@ -737,6 +764,8 @@ const struct store_backend store_backend_sqlite = {
     .begin = store_sqlite_begin,
     .commit = store_sqlite_commit,
     .rollback = store_sqlite_rollback,
+    .read_begin = store_sqlite_read_begin,
+    .read_end = store_sqlite_read_end,
     .grant = store_sqlite_grant,
     .lookup = store_sqlite_lookup,
     .revoke = store_sqlite_revoke,

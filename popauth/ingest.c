@@ -104,6 +104,12 @@ static size_t ingest_hash(const struct addr *a)
     return (size_t)(h ^ (h >> 29)) & (INGEST_SLOTS - 1);
 }
 
+/* ingest_full - 1 while the batch is full and could not be committed: take no more lines */
+int ingest_full(const struct ingest *ing)
+{
+    return ing->pending >= INGEST_MAX_PENDING;
+}
+
 /* ingest_add - put a login in the batch, keeping the newest login per address */
 static void ingest_add(struct ingest *ing, const struct login *lg)
 {
@@ -112,6 +118,8 @@ static void ingest_add(struct ingest *ing, const struct login *lg)
 
     for (;; i = (i + 1) & (INGEST_SLOTS - 1)) {
         if (ing->slots[i] == 0) {
+            if (ingest_full(ing)) /* sources check ingest_full first: never reached */
+                fatal("ingest: batch overflow");
             e = &ing->entries[ing->pending++];
             ing->slots[i] = (uint32_t)ing->pending;
             break;
@@ -145,7 +153,9 @@ static void ingest_login(struct ingest *ing, struct source *src, struct login *l
         return;
     src->counters.grants++;
     ingest_add(ing, lg);
-    if (ing->pending >= INGEST_MAX_PENDING && ingest_flush(ing, err, sizeof(err)) < 0)
+    /* A full batch is committed at once; if that fails, ingest_full stays true and the
+     * sources stop handing over lines (keeping their positions) until a flush succeeds. */
+    if (ingest_full(ing) && ingest_flush(ing, err, sizeof(err)) < 0)
         log_warnx("action=flush status=failed reason=\"%s\"", err);
 }
 
@@ -195,7 +205,7 @@ void ingest_line(struct ingest *ing, struct source *src, const char *line, size_
         v = formats_parse(&ll, ing->formats, &lg);
     if (v == FORMATS_NONE && ing->patterns != NULL)
         v = patterns_match(ing->patterns, line, len, split == 0 ? ll.time : 0, now, &lg);
-    else if (split < 0)
+    if (split < 0 && v == FORMATS_NONE)
         src->counters.errors++;
     ingest_verdict(ing, src, v, &lg);
 }
@@ -206,11 +216,9 @@ static int ingest_write_counters(struct ingest *ing, struct source *src, char *e
     const struct {
         const char *name;
         int64_t value;
-    } c[] = {{"lines", src->counters.lines},
-             {"logins", src->counters.logins},
-             {"grants", src->counters.grants},
-             {"rejected", src->counters.rejected},
-             {"errors", src->counters.errors}};
+    } c[] = {{"lines", src->counters.lines},   {"logins", src->counters.logins},
+             {"grants", src->counters.grants}, {"rejected", src->counters.rejected},
+             {"errors", src->counters.errors}, {"truncated", src->counters.truncated}};
     size_t i;
 
     for (i = 0; i < UTIL_ARRAY_LEN(c); i++)
@@ -228,6 +236,10 @@ static int ingest_write(struct ingest *ing, char *err, size_t errlen)
 
     for (i = 0; i < ing->pending; i++) {
         const struct ingest_entry *e = &ing->entries[i];
+        /* the config may have changed (SIGHUP) since the entry was taken */
+        if (cidr_list_match(ing->cfg->never_grant, &e->client) ||
+            cidr_list_match(ing->cfg->local_networks, &e->client))
+            continue;
         addr_format(&e->client, text, sizeof(text));
         if (store_grant(ing->st, text, e->user, e->source, e->time,
                         e->time + ing->cfg->grant_lifetime, err, errlen) < 0)

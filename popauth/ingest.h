@@ -36,6 +36,12 @@ void ingest_set_config(struct ingest *ing, const struct config *cfg,
 void ingest_add_source(struct ingest *ing, struct source *src);
 /* ingest_remove_source - forget a source (before it is freed) */
 void ingest_remove_source(struct ingest *ing, struct source *src);
+/*
+ * ingest_full - 1 while the batch is full and its commit failed. A source checks it
+ * before each line and, while it is 1, hands over nothing and keeps its position, so a
+ * store outage loses nothing; the daemon's retry commits and then resumes the sources.
+ */
+int ingest_full(const struct ingest *ing);
 /* ingest_line - process one raw log line (no newline) read by src at time now */
 void ingest_line(struct ingest *ing, struct source *src, const char *line, size_t len);
 /* ingest_logline - process a line already split into time, tag and message (journal) */

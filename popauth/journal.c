@@ -193,6 +193,7 @@ static void journal_entry(struct journal_source *js)
     ssize_t msglen, taglen;
 
     js->src.counters.lines++;
+    journal_save_cursor(js); /* before ingest: a flush inside it must carry this cursor */
     msglen = journal_field(js->j, "MESSAGE", js->msg, sizeof(js->msg));
     taglen = journal_field(js->j, "SYSLOG_IDENTIFIER", js->tag, sizeof(js->tag));
     if (msglen < 0 || taglen < -1 || sd_journal_get_realtime_usec(js->j, &usec) < 0) {
@@ -205,7 +206,6 @@ static void journal_entry(struct journal_source *js)
         ll.msglen = (size_t)msglen;
         ingest_logline(js->src.ingest, &js->src, &ll, js->msg, (size_t)msglen);
     }
-    journal_save_cursor(js);
 }
 
 /* journal_read - hand over at most max entries (0: all); 1 if more may be waiting, 0 if
@@ -218,6 +218,8 @@ static int journal_read(struct journal_source *js, size_t max, char *err, size_t
     if (!js->positioned)
         journal_seek(js);
     while (max == 0 || n < max) {
+        if (ingest_full(js->src.ingest))
+            return 0; /* the store is behind: read on after the next commit */
         r = sd_journal_next(js->j);
         if (r < 0)
             return util_seterr(err, errlen, "%s: cannot read the journal: %s", js->src.name,

@@ -30,6 +30,7 @@ struct logtail {
     size_t len;        /* bytes in buf */
     int skipping;      /* inside a line longer than the buffer */
     double recheck;    /* seconds between periodic checks */
+    int64_t last_size; /* the open file's size at the last check */
     int rotating;      /* the path no longer names the open file */
     int64_t quiet_at;  /* read position of the old file when last seen growing */
     double quiet_since;
@@ -51,15 +52,26 @@ void logtail_head_hash(const char *line, size_t len, char *out)
     snprintf(out, STORE_HEAD_MAX, "%016llx", (unsigned long long)h);
 }
 
-/* logtail_lines - hand every complete line in the buffer over; keep the partial rest */
+/* logtail_head - the identity of a file: the hash of at most LOGLINE_MAX bytes of its
+ * first line (the same prefix logtail_same_head reads back) */
+static void logtail_head(const char *line, size_t n, char *out)
+{
+    logtail_head_hash(line, n < LOGLINE_MAX ? n : LOGLINE_MAX, out);
+}
+
+/* logtail_lines - hand complete lines over, while the ingest core takes them; keep the
+ * rest (a partial line, or lines held back while the store is behind) for later */
 static void logtail_lines(struct logtail *t)
 {
     char *p = t->buf, *end = t->buf + t->len, *nl;
 
-    while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+    if (t->base == 0 && t->src.persistent && t->src.position.head[0] == '\0' &&
+        t->len >= LOGLINE_MAX) /* a first line too long to end in the buffer */
+        logtail_head(t->buf, t->len, t->src.position.head);
+    while (!ingest_full(t->src.ingest) && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
         size_t n = (size_t)(nl - p);
         if (t->base == 0 && p == t->buf && t->src.persistent)
-            logtail_head_hash(p, n, t->src.position.head);
+            logtail_head(p, n, t->src.position.head);
         t->src.position.offset = t->base + (nl + 1 - t->buf);
         t->src.position_dirty = 1;
         if (n > 0 && p[n - 1] == '\r')
@@ -73,7 +85,8 @@ static void logtail_lines(struct logtail *t)
     t->base += p - t->buf;
     t->len = (size_t)(end - p);
     memmove(t->buf, p, t->len);
-    if (t->len == sizeof(t->buf)) { /* no newline in a full buffer */
+    if (t->len == sizeof(t->buf) && memchr(t->buf, '\n', t->len) == NULL) {
+        /* no newline in a full buffer: an over-long line, dropped and counted */
         if (!t->skipping) {
             t->src.counters.lines++;
             t->src.counters.errors++;
@@ -84,12 +97,14 @@ static void logtail_lines(struct logtail *t)
     }
 }
 
-/* logtail_read - read what is there now; 0 at end of data, -1 on a read error */
+/* logtail_read - read what is there now; 0 at end of data (or while the ingest core is
+ * full), -1 on a read error */
 static int logtail_read(struct logtail *t)
 {
     ssize_t n;
 
-    while (t->fd >= 0) {
+    logtail_lines(t); /* lines held back by a full ingest core go first */
+    while (t->fd >= 0 && !ingest_full(t->src.ingest) && t->len < sizeof(t->buf)) {
         n = read(t->fd, t->buf + t->len, sizeof(t->buf) - t->len);
         if (n < 0 && errno == EINTR)
             continue;
@@ -118,6 +133,7 @@ static void logtail_reset(struct logtail *t, const struct stat *sb)
     t->src.position.offset = 0;
     t->src.position.head[0] = '\0';
     t->src.position_dirty = 1;
+    t->last_size = 0;
 }
 
 /* logtail_open - open path for reading; -1 if it is not there (errno set) */
@@ -145,9 +161,12 @@ static int logtail_same_head(int fd, const char *head)
     if (head[0] == '\0')
         return 1;
     n = pread(fd, line, sizeof(line), 0);
-    if (n <= 0 || (nl = memchr(line, '\n', (size_t)n)) == NULL)
+    if (n <= 0)
         return 0;
-    logtail_head_hash(line, (size_t)(nl - line), hash);
+    nl = memchr(line, '\n', (size_t)n);
+    if (nl == NULL && (size_t)n < sizeof(line))
+        return 0; /* the first line is not complete: not the file we hashed */
+    logtail_head(line, nl != NULL ? (size_t)(nl - line) : (size_t)n, hash);
     return strcmp(hash, head) == 0;
 }
 
@@ -158,6 +177,7 @@ static void logtail_finish_rotated(struct logtail *t)
     struct stat sb;
 
     snprintf(old, sizeof(old), "%s.1", t->path);
+    t->len = 0;
     t->fd = logtail_open(old, &sb);
     if (t->fd < 0)
         return;
@@ -184,6 +204,8 @@ static void logtail_attach(struct logtail *t)
     if (t->fd < 0) {
         if (errno != ENOENT)
             log_warn("source=%s action=open", t->src.name);
+        else if (t->src.position_saved)
+            logtail_finish_rotated(t); /* rotated, not yet recreated: finish the old file */
         return;
     }
     if (t->src.position_saved && (int64_t)sb.st_dev == pos->device &&
@@ -191,6 +213,8 @@ static void logtail_attach(struct logtail *t)
         logtail_same_head(t->fd, pos->head) && lseek(t->fd, pos->offset, SEEK_SET) >= 0) {
         t->base = pos->offset;
         t->len = 0;
+        t->last_size = (int64_t)sb.st_size;
+        t->src.position_saved = 0;
         log_info("source=%s action=resume offset=%lld", t->src.name, (long long)pos->offset);
         return;
     }
@@ -203,6 +227,7 @@ static void logtail_attach(struct logtail *t)
         log_info("source=%s action=start offset=0 reason=\"not the file of the saved position\"",
                  t->src.name);
     }
+    t->src.position_saved = 0;
     logtail_reset(t, &sb);
 }
 
@@ -248,27 +273,31 @@ static void logtail_check(struct logtail *t)
     int exists;
 
     if (t->fd < 0) {
-        t->src.position_saved = 0;
         logtail_attach(t);
         if (t->fd >= 0)
             log_info("source=%s action=open", t->src.name);
         logtail_read(t);
         return;
     }
-    logtail_read(t);
     if (fstat(t->fd, &open_sb) < 0)
         return;
     exists = stat(t->path, &now) == 0;
     if (exists && now.st_dev == open_sb.st_dev && now.st_ino == open_sb.st_ino) {
         t->rotating = 0;
-        if (open_sb.st_size < t->base + (int64_t)t->len) {
+        /* Truncated (copytruncate)? Checked before reading, so that a file that was
+         * truncated and has grown again is not read from the middle of a line. */
+        if (open_sb.st_size < t->base + (int64_t)t->len || open_sb.st_size < t->last_size ||
+            !logtail_same_head(t->fd, t->src.position.head)) {
             log_warnx("source=%s action=restart offset=0 reason=truncated", t->src.name);
+            t->src.counters.truncated++;
             lseek(t->fd, 0, SEEK_SET);
             logtail_reset(t, &open_sb);
-            logtail_read(t);
         }
+        t->last_size = (int64_t)open_sb.st_size;
+        logtail_read(t);
         return;
     }
+    logtail_read(t);
     logtail_rotated(t, exists);
 }
 
@@ -315,9 +344,11 @@ static int logtail_file_drain(struct source *src, char *err, size_t errlen)
         logtail_check(t);
         return 0;
     }
-    logtail_attach(t);
-    if (t->fd < 0)
-        return util_seterr(err, errlen, "%s: %s", src->name, strerror(errno));
+    if (t->fd < 0) {
+        logtail_attach(t);
+        if (t->fd < 0)
+            return util_seterr(err, errlen, "%s: cannot open the file", src->name);
+    }
     return logtail_read(t) < 0 ? util_seterr(err, errlen, "%s: read error", src->name) : 0;
 }
 
@@ -362,11 +393,14 @@ struct source *logtail_file_new(const char *path, const struct config *cfg)
 static void logtail_stdin_read(struct logtail *t)
 {
     for (;;) {
-        ssize_t n = read(t->fd, t->buf + t->len, sizeof(t->buf) - t->len);
+        ssize_t n;
 
+        logtail_lines(t);
+        if (ingest_full(t->src.ingest) || t->len == sizeof(t->buf))
+            return; /* the store is behind: read on after the next commit */
+        n = read(t->fd, t->buf + t->len, sizeof(t->buf) - t->len);
         if (n > 0) {
             t->len += (size_t)n;
-            logtail_lines(t);
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -413,7 +447,11 @@ static int logtail_stdin_drain(struct source *src, char *err, size_t errlen)
     struct logtail *t = (struct logtail *)src;
 
     (void)err, (void)errlen;
-    while (!t->src.finished)
+    if (t->loop != NULL) { /* the daemon: stdin is non-blocking, take what is there */
+        logtail_stdin_read(t);
+        return 0;
+    }
+    while (!t->src.finished && !ingest_full(t->src.ingest))
         logtail_stdin_read(t);
     return 0;
 }

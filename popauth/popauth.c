@@ -140,17 +140,33 @@ static void popauth_sources_open(struct popauth *pa)
     }
 }
 
-/* popauth_flush - commit what the sources produced; log store trouble once per episode */
-static void popauth_flush(struct popauth *pa)
+/* popauth_resume - after a commit made room: let the sources hand over what they held */
+static void popauth_resume(struct popauth *pa)
 {
     char err[1024];
+    size_t i;
+
+    for (i = 0; i < pa->nsources && !ingest_full(pa->ing); i++)
+        if (!pa->sources[i]->finished &&
+            pa->sources[i]->ops->drain(pa->sources[i], err, sizeof(err)) < 0)
+            log_warnx("action=read source=%s reason=\"%s\"", pa->sources[i]->name, err);
+}
+
+/* popauth_flush - commit what the sources produced; log store trouble once per episode;
+ * 0 on success, -1 if the store could not take it (retried by a timer) */
+static int popauth_flush(struct popauth *pa)
+{
+    char err[1024];
+    int was_full = ingest_full(pa->ing);
 
     if (ingest_flush(pa->ing, err, sizeof(err)) == 0) {
         if (pa->store_failing)
             log_info("action=commit status=recovered");
         pa->store_failing = 0;
         ev_timer_stop(pa->loop, &pa->retry_w);
-        return;
+        if (was_full)
+            popauth_resume(pa);
+        return 0;
     }
     if (!pa->store_failing)
         log_error("action=commit status=failed pending=%zu reason=\"%s\"", ingest_pending(pa->ing),
@@ -158,6 +174,7 @@ static void popauth_flush(struct popauth *pa)
     pa->store_failing = 1;
     if (!ev_is_active(&pa->retry_w))
         ev_timer_start(pa->loop, &pa->retry_w);
+    return -1;
 }
 
 /* popauth_all_finished - 1 when every source has said it will produce no more lines */
@@ -177,6 +194,8 @@ static void popauth_flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
     struct popauth *pa = w->data;
 
     (void)revents;
+    if (pa->store_failing)
+        return; /* the retry timer tries again; don't stall every iteration on busy_timeout */
     popauth_flush(pa);
     if (popauth_all_finished(pa) && !pa->store_failing)
         ev_break(loop, EVBREAK_ALL);
@@ -230,8 +249,9 @@ static void popauth_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
     log_info("action=reload status=ok");
 }
 
-/* popauth_run - start the sources and run the loop until a signal or all sources end */
-static void popauth_run(struct popauth *pa)
+/* popauth_run - start the sources and run the loop until a signal or all sources end;
+ * 0, or 1 if the last commit failed (what it held is read again at the next start) */
+static int popauth_run(struct popauth *pa)
 {
     char err[1024];
     size_t i;
@@ -255,7 +275,7 @@ static void popauth_run(struct popauth *pa)
             fatal("%s", err);
     log_info("action=start sources=%zu", pa->nsources);
     ev_run(pa->loop, 0);
-    popauth_flush(pa);
+    return popauth_flush(pa) < 0 ? 1 : 0;
 }
 
 /* popauth_once - read every source to its current end and commit */
@@ -266,9 +286,18 @@ static int popauth_once(struct popauth *pa)
     int rc = 0;
 
     for (i = 0; i < pa->nsources; i++) {
-        if (pa->sources[i]->ops->drain(pa->sources[i], err, sizeof(err)) < 0) {
-            log_error("action=read source=%s reason=\"%s\"", pa->sources[i]->name, err);
-            rc = 1;
+        for (;;) {
+            if (pa->sources[i]->ops->drain(pa->sources[i], err, sizeof(err)) < 0) {
+                log_error("action=read source=%s reason=\"%s\"", pa->sources[i]->name, err);
+                rc = 1;
+                break;
+            }
+            if (!ingest_full(pa->ing))
+                break;
+            if (ingest_flush(pa->ing, err, sizeof(err)) < 0) { /* a full batch: commit it */
+                log_error("action=commit status=failed reason=\"%s\"", err);
+                return 1;
+            }
         }
     }
     if (ingest_flush(pa->ing, err, sizeof(err)) < 0) {
@@ -319,7 +348,7 @@ int main(int argc, char **argv)
     if (once)
         rc = popauth_once(&pa);
     else
-        popauth_run(&pa);
+        rc = popauth_run(&pa);
     for (i = 0; i < pa.nsources; i++) {
         ingest_remove_source(pa.ing, pa.sources[i]);
         pa.sources[i]->ops->stop(pa.sources[i], pa.loop);

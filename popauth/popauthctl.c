@@ -16,7 +16,9 @@
 #include "shared/cidr.h"
 #include "shared/cli.h"
 #include "shared/config.h"
+#include "shared/decide.h"
 #include "shared/json.h"
+#include "shared/rcpt.h"
 #include "shared/util.h"
 
 #define CTL_PROG      "popauthctl"
@@ -229,7 +231,7 @@ static int ctl_cmd_allow(struct config *cfg, struct ctl_args *a)
         return ctl_fail("%s", err);
     if (cidr_list_match(cfg->never_grant, &parsed))
         return ctl_fail("%s is in never_grant: no grant made", address);
-    if ((st = ctl_open(cfg, STORE_READWRITE)) == NULL)
+    if ((st = ctl_open(cfg, STORE_ADMIN)) == NULL)
         return CTL_EXIT_FAIL;
     if (store_grant(st, address, user, "admin", now, now + lifetime, err, sizeof(err)) < 0) {
         store_close(st);
@@ -249,7 +251,7 @@ static int ctl_cmd_revoke(struct config *cfg, struct ctl_args *a)
 
     if (ctl_address(a->pos[0], address, sizeof(address)) < 0)
         return CTL_EXIT_FAIL;
-    if ((st = ctl_open(cfg, STORE_READWRITE)) == NULL)
+    if ((st = ctl_open(cfg, STORE_ADMIN)) == NULL)
         return CTL_EXIT_FAIL;
     rc = store_revoke(st, address, err, sizeof(err));
     store_close(st);
@@ -272,7 +274,7 @@ static int ctl_cmd_purge(struct config *cfg, struct ctl_args *a)
     int rc;
 
     (void)a;
-    if ((st = ctl_open(cfg, STORE_READWRITE)) == NULL)
+    if ((st = ctl_open(cfg, STORE_ADMIN)) == NULL)
         return CTL_EXIT_FAIL;
     rc = store_purge(st, time(NULL), &removed, err, sizeof(err));
     store_close(st);
@@ -356,6 +358,49 @@ static int ctl_cmd_config(struct config *cfg, struct ctl_args *a)
     return CTL_EXIT_OK;
 }
 
+/* ctl_cmd_check - the relay decision for CLIENT sending to RECIPIENT; 1 if refused */
+static int ctl_cmd_check(struct config *cfg, struct ctl_args *a)
+{
+    const char *rcpt = a->pos[1];
+    struct decision d;
+    char err[512], oerr[400], client[ADDR_STRLEN], show[RCPT_MAX + 1], why[2 * sizeof(d.reason)];
+    struct decision_grant grant = {GRANT_NONE, NULL, 0, NULL};
+    struct store_grant g;
+    struct addr addr;
+    struct store *st;
+    size_t i, n = 0;
+    int rc;
+
+    if (addr_parse(a->pos[0], strlen(a->pos[0]), &addr, err, sizeof(err)) < 0)
+        return ctl_fail("client: %s", err);
+    addr_format(&addr, client, sizeof(client));
+    decide(cfg, &addr, rcpt, strlen(rcpt), NULL, &d);
+    if (d.outcome == DECISION_NEED_GRANT) {
+        /* a store that cannot be opened (or does not exist yet) is a store error: defer */
+        if ((st = store_open(cfg->database, STORE_READONLY, oerr, sizeof(oerr))) == NULL) {
+            snprintf(err, sizeof(err), "store not available, so the decision defers: %s", oerr);
+            rc = -1;
+        } else {
+            rc = store_lookup(st, client, time(NULL), &g, err, sizeof(err));
+            store_close(st);
+        }
+        if (rc < 0)
+            grant.state = GRANT_ERROR, grant.error = err;
+        else if (rc > 0)
+            grant.state = GRANT_ACTIVE, grant.user = g.user, grant.expires = g.expires;
+        decide(cfg, &addr, rcpt, strlen(rcpt), &grant, &d);
+    }
+    for (i = 0; d.reason[i] != '\0'; i++) { /* the reason is printable; escape " and \ */
+        if (d.reason[i] == '"' || d.reason[i] == '\\')
+            why[n++] = '\\';
+        why[n++] = d.reason[i];
+    }
+    why[n] = '\0';
+    printf("outcome=%s client=%s recipient=%s reason=\"%s\"\n", decide_name(d.outcome), client,
+           util_printable(rcpt, strlen(rcpt), show, sizeof(show)), why);
+    return decide_accepts(d.outcome) ? CTL_EXIT_OK : CTL_EXIT_NO;
+}
+
 static const struct ctl_command ctl_commands[] = {
     {"list", "list [--all] [--json]", 0, CTL_OPT_ALL | CTL_OPT_JSON, ctl_cmd_list},
     {"show", "show ADDRESS [--json]", 1, CTL_OPT_JSON, ctl_cmd_show},
@@ -365,6 +410,7 @@ static const struct ctl_command ctl_commands[] = {
     {"purge", "purge", 0, 0, ctl_cmd_purge},
     {"stats", "stats [--json]", 0, CTL_OPT_JSON, ctl_cmd_stats},
     {"config", "config [-n]", 0, CTL_OPT_N, ctl_cmd_config},
+    {"check", "check CLIENT RECIPIENT", 2, 0, ctl_cmd_check},
 };
 
 /* ctl_usage - print the usage summary to fp */

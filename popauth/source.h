@@ -22,11 +22,12 @@ struct ingest;
 
 /* Counters kept per source, saved in the store and shown by `popauthctl stats`. */
 struct source_counters {
-    int64_t lines;    /* lines read */
-    int64_t logins;   /* successful logins recognised */
-    int64_t grants;   /* logins that became a grant */
-    int64_t rejected; /* login-shaped lines refused by a strictness check */
-    int64_t errors;   /* lines that could not be parsed at all (too long, no tag...) */
+    int64_t lines;     /* lines read */
+    int64_t logins;    /* successful logins recognised */
+    int64_t grants;    /* logins that became a grant */
+    int64_t rejected;  /* login-shaped lines refused by a strictness check */
+    int64_t errors;    /* lines that could not be parsed at all (too long, no tag...) */
+    int64_t truncated; /* times a followed file was found truncated (copytruncate) */
 };
 
 struct source;

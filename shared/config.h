@@ -56,6 +56,15 @@ struct config {
     int64_t log_recheck_interval; /* stat followed files this often, besides inotify */
     int dry_run;                  /* parse and count, but write nothing to the store */
 
+    /* smtpgate: the Postfix policy server */
+    struct strlist policy_listen;   /* inet:HOST:PORT, inet:[V6]:PORT, unix:PATH[:mode=..] */
+    char *policy_permit_action;     /* reply for permit-localnet and permit-grant */
+    char *policy_local_action;      /* reply for a local recipient */
+    char *policy_reject_action;     /* reply for relay denied */
+    char *policy_defer_action;      /* reply when the store cannot answer */
+    int64_t policy_idle_timeout;    /* close idle connections after this long */
+    int64_t policy_max_connections; /* connections served at once */
+
     char **values;               /* effective text of every parameter, indexed like the table */
     unsigned char *explicit_set; /* 1 where the file or -o set the parameter */
 };

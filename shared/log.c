@@ -7,12 +7,43 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "shared/log.h"
+
+#define LOG_BUFFER_SIZE (64 * 1024)
+#define LOG_LINE_MAX    2048 /* bytes of one message; longer is cut */
 
 int log_level_current = LOG_LEVEL_INFO;
 static const char *log_prog = "popauth";
 static int log_to_stderr = 1;
+static int log_buffered;
+static char log_buf[LOG_BUFFER_SIZE];
+static size_t log_len;
+
+/* log_buffer - stderr only: keep lines until log_flush; errors still go at once */
+void log_buffer(int on)
+{
+    log_flush();
+    log_buffered = on;
+}
+
+/* log_flush - write out buffered lines */
+void log_flush(void)
+{
+    size_t off = 0;
+    ssize_t n;
+
+    while (off < log_len) {
+        n = write(STDERR_FILENO, log_buf + off, log_len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break; /* nowhere to log to: drop rather than block the daemon */
+        off += (size_t)n;
+    }
+    log_len = 0;
+}
 
 /* log_open - start logging as prog, to stderr (to_stderr) or syslog, up to level */
 void log_open(const char *prog, int to_stderr, int level)
@@ -22,6 +53,33 @@ void log_open(const char *prog, int to_stderr, int level)
     log_level_current = level;
     if (!to_stderr)
         openlog(prog, LOG_PID | LOG_NDELAY, LOG_MAIL);
+}
+
+/* log_buffered_line - format "prog: level: message\n" straight into the buffer */
+static void log_buffered_line(const char *name, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void log_buffered_line(const char *name, const char *fmt, va_list ap)
+{
+    size_t plen = strlen(log_prog), nlen = strlen(name);
+    va_list again;
+    int n;
+
+    if (log_len + plen + nlen + LOG_LINE_MAX + 6 > sizeof(log_buf))
+        log_flush();
+    memcpy(log_buf + log_len, log_prog, plen);
+    memcpy(log_buf + log_len + plen, ": ", 2);
+    memcpy(log_buf + log_len + plen + 2, name, nlen);
+    memcpy(log_buf + log_len + plen + 2 + nlen, ": ", 2);
+    va_copy(again, ap);
+    n = vsnprintf(log_buf + log_len + plen + nlen + 4, LOG_LINE_MAX, fmt, again);
+    va_end(again);
+    if (n < 0)
+        return;
+    if (n >= LOG_LINE_MAX)
+        n = LOG_LINE_MAX - 1; /* cut, like the unbuffered path */
+    log_len += plen + nlen + 4 + (size_t)n;
+    log_buf[log_len++] = '\n';
 }
 
 /* log_vmsg - format and emit one message */
@@ -36,13 +94,20 @@ static void log_vmsg(int level, int with_errno, const char *fmt, va_list ap)
     char buf[2048];
     int n;
 
+    if (log_to_stderr && log_buffered && level > LOG_LEVEL_ERROR && !with_errno) {
+        log_buffered_line(names[level], fmt, ap);
+        errno = saved;
+        return;
+    }
     n = vsnprintf(buf, sizeof(buf), fmt, ap);
     if (with_errno && n >= 0 && (size_t)n < sizeof(buf))
         snprintf(buf + n, sizeof(buf) - (size_t)n, ": %s", strerror(saved));
-    if (log_to_stderr)
+    if (log_to_stderr) {
+        log_flush();
         fprintf(stderr, "%s: %s: %s\n", log_prog, names[level], buf);
-    else
+    } else {
         syslog(prio[level], "%s", buf);
+    }
     errno = saved;
 }
 
@@ -64,5 +129,6 @@ void fatal(const char *fmt, ...)
     va_start(ap, fmt);
     log_vmsg(LOG_LEVEL_ERROR, 0, fmt, ap);
     va_end(ap);
+    log_flush();
     exit(2);
 }

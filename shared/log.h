@@ -14,6 +14,11 @@ extern int log_level_current;
 
 /* log_open - start logging as prog, to stderr (to_stderr) or syslog, up to level */
 void log_open(const char *prog, int to_stderr, int level);
+/* log_buffer - stderr only: keep lines in a buffer until log_flush (or until it fills),
+ * so that a busy event loop writes its log once per iteration; errors still go at once */
+void log_buffer(int on);
+/* log_flush - write out buffered lines */
+void log_flush(void);
 /* log_msg - write one message at level (use the macros below) */
 void log_msg(int level, int with_errno, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* fatal - log an error and exit with status 2 */

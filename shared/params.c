@@ -41,6 +41,14 @@ const struct param config_params[] = {
     P(journal_directory, PARAM_STRING, "", 0, 0),
     P(log_recheck_interval, PARAM_DURATION, "1s", 1, 3600),
     P(dry_run, PARAM_BOOL, "no", 0, 0),
+    P(policy_listen, PARAM_LIST, "inet:127.0.0.1:10040", 0, 0),
+    P(policy_permit_action, PARAM_STRING, "OK", 0, 0),
+    P(policy_local_action, PARAM_STRING, "DUNNO", 0, 0),
+    P(policy_reject_action, PARAM_STRING, "REJECT 5.7.1 Relay access denied", 0, 0),
+    P(policy_defer_action, PARAM_STRING, "DEFER_IF_PERMIT 4.3.0 Relay authorization unavailable", 0,
+      0),
+    P(policy_idle_timeout, PARAM_DURATION, "300s", 1, 86400),
+    P(policy_max_connections, PARAM_INT, "1000", 1, 100000),
 };
 
 const size_t config_nparams = sizeof(config_params) / sizeof(config_params[0]);

@@ -2,54 +2,224 @@
  * smtpgate - the gate daemon: answers the MTA's question "may this client relay to this
  * recipient?" from the grant store, which it only ever reads.
  *
- * This file holds main(): option and config binding and the start-up order. At this
- * stage smtpgate checks its configuration and that the store opens read-only, then
- * exits; its fronts (policy server, SMTP proxy) plug in after the store.
+ * This file holds main(): option and config binding, the start-up order and the event
+ * loop. Start-up: config (fatal on error, exit 2), then the listening sockets of
+ * policy_listen (opened before anything else, while any privilege is still held), then
+ * the policy server. The store is opened read-only on the first request that needs it
+ * and reopened by itself after errors (grants.c), so a missing, locked or corrupt store
+ * makes smtpgate answer the defer action, never stop. SIGTERM and SIGINT stop accepting
+ * (the listeners close), answer the requests already received, and exit 0. SIGHUP builds
+ * a complete new config and swaps it in for the next request; open connections stay, and
+ * so do the listeners (a changed policy_listen needs a restart, which is logged).
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-#include "db/store.h"
+#include <ev.h>
+
 #include "shared/cli.h"
 #include "shared/config.h"
 #include "shared/log.h"
+#include "shared/util.h"
+#include "smtpgate/grants.h"
+#include "smtpgate/listen.h"
+#include "smtpgate/policyd.h"
 
 #define SMTPGATE_PROG "smtpgate"
+
+struct smtpgate {
+    struct cli_config cli;
+    struct config *cfg;
+    struct listen_socket listeners[POLICYD_MAX_LISTENERS];
+    size_t nlisteners;
+    struct grants *grants;
+    struct policyd *policyd;
+    struct ev_loop *loop;
+    ev_signal term_w, int_w, hup_w;
+    ev_prepare flush_w; /* writes the buffered log lines once per iteration */
+    int stopping;
+};
 
 /* smtpgate_usage - print the usage summary and exit with status */
 static void smtpgate_usage(int status)
 {
     fprintf(status ? stderr : stdout,
-            "usage: %s [-c FILE] [-o name=value]...\n"
+            "usage: %s [-c FILE] [-o name=value]... [--syslog]\n"
             "  -c FILE          configuration file (default %s)\n"
-            "  -o name=value    override one setting\n",
+            "  -o name=value    override one setting\n"
+            "  --syslog         log to syslog (facility mail) instead of stderr\n",
             SMTPGATE_PROG, POPAUTH_DEFAULT_CONFIG);
     exit(status);
 }
 
-/* main - load the config and check the store opens read-only */
+/* smtpgate_config - build and check a complete config; NULL and err if bad */
+static struct config *smtpgate_config(const struct cli_config *cc, char *err, size_t errlen)
+{
+    struct config *cfg =
+        config_build(cc->path, cc->explicit_path, cc->overrides, cc->noverrides, err, errlen);
+
+    if (cfg == NULL)
+        return NULL;
+    if (cfg->policy_listen.count == 0 || cfg->policy_listen.count > POLICYD_MAX_LISTENERS) {
+        util_seterr(err, errlen, "policy_listen: between 1 and %d entries are needed",
+                    POLICYD_MAX_LISTENERS);
+        goto fail;
+    }
+    if (policyd_check_config(cfg, err, errlen) < 0)
+        goto fail;
+    return cfg;
+fail:
+    config_free(cfg);
+    return NULL;
+}
+
+/* smtpgate_listen - open every policy_listen socket (start-up: fatal on error) */
+static void smtpgate_listen(struct smtpgate *sg)
+{
+    const struct strlist *list = &sg->cfg->policy_listen;
+    char err[512];
+    size_t i;
+
+    for (i = 0; i < list->count; i++) {
+        if (listen_open(list->items[i], &sg->listeners[i], err, sizeof(err)) < 0)
+            fatal("%s", err);
+        sg->nlisteners++;
+    }
+}
+
+/* smtpgate_close_listeners - close every listening socket */
+static void smtpgate_close_listeners(struct smtpgate *sg)
+{
+    size_t i;
+
+    for (i = 0; i < sg->nlisteners; i++)
+        listen_close(&sg->listeners[i]);
+    sg->nlisteners = 0;
+}
+
+/* smtpgate_drained - the last connection closed after SIGTERM: leave the loop */
+static void smtpgate_drained(void *ctx)
+{
+    struct smtpgate *sg = ctx;
+
+    ev_break(sg->loop, EVBREAK_ALL);
+}
+
+/* smtpgate_term_cb - SIGTERM/SIGINT: stop accepting, answer what arrived, then exit */
+static void smtpgate_term_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    struct smtpgate *sg = w->data;
+
+    (void)loop, (void)revents;
+    if (sg->stopping)
+        return;
+    sg->stopping = 1;
+    log_info("action=stop signal=%d connections=%zu", w->signum, policyd_connections(sg->policyd));
+    policyd_drain(sg->policyd, smtpgate_drained, sg);
+    smtpgate_close_listeners(sg);
+}
+
+/* smtpgate_hup_cb - SIGHUP: build a new config; swap it in only if all of it is good */
+static void smtpgate_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    struct smtpgate *sg = w->data;
+    struct config *next;
+    char err[1024];
+
+    (void)loop, (void)revents;
+    if ((next = smtpgate_config(&sg->cli, err, sizeof(err))) == NULL) {
+        log_error("action=reload status=failed reason=\"%s\" (keeping the running config)", err);
+        return;
+    }
+    if (strcmp(config_text(next, "policy_listen"), config_text(sg->cfg, "policy_listen")) != 0)
+        log_warnx("action=reload policy_listen changed: it takes effect at the next restart");
+    policyd_set_config(sg->policyd, next);
+    grants_set_uri(sg->grants, next->database);
+    config_free(sg->cfg);
+    sg->cfg = next;
+    log_info("action=reload status=ok");
+}
+
+/* smtpgate_flush_cb - before the loop waits: end the iteration's read snapshot and
+ * write its log lines at once */
+static void smtpgate_flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    struct smtpgate *sg = w->data;
+
+    (void)loop, (void)revents;
+    grants_release(sg->grants);
+    log_flush();
+}
+
+/* smtpgate_run - start the policy server and run the loop until it has drained */
+static void smtpgate_run(struct smtpgate *sg)
+{
+    char err[512];
+    size_t i;
+
+    sg->loop = ev_default_loop(EVFLAG_AUTO);
+    if (sg->loop == NULL)
+        fatal("cannot start the event loop");
+    sg->grants = grants_new(sg->cfg->database);
+    sg->policyd = policyd_new(sg->loop, sg->cfg, sg->grants);
+    for (i = 0; i < sg->nlisteners; i++)
+        if (policyd_listen(sg->policyd, sg->listeners[i].fd, sg->listeners[i].name, err,
+                           sizeof(err)) < 0)
+            fatal("%s", err);
+    ev_signal_init(&sg->term_w, smtpgate_term_cb, SIGTERM);
+    ev_signal_init(&sg->int_w, smtpgate_term_cb, SIGINT);
+    ev_signal_init(&sg->hup_w, smtpgate_hup_cb, SIGHUP);
+    sg->term_w.data = sg->int_w.data = sg->hup_w.data = sg;
+    ev_signal_start(sg->loop, &sg->term_w);
+    ev_signal_start(sg->loop, &sg->int_w);
+    ev_signal_start(sg->loop, &sg->hup_w);
+    ev_prepare_init(&sg->flush_w, smtpgate_flush_cb);
+    sg->flush_w.data = sg;
+    ev_prepare_start(sg->loop, &sg->flush_w);
+    log_buffer(1);
+    log_info("action=start listen=\"%s\" database=%s", config_text(sg->cfg, "policy_listen"),
+             sg->cfg->database);
+    ev_run(sg->loop, 0);
+    policyd_free(sg->policyd);
+    grants_free(sg->grants);
+    log_info("action=exit status=0");
+    log_buffer(0);
+}
+
+/* main - options, config, listeners; then the loop */
 int main(int argc, char **argv)
 {
-    struct cli_config cc;
-    struct config *cfg;
-    struct store *st;
-    char err[512];
-    int opt;
+    static const struct option longopts[] = {
+        {"syslog", no_argument, NULL, 'S'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct smtpgate sg;
+    int opt, use_syslog = 0;
+    char err[1024];
 
-    cli_config_init(&cc);
-    while ((opt = getopt(argc, argv, "c:o:h")) != -1) {
-        if (cli_config_option(&cc, opt, optarg))
+    memset(&sg, 0, sizeof(sg));
+    cli_config_init(&sg.cli);
+    while ((opt = getopt_long(argc, argv, "c:o:h", longopts, NULL)) != -1) {
+        if (cli_config_option(&sg.cli, opt, optarg))
             continue;
-        smtpgate_usage(opt == 'h' ? 0 : 2);
+        if (opt == 'S')
+            use_syslog = 1;
+        else
+            smtpgate_usage(opt == 'h' ? 0 : 2);
     }
     if (optind != argc)
         smtpgate_usage(2);
-    cfg = cli_config_load(&cc, SMTPGATE_PROG);
-    log_open(SMTPGATE_PROG, 1, LOG_LEVEL_INFO);
-    if ((st = store_open(cfg->database, STORE_READONLY, err, sizeof(err))) == NULL)
+    log_open(SMTPGATE_PROG, !use_syslog, LOG_LEVEL_INFO);
+    if ((sg.cfg = smtpgate_config(&sg.cli, err, sizeof(err))) == NULL)
         fatal("%s", err);
-    store_close(st);
-    config_free(cfg);
+    smtpgate_listen(&sg);
+    signal(SIGPIPE, SIG_IGN);
+    smtpgate_run(&sg);
+    smtpgate_close_listeners(&sg);
+    config_free(sg.cfg);
     return 0;
 }

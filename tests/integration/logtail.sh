@@ -125,6 +125,29 @@ expect_status 1 "a login older than grant_lifetime grants nothing"
 run ctl show 192.0.2.204
 expect_status 1 "a failed login grants nothing"
 
+# SIGHUP: a changed config applies to the next line; a bad one is refused, the old kept.
+conf=$work/popauth.conf
+printf 'database = %s\nlog_sources = file:%s\ngrant_lifetime = 1h\n' "$db" "$log" >"$conf"
+"$bindir/popauth" -c "$conf" 2>>"$work/popauth.err" & pid=$!
+add "$log" 30
+expect_granted 30 "daemon started from a config file"
+printf 'never_grant = 192.0.2.31\n' >>"$conf"
+kill -HUP "$pid"; sleep 0.5
+add "$log" 31 32
+expect_granted 32 "lines after SIGHUP are read"
+run ctl show 192.0.2.31
+expect_status 1 "never_grant added by SIGHUP applies to the next line"
+printf 'no_such_setting = 1\n' >>"$conf"
+kill -HUP "$pid"; sleep 0.5
+add "$log" 33
+expect_granted 33 "a bad config on SIGHUP keeps the running one"
+if grep -q "action=reload status=failed.*no_such_setting" "$work/popauth.err"; then
+    pass "the refused reload is logged with the bad setting"
+else
+    fail "the refused reload is logged with the bad setting"
+fi
+stop
+
 run "$bindir/popauth" -c /dev/null -o "database=$db" -o log_sources=bogus --once
 expect_status 2 "a bad log_sources entry is a start-up error"
 expect_err "log_sources" "the error names the setting"

@@ -30,6 +30,37 @@
 #                               "+OK" to PASS. The server's lines are left in CLIENT_REPLY.
 #   imap_login NS ADDR USER PASS [SRC]  a LOGIN "USER" "PASS" / b LOGOUT on ADDR:143;
 #                               succeeds only on a tagged "a OK".
+#   postfix_start WORKDIR SERVER_ADDR[,ADDR6] POLICY_ADDR:PORT [main.cf line...]
+#                               write a private Postfix instance into WORKDIR/postfix and run
+#                               its master in the server namespace (listening on port 25 of
+#                               each SERVER_ADDR); smtpd_relay_restrictions = permit_mynetworks,
+#                               check_policy_service inet:POLICY_ADDR:PORT,
+#                               reject_unauth_destination. Extra lines are appended to main.cf
+#                               (a later setting wins). Sets POSTFIX_DIR, POSTFIX_CONF (the
+#                               config directory), POSTFIX_LOG, POSTFIX_PID. /etc/postfix is
+#                               never touched: the instance sees its own directory bind-mounted
+#                               there, in the mount namespace of its own `ip netns exec`.
+#   postfix_stop                stop that Postfix (also done by netns_cleanup)
+#   swaks_rcpt NS SRC SERVER RCPT [FROM]  EHLO/MAIL/RCPT with swaks from NS, bound to SRC,
+#                               to SERVER:25 (--quit-after RCPT); prints the server's reply to
+#                               RCPT (its last line, e.g. "250 2.1.5 Ok") and returns 0 when
+#                               there was one (whatever the code), 1 otherwise (the transcript
+#                               goes to stderr then). The full transcript is left in
+#                               SWAKS_TRANSCRIPT unless called in $(...).
+#   popauth_start BINDIR DB LOGFILE [-o name=value...]  run popauth (root namespace) on
+#                               store DB following LOGFILE; waits until it has LOGFILE open
+#                               and DB exists. Sets POPAUTH_PID, POPAUTH_ERR (its stderr file)
+#   smtpgate_start BINDIR DB NS ADDR PORT [-o name=value...]  run smtpgate in namespace NS,
+#                               policy_listen=inet:ADDR:PORT, on store DB; waits for the port.
+#                               Sets SMTPGATE_PID, SMTPGATE_ERR
+#   relay_world_start BINDIR WORKDIR LIFETIME  Dovecot (POP3+IMAP, IPv4+IPv6), popauth on
+#                               Dovecot's log with grant_lifetime=LIFETIME, smtpgate on the
+#                               server namespace's 127.0.0.1:10040 and Postfix asking it; users
+#                               alice and bob (password "secret"); local domain local.test
+#   relay_scenario BINDIR       the end-to-end POP/IMAP-before-SMTP story against that world
+#                               (see the function); reports each step through the caller's
+#                               relay_report OK|FAIL TEXT function and relay_note TEXT (default:
+#                               echo "# TEXT"); returns 0 only if every step went as expected
 #
 # Variables set by netns_setup:
 #   NETNS_PREFIX (unique per run), NETNS_SERVER, NETNS_CLIENT (namespace names),
@@ -53,6 +84,10 @@ NETNS_LAST_PID=
 DOVECOT_PID=
 DOVECOT_EXTRA_USERS=()
 CLIENT_REPLY=
+POSTFIX_PID=
+POPAUTH_PID=
+SMTPGATE_PID=
+SWAKS_TRANSCRIPT=
 
 netns__die() { echo "netns.sh: $*" >&2; return 1; }
 
@@ -198,7 +233,7 @@ netns_cleanup()
         netns_stop_pid "${pid%%:*}" 5
     done
     NETNS_PIDS=()
-    DOVECOT_PID=
+    DOVECOT_PID='' POSTFIX_PID='' POPAUTH_PID='' SMTPGATE_PID=''
     local item
     for item in "${NETNS_CREATED[@]}"; do
         [ "${item%%:*}" = ns ] || continue
@@ -502,4 +537,385 @@ imap_login()
     fi
     netns__close
     return $ok
+}
+
+# --- Postfix -------------------------------------------------------------------------
+
+postfix_start()
+{
+    local work=$1 addrs=$2 policy=$3
+    shift 3
+    [ -n "$NETNS_PREFIX" ] || { netns__die "postfix_start: call netns_setup first"; return 1; }
+    [ -z "$POSTFIX_PID" ] || { netns__die "postfix_start: a Postfix is already running"; return 1; }
+    local daemon_dir=/usr/lib/postfix/sbin
+    command -v postfix >/dev/null && command -v postconf >/dev/null && [ -x "$daemon_dir/master" ] \
+        || { netns__die "postfix is not installed (package postfix)"; return 1; }
+    [ -f /usr/share/postfix/master.cf.dist ] && [ -f /etc/postfix/postfix-script ] \
+        || { netns__die "the postfix package's files are missing (master.cf.dist, postfix-script)"; return 1; }
+    [ -d /etc/postfix ] || { netns__die "/etc/postfix is missing (package postfix)"; return 1; }
+    getent passwd postfix >/dev/null && getent group postdrop >/dev/null \
+        || { netns__die "user 'postfix' or group 'postdrop' is missing (package postfix)"; return 1; }
+    case $policy in
+        *:[0-9]*) ;;
+        *) netns__die "postfix_start: POLICY must be ADDR:PORT, not '$policy'"; return 1 ;;
+    esac
+
+    work=$(cd "$work" && pwd) || { netns__die "postfix_start: no directory $1"; return 1; }
+    POSTFIX_DIR=$work/postfix
+    POSTFIX_CONF=$POSTFIX_DIR/etc
+    POSTFIX_LOG=$POSTFIX_DIR/log/maillog
+    local spool=$POSTFIX_DIR/spool data=$POSTFIX_DIR/data
+    mkdir -p "$POSTFIX_CONF" "$spool" "$data" "${POSTFIX_LOG%/*}" || return 1
+    chown postfix "$data" || return 1
+    chmod 755 "$POSTFIX_DIR" "$POSTFIX_CONF" "$spool" "${POSTFIX_LOG%/*}" || return 1
+    # The postfix user must reach the queue and data directories: make WORKDIR searchable
+    # and insist that every directory above it already is.
+    chmod o+x "$work" || return 1
+    local d=$work
+    while [ "$d" != / ]; do
+        d=$(dirname "$d")
+        runuser -u postfix -- test -x "$d" \
+            || { netns__die "directory $d is not searchable by postfix; use a WORKDIR under /tmp"; return 1; }
+    done
+    # Unix sockets live in spool/private and spool/public: keep their paths short.
+    [ ${#spool} -lt 70 ] || { netns__die "WORKDIR path too long for Postfix's sockets: $work"; return 1; }
+
+    # The files Postfix's own scripts read from the config (= meta) directory.
+    local f
+    for f in post-install postfix-files postfix-files.d postfix-script dynamicmaps.cf.d; do
+        [ -e "/etc/postfix/$f" ] && { cp -a "/etc/postfix/$f" "$POSTFIX_CONF/" || return 1; }
+    done
+    if [ -f /etc/postfix/dynamicmaps.cf ]; then
+        cp /etc/postfix/dynamicmaps.cf "$POSTFIX_CONF/" || return 1
+    elif [ -f /usr/share/postfix/dynamicmaps.cf ]; then
+        cp /usr/share/postfix/dynamicmaps.cf "$POSTFIX_CONF/" || return 1
+    fi
+    cp /usr/share/postfix/master.cf.dist "$POSTFIX_CONF/master.cf" || return 1
+
+    # Addresses: "A" or "A,B" (IPv6 ones get brackets in inet_interfaces).
+    local a ifaces='' protocols=ipv4 n=0
+    for a in ${addrs//,/ }; do
+        case $a in
+            *:*) ifaces+="${ifaces:+, }[$a]" protocols=all ;;
+            *) ifaces+="${ifaces:+, }$a" ;;
+        esac
+        n=$((n + 1))
+    done
+    [ "$n" -gt 0 ] || { netns__die "postfix_start: no server address"; return 1; }
+
+    {
+        cat <<EOF2
+# Private Postfix for popauth's integration tests (written by tests/integration/netns.sh).
+compatibility_level = 3.6
+queue_directory = $spool
+data_directory = $data
+maillog_file = $POSTFIX_LOG
+maillog_file_prefixes = $POSTFIX_DIR
+myhostname = mx.local.test
+mydomain = local.test
+myorigin = local.test
+mydestination = local.test
+mynetworks = 127.0.0.0/8
+inet_interfaces = $ifaces
+inet_protocols = $protocols
+# Nothing leaves the namespace: every delivery is discarded, no DNS, no peer-name lookup.
+default_transport = discard
+relay_transport = discard
+local_transport = discard
+alias_maps =
+alias_database =
+local_recipient_maps =
+smtpd_peername_lookup = no
+disable_dns_lookups = yes
+smtp_dns_support_level = disabled
+biff = no
+smtpd_banner = \$myhostname ESMTP popauth-test
+smtpd_relay_restrictions = permit_mynetworks, check_policy_service inet:$policy, reject_unauth_destination
+smtpd_recipient_restrictions =
+EOF2
+        local line
+        for line in "$@"; do
+            printf '%s\n' "$line"
+        done
+    } >"$POSTFIX_CONF/main.cf" || return 1
+    # No service runs chrooted: the chroot would lack /etc/services and friends.
+    postconf -c "$POSTFIX_CONF" -F '*/*/chroot = n' >/dev/null 2>&1 \
+        || { netns__die "postconf could not edit $POSTFIX_CONF/master.cf"; return 1; }
+    local check
+    check=$(postconf -c "$POSTFIX_CONF" -n 2>&1 >/dev/null)
+    [ -z "$check" ] || { netns__die "postconf complains about $POSTFIX_CONF/main.cf: $check"; return 1; }
+    : >"$POSTFIX_LOG"
+
+    # ip netns exec runs in a mount namespace of its own: bind our config directory over
+    # /etc/postfix there (so Postfix needs no -c and no alternate_config_directories in the
+    # system's main.cf), create the queue directories (postfix check), then exec the master
+    # in the foreground, so the PID we track is the master's own.
+    netns_bg "$NETNS_SERVER" bash -c 'mount --bind "$1" /etc/postfix && postfix check && exec "$2"/master -s' \
+        postfix-start "$POSTFIX_CONF" "$daemon_dir" >"$POSTFIX_DIR/stderr" 2>&1
+    POSTFIX_PID=$NETNS_LAST_PID
+
+    local i ok=0
+    for ((i = 0; i < 150; i++)); do
+        kill -0 "$POSTFIX_PID" 2>/dev/null || break
+        if [ "$(ip netns exec "$NETNS_SERVER" ss -Hltn 'sport = :25' | wc -l)" -ge "$n" ] \
+            && [ "$(cat "$spool/pid/master.pid" 2>/dev/null | tr -d ' ')" = "$POSTFIX_PID" ]; then
+            ok=1
+            break
+        fi
+        sleep 0.1
+    done
+    if [ "$ok" -ne 1 ]; then
+        {
+            if kill -0 "$POSTFIX_PID" 2>/dev/null; then
+                echo "netns.sh: Postfix does not listen on $addrs port 25 after 15 s (config $POSTFIX_CONF)"
+            else
+                echo "netns.sh: Postfix exited at start (config $POSTFIX_CONF)"
+            fi
+            echo "--- tail of $POSTFIX_LOG:"
+            tail -n 20 "$POSTFIX_LOG"
+            echo "--- postfix's stderr:"
+            tail -n 20 "$POSTFIX_DIR/stderr"
+        } >&2
+        postfix_stop
+        return 1
+    fi
+    return 0
+}
+
+postfix_stop()
+{
+    [ -n "$POSTFIX_PID" ] || return 0
+    # The master TERMs its own children (its process group) before it exits.
+    netns_stop_pid "$POSTFIX_PID" 10
+    POSTFIX_PID=
+}
+
+swaks_rcpt()
+{
+    local ns=$1 src=$2 server=$3 rcpt=$4 from=${5:-sender@far.test}
+    command -v swaks >/dev/null || { netns__die "swaks is not installed (package swaks)"; return 1; }
+    case $server in *:*) server="[$server]" ;; esac
+    SWAKS_TRANSCRIPT=$(ip netns exec "$ns" swaks --server "$server" --port 25 \
+        --local-interface "$src" --helo client.far.test --from "$from" --to "$rcpt" \
+        --quit-after RCPT --timeout 30 2>&1)
+    # Server lines read "<- CODE..." (or "<** CODE..." for 4xx/5xx); the reply to RCPT is
+    # the run of server lines after " -> RCPT TO:"; its last line is "CODE text".
+    local line seen=0 reply=
+    while IFS= read -r line; do
+        line=${line%$'\r'}
+        if [[ $line == " -> RCPT TO:"* ]]; then
+            seen=1 reply=
+        elif [ "$seen" -eq 1 ]; then
+            if [[ $line =~ ^(\<-|\<\*\*)\ +([0-9]{3}[\ -].*)$ ]]; then
+                reply=${BASH_REMATCH[2]}
+                [[ $reply == [0-9][0-9][0-9]" "* ]] && break
+            elif [ -n "$reply" ]; then
+                break
+            fi
+        fi
+    done <<<"$SWAKS_TRANSCRIPT"
+    if [ -z "$reply" ]; then
+        {
+            echo "netns.sh: no reply to RCPT TO:<$rcpt> from $server (source $src); swaks said:"
+            printf '%s\n' "$SWAKS_TRANSCRIPT" | tail -n 20
+        } >&2
+        return 1
+    fi
+    printf '%s\n' "$reply"
+}
+
+# --- popauth and smtpgate ------------------------------------------------------------
+
+popauth_start()
+{
+    local bindir=$1 db=$2 log=$3
+    shift 3
+    [ -x "$bindir/popauth" ] || { netns__die "$bindir/popauth is not built"; return 1; }
+    POPAUTH_ERR=$(dirname "$db")/popauth.err
+    "$bindir/popauth" -c /dev/null -o "database=$db" -o "log_sources=file:$log" "$@" \
+        >"$POPAUTH_ERR" 2>&1 &
+    POPAUTH_PID=$!
+    netns_track_pid "$POPAUTH_PID"
+    # Ready once the store exists and it has the log open (bounded).
+    local i fd
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$POPAUTH_PID" 2>/dev/null || break
+        if [ -e "$db" ]; then
+            for fd in /proc/"$POPAUTH_PID"/fd/*; do
+                [ "$(readlink "$fd" 2>/dev/null)" = "$log" ] && return 0
+            done
+        fi
+        sleep 0.1
+    done
+    {
+        echo "netns.sh: popauth did not open $log and $db within 10 s"
+        tail -n 20 "$POPAUTH_ERR"
+    } >&2
+    return 1
+}
+
+smtpgate_start()
+{
+    local bindir=$1 db=$2 ns=$3 addr=$4 port=$5
+    shift 5
+    [ -x "$bindir/smtpgate" ] || { netns__die "$bindir/smtpgate is not built"; return 1; }
+    local hp=$addr:$port
+    case $addr in *:*) hp="[$addr]:$port" ;; esac
+    SMTPGATE_ERR=$(dirname "$db")/smtpgate.err
+    netns_bg "$ns" "$bindir/smtpgate" -c /dev/null -o "database=$db" \
+        -o "policy_listen=inet:$hp" "$@" >"$SMTPGATE_ERR" 2>&1
+    SMTPGATE_PID=$NETNS_LAST_PID
+    local i
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$SMTPGATE_PID" 2>/dev/null || break
+        [ "$(ip netns exec "$ns" ss -Hltn "sport = :$port" | wc -l)" -ge 1 ] && return 0
+        sleep 0.1
+    done
+    {
+        if kill -0 "$SMTPGATE_PID" 2>/dev/null; then
+            echo "netns.sh: smtpgate does not listen on $hp in $ns after 10 s"
+        else
+            echo "netns.sh: smtpgate exited at start (it must run in the foreground until SIGTERM)"
+        fi
+        tail -n 20 "$SMTPGATE_ERR"
+    } >&2
+    return 1
+}
+
+# --- The end-to-end relay story (scripts/demo and tests/integration/postfix.sh) ------
+
+RELAY_POLICY_PORT=10040
+
+relay_world_start()
+{
+    local bindir=$1 work=$2 lifetime=$3
+    RELAY_DB=$work/auth.db
+    RELAY_WORK_ERR=$work/swaks.err
+    RELAY_LIFETIME=$lifetime
+    relay__note "Dovecot (POP3, IMAP) on $NETNS_SERVER_ADDR and $NETNS_SERVER_ADDR6 in namespace $NETNS_SERVER"
+    dovecot_start "$work" "$NETNS_SERVER_ADDR" "$NETNS_SERVER_ADDR6" || return 1
+    relay__note "popauth follows $DOVECOT_LOG (grant_lifetime = $lifetime)"
+    popauth_start "$bindir" "$RELAY_DB" "$DOVECOT_LOG" -o "grant_lifetime=$lifetime" || return 1
+    relay__note "smtpgate answers policy requests on 127.0.0.1:$RELAY_POLICY_PORT in $NETNS_SERVER"
+    smtpgate_start "$bindir" "$RELAY_DB" "$NETNS_SERVER" 127.0.0.1 "$RELAY_POLICY_PORT" \
+        -o local_domains=local.test -o local_networks=127.0.0.0/8 || return 1
+    relay__note "Postfix on $NETNS_SERVER_ADDR and $NETNS_SERVER_ADDR6 port 25: mydestination = local.test, mynetworks = 127.0.0.0/8,"
+    relay__note "  smtpd_relay_restrictions = permit_mynetworks, check_policy_service inet:127.0.0.1:$RELAY_POLICY_PORT, reject_unauth_destination"
+    postfix_start "$work" "$NETNS_SERVER_ADDR,$NETNS_SERVER_ADDR6" "127.0.0.1:$RELAY_POLICY_PORT" || return 1
+    return 0
+}
+
+relay__note() { if declare -F relay_note >/dev/null; then relay_note "$1"; else echo "# $1"; fi; }
+
+# relay__rcpt SRC SERVER RCPT WANT WHO [WHEN]: one swaks RCPT, reported as
+# "WHO -> RCPT WHEN: reply"; the reply must start with WANT (e.g. "250", "554 5.7.1").
+relay__rcpt()
+{
+    local src=$1 server=$2 rcpt=$3 want=$4 label="$5 -> $3${6:+ $6}" reply
+    if ! reply=$(swaks_rcpt "$NETNS_CLIENT" "$src" "$server" "$rcpt" 2>"$RELAY_WORK_ERR"); then
+        relay_report FAIL "$label: no reply to RCPT (wanted $want): $(tail -n 3 "$RELAY_WORK_ERR" | tr '\n' ' ')"
+        return 1
+    fi
+    if [[ $reply == "$want"* ]]; then
+        relay_report OK "$label: $reply"
+    else
+        relay_report FAIL "$label: $reply (wanted $want)"
+        return 1
+    fi
+}
+
+# relay__login pop3|imap SERVER USER SRC: log in, then wait until popauth granted SRC.
+relay__login()
+{
+    local proto=$1 server=$2 user=$3 src=$4 i json reply
+    if "${proto}_login" "$NETNS_CLIENT" "$server" "$user" secret "$src"; then
+        # The reply to PASS (the third POP3 line) or to the tagged LOGIN.
+        if [ "$proto" = pop3 ]; then
+            reply=$(sed -n 3p <<<"$CLIENT_REPLY")
+        else
+            reply=$(grep -m1 '^a ' <<<"$CLIENT_REPLY" | sed 's/\[CAPABILITY [^]]*\] //')
+        fi
+        relay_report OK "${proto^^} login by $user from $src: $reply"
+    else
+        relay_report FAIL "${proto^^} login by $user from $src failed: $(printf '%s' "$CLIENT_REPLY" | tr '\n' ' ')"
+        return 1
+    fi
+    for ((i = 0; i < 100; i++)); do
+        json=$("$RELAY_BIN/popauthctl" -c /dev/null -o "database=$RELAY_DB" show "$src" --json 2>/dev/null) && break
+        json=
+        sleep 0.1
+    done
+    if [ -n "$json" ] && jq -e --arg a "$src" --arg u "$user" '.address == $a and .user == $u' >/dev/null <<<"$json"; then
+        relay_report OK "popauth granted $src to $user until $(date -d "@$(jq -r .expires <<<"$json")" '+%H:%M:%S')"
+    else
+        relay_report FAIL "popauth did not grant $src to $user within 10 s (show: ${json:-nothing}; popauth: $(tail -n 3 "$POPAUTH_ERR" | tr '\n' ' '))"
+        return 1
+    fi
+}
+
+# relay__expire SRC: wait (bounded) until SRC's grant has expired in the store.
+relay__expire()
+{
+    local src=$1 i limit
+    limit=$(( ($(netns__seconds "$RELAY_LIFETIME") + 15) * 10 ))
+    for ((i = 0; i < limit; i++)); do
+        "$RELAY_BIN/popauthctl" -c /dev/null -o "database=$RELAY_DB" show "$src" >/dev/null 2>&1 || break
+        sleep 0.1
+    done
+    if [ "$i" -ge "$limit" ]; then
+        relay_report FAIL "the grant for $src did not expire"
+        return 1
+    fi
+    # A second more, so no clock rounding anywhere can keep it alive.
+    sleep 1
+    relay_report OK "the grant for $src has expired ($RELAY_LIFETIME after the login)"
+}
+
+# Seconds in a duration like 5s, 2m, 1h or a plain number.
+netns__seconds()
+{
+    case $1 in
+        *s) echo "${1%s}" ;;
+        *m) echo $((${1%m} * 60)) ;;
+        *h) echo $((${1%h} * 3600)) ;;
+        *) echo "$1" ;;
+    esac
+}
+
+relay_scenario()
+{
+    RELAY_BIN=$1
+    [ -n "${RELAY_DB:-}" ] || { netns__die "relay_scenario: call relay_world_start first"; return 1; }
+    local rc=0 roam=$NETNS_CLIENT_ADDR third=$NETNS_THIRD_ADDR srv=$NETNS_SERVER_ADDR
+    local roam6=$NETNS_CLIENT_ADDR6 third6=$NETNS_THIRD_ADDR6 srv6=$NETNS_SERVER_ADDR6
+    local far=u@far.test local=alice@local.test no="554 5.7.1"
+
+    relay__note "1. Nobody has logged in: relaying is refused, local mail is accepted"
+    relay__rcpt "$roam" "$srv" "$far" "$no" "roaming client $roam" "before login" || rc=1
+    relay__rcpt "$third" "$srv" "$far" "$no" "third party $third" || rc=1
+    relay__rcpt "$roam" "$srv" "$local" 250 "roaming client $roam" || rc=1
+    relay__rcpt "$third" "$srv" "$local" 250 "third party $third" || rc=1
+    relay__rcpt "$roam6" "$srv6" "$far" "$no" "roaming client $roam6" "before login" || rc=1
+
+    relay__note "2. The roaming client checks its mail over POP3 (alice, from $roam)"
+    relay__login pop3 "$srv" alice "$roam" || rc=1
+    relay__rcpt "$roam" "$srv" "$far" 250 "roaming client $roam" "after POP3 login" || rc=1
+    relay__rcpt "$third" "$srv" "$far" "$no" "third party $third" || rc=1
+    relay__rcpt "$third" "$srv" "$local" 250 "third party $third" || rc=1
+    relay__rcpt "$roam6" "$srv6" "$far" "$no" "roaming client $roam6" "(no login from it)" || rc=1
+
+    relay__note "3. The grant runs out ($RELAY_LIFETIME): relaying is refused again"
+    relay__expire "$roam" || rc=1
+    relay__rcpt "$roam" "$srv" "$far" "$no" "roaming client $roam" "after expiry" || rc=1
+    relay__rcpt "$roam" "$srv" "$local" 250 "roaming client $roam" "after expiry" || rc=1
+
+    relay__note "4. Over IPv6: an IMAP login (bob, from $roam6)"
+    relay__login imap "$srv6" bob "$roam6" || rc=1
+    relay__rcpt "$roam6" "$srv6" "$far" 250 "roaming client $roam6" "after IMAP login" || rc=1
+    relay__rcpt "$third6" "$srv6" "$far" "$no" "third party $third6" || rc=1
+    relay__rcpt "$roam" "$srv" "$far" "$no" "roaming client $roam" "(its grant expired)" || rc=1
+    relay__expire "$roam6" || rc=1
+    relay__rcpt "$roam6" "$srv6" "$far" "$no" "roaming client $roam6" "after expiry" || rc=1
+
+    return $rc
 }

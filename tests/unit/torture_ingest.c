@@ -224,6 +224,35 @@ static void test_failed_commit_kept(void **state)
     assert_int_equal(t_grant(f, "192.0.2.20", NULL), 1);
 }
 
+/* test_full_batch_backpressure - a full batch that cannot be committed stops intake
+ * (ingest_full) instead of growing; nothing is lost once the store is back */
+static void test_full_batch_backpressure(void **state)
+{
+    struct t_fixture *f = *state;
+    struct store *blocker;
+    char err[512], addr[64];
+    int n = 0;
+
+    blocker = store_open(f->db, STORE_READWRITE, err, sizeof(err));
+    assert_non_null(blocker);
+    assert_int_equal(store_begin(blocker, err, sizeof(err)), 0); /* holds the write lock */
+    while (!ingest_full(f->ing) && n < 100000) {
+        snprintf(addr, sizeof(addr), "198.18.%d.%d", n / 250, 1 + n % 250);
+        t_line(f, addr, "bulk", 0);
+        n++;
+    }
+    assert_true(ingest_full(f->ing)); /* the forced commit failed: intake stops */
+    assert_true(n < 100000);
+    assert_int_equal(ingest_pending(f->ing), (size_t)n);
+    assert_int_equal(store_rollback(blocker, err, sizeof(err)), 0);
+    store_close(blocker);
+    t_flush(f);
+    assert_false(ingest_full(f->ing));
+    snprintf(addr, sizeof(addr), "198.18.%d.%d", (n - 1) / 250, 1 + (n - 1) % 250);
+    assert_int_equal(t_grant(f, addr, NULL), 1);
+    assert_int_equal(t_grant(f, "198.18.0.1", NULL), 1);
+}
+
 /* test_dry_run - dry_run parses and counts but writes nothing */
 static void test_dry_run(void **state)
 {
@@ -252,6 +281,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_future_clamped, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_position_with_grants, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_failed_commit_kept, t_setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_full_batch_backpressure, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_dry_run, t_setup, t_teardown),
     };
 

@@ -1,0 +1,58 @@
+/*
+ * decide - the relay decision, one pure function shared by every front (the policy
+ * server, the SMTP proxy) and by `popauthctl check`.
+ *
+ *   recipient local (its final domain is in local_domains and nothing routes it on)
+ *                                          -> DECISION_LOCAL
+ *   client in local_networks               -> DECISION_PERMIT_LOCALNET
+ *   client holds an unexpired grant        -> DECISION_PERMIT_GRANT
+ *   the store could not answer             -> DECISION_DEFER
+ *   otherwise                              -> DECISION_REJECT
+ *
+ * A recipient that does not parse is treated as not local. The sender never matters.
+ * The caller first calls decide with grant == NULL; if the outcome is
+ * DECISION_NEED_GRANT it looks the client up in the store and calls again with what it
+ * found. The reason text is for logs only; it never reaches a reply.
+ */
+#ifndef POPAUTH_DECIDE_H
+#define POPAUTH_DECIDE_H
+
+#include <stdint.h>
+
+#include "shared/addr.h"
+#include "shared/config.h"
+
+enum decision_outcome {
+    DECISION_PERMIT_LOCALNET,
+    DECISION_PERMIT_GRANT,
+    DECISION_PERMIT_AUTH, /* the SMTP proxy: the client authenticated with SMTP AUTH */
+    DECISION_LOCAL,
+    DECISION_REJECT,
+    DECISION_DEFER,
+    DECISION_NEED_GRANT, /* call again with the store's answer */
+};
+
+enum grant_state { GRANT_NONE, GRANT_ACTIVE, GRANT_ERROR };
+
+/* What the store said about the client. */
+struct decision_grant {
+    enum grant_state state;
+    const char *user;  /* GRANT_ACTIVE */
+    int64_t expires;   /* GRANT_ACTIVE */
+    const char *error; /* GRANT_ERROR: the store's message */
+};
+
+struct decision {
+    enum decision_outcome outcome;
+    char reason[512];
+};
+
+/* decide - the outcome for client relaying to recipient, under cfg's rules */
+void decide(const struct config *cfg, const struct addr *client, const char *recipient,
+            size_t rcptlen, const struct decision_grant *grant, struct decision *out);
+/* decide_name - "permit-localnet", "permit-grant", "permit-auth", "local", "reject", ... */
+const char *decide_name(enum decision_outcome outcome);
+/* decide_accepts - 1 if the outcome lets the mail through */
+int decide_accepts(enum decision_outcome outcome);
+
+#endif

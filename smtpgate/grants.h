@@ -1,0 +1,45 @@
+/*
+ * grants - smtpgate's side of the grant store: a read-only handle opened lazily, and a
+ * lookup that always answers, so the policy server never has to care whether the store
+ * is there.
+ *
+ * The store is opened READ-ONLY at the first lookup. When the open or a lookup fails the
+ * answer is GRANT_ERROR carrying the store's message (the decision turns that into
+ * defer), the handle is closed, and a new open is tried at most once per second; in
+ * between, lookups answer GRANT_ERROR at once. So smtpgate keeps running while the store
+ * is missing, locked or corrupt, and recovers by itself when it is fixed.
+ *
+ * Ownership: grants_new copies the URI; the strings in a struct decision_grant filled by
+ * grants_lookup belong to the struct grants and stay valid until its next call.
+ */
+#ifndef POPAUTH_GRANTS_H
+#define POPAUTH_GRANTS_H
+
+#include <stdint.h>
+
+#include "shared/addr.h"
+#include "shared/decide.h"
+
+#define GRANTS_RETRY      1.0 /* seconds between attempts to open a failing store */
+#define GRANTS_STAT_EVERY 0.1 /* seconds between checks that the database file is the same */
+
+struct grants; /* opaque */
+
+/* grants_new - a lazily opened read-only view of the store at uri */
+struct grants *grants_new(const char *uri);
+/* grants_release - end the read snapshot that lookups share within one loop iteration;
+ * called before the loop waits, so a new grant is seen from the next iteration on */
+void grants_release(struct grants *g);
+/* grants_free - close the store and release g; NULL is allowed */
+void grants_free(struct grants *g);
+/* grants_set_uri - use uri from the next lookup on (reopens only if it changed) */
+void grants_set_uri(struct grants *g, const char *uri);
+/*
+ * grants_lookup - what the store says about client at unix time now: GRANT_ACTIVE with
+ * user and expiry, GRANT_NONE, or GRANT_ERROR with the reason. Reopen attempts are timed
+ * with the monotonic clock, read only while the store is failing.
+ */
+void grants_lookup(struct grants *g, const struct addr *client, int64_t now,
+                   struct decision_grant *out);
+
+#endif

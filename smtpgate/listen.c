@@ -1,0 +1,268 @@
+/*
+ * listen - parse policy_listen entries and open their listening sockets (see listen.h).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "smtpgate/listen.h"
+#include "shared/util.h"
+
+/* Options of a unix: entry. */
+struct listen_unix_opts {
+    mode_t mode;
+    int has_mode;
+    uid_t uid;
+    gid_t gid;
+    int has_owner, has_group;
+};
+
+/* listen_number - a decimal (base 10) or octal (base 8) number in [0, max]; -1 if bad */
+static long listen_number(const char *s, size_t len, int base, long max)
+{
+    long v = 0;
+    size_t i;
+
+    if (len == 0 || len > 10)
+        return -1;
+    for (i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] >= '0' + base)
+            return -1;
+        v = v * base + (s[i] - '0');
+    }
+    return v <= max ? v : -1;
+}
+
+/* listen_socket_new - a non-blocking, close-on-exec socket; -1 and err on failure */
+static int listen_socket_new(int family, const char *spec, char *err, size_t errlen)
+{
+    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        util_seterr(err, errlen, "policy_listen %s: socket: %s", spec, strerror(errno));
+    return fd;
+}
+
+/* listen_inet - open inet:HOST:PORT or inet:[V6]:PORT (rest is after "inet:") */
+static int listen_inet(const char *spec, const char *rest, struct listen_socket *ls, char *err,
+                       size_t errlen)
+{
+    struct sockaddr_storage ss;
+    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+    const char *colon, *host = rest;
+    char hostbuf[64];
+    size_t hostlen;
+    long port;
+    int fd, one = 1, family;
+    socklen_t sslen;
+
+    if (*rest == '[') {
+        const char *close = strchr(rest, ']');
+        if (close == NULL || close[1] != ':')
+            return util_seterr(err, errlen, "policy_listen %s: expected inet:[IPV6]:PORT", spec);
+        host = rest + 1;
+        hostlen = (size_t)(close - host);
+        colon = close + 1;
+        family = AF_INET6;
+    } else {
+        if ((colon = strrchr(rest, ':')) == NULL)
+            return util_seterr(err, errlen, "policy_listen %s: expected inet:HOST:PORT", spec);
+        hostlen = (size_t)(colon - rest);
+        family = AF_INET;
+    }
+    port = listen_number(colon + 1, strlen(colon + 1), 10, 65535);
+    if (port <= 0)
+        return util_seterr(err, errlen, "policy_listen %s: bad port '%s'", spec, colon + 1);
+    if (hostlen == 0 || hostlen >= sizeof(hostbuf))
+        return util_seterr(err, errlen, "policy_listen %s: bad host", spec);
+    memcpy(hostbuf, host, hostlen);
+    hostbuf[hostlen] = '\0';
+    memset(&ss, 0, sizeof(ss));
+    if (family == AF_INET) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)port);
+        sslen = sizeof(*sin);
+        if (inet_pton(AF_INET, hostbuf, &sin->sin_addr) != 1)
+            return util_seterr(err, errlen,
+                               "policy_listen %s: '%s' is not a numeric IPv4 address "
+                               "(use inet:[V6]:PORT for IPv6)",
+                               spec, hostbuf);
+    } else {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)port);
+        sslen = sizeof(*sin6);
+        if (inet_pton(AF_INET6, hostbuf, &sin6->sin6_addr) != 1)
+            return util_seterr(err, errlen, "policy_listen %s: '%s' is not a numeric IPv6 address",
+                               spec, hostbuf);
+    }
+    if ((fd = listen_socket_new(family, spec, err, errlen)) < 0)
+        return -1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (family == AF_INET6)
+        (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&ss, sslen) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
+        util_seterr(err, errlen, "policy_listen %s: %s", spec, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    ls->fd = fd;
+    return 0;
+}
+
+/* listen_unix_option - apply one ":name=value" option of a unix: entry to o */
+static int listen_unix_option(const char *spec, const char *opt, size_t len,
+                              struct listen_unix_opts *o, char *err, size_t errlen)
+{
+    const char *eq = memchr(opt, '=', len);
+    char value[64];
+    size_t nlen, vlen;
+    long n;
+
+    if (eq == NULL)
+        return util_seterr(err, errlen, "policy_listen %s: option '%.*s' without '='", spec,
+                           (int)len, opt);
+    nlen = (size_t)(eq - opt);
+    vlen = len - nlen - 1;
+    if (vlen == 0 || vlen >= sizeof(value))
+        return util_seterr(err, errlen, "policy_listen %s: bad value in '%.*s'", spec, (int)len,
+                           opt);
+    memcpy(value, eq + 1, vlen);
+    value[vlen] = '\0';
+    if (nlen == 4 && strncmp(opt, "mode", 4) == 0) {
+        if ((n = listen_number(value, vlen, 8, 07777)) < 0)
+            return util_seterr(err, errlen, "policy_listen %s: bad mode '%s' (octal)", spec, value);
+        o->mode = (mode_t)n;
+        o->has_mode = 1;
+    } else if (nlen == 5 && strncmp(opt, "owner", 5) == 0) {
+        struct passwd *pw = getpwnam(value);
+        if (pw != NULL)
+            o->uid = pw->pw_uid;
+        else if ((n = listen_number(value, vlen, 10, 0x7fffffffL)) >= 0)
+            o->uid = (uid_t)n;
+        else
+            return util_seterr(err, errlen, "policy_listen %s: unknown user '%s'", spec, value);
+        o->has_owner = 1;
+    } else if (nlen == 5 && strncmp(opt, "group", 5) == 0) {
+        struct group *gr = getgrnam(value);
+        if (gr != NULL)
+            o->gid = gr->gr_gid;
+        else if ((n = listen_number(value, vlen, 10, 0x7fffffffL)) >= 0)
+            o->gid = (gid_t)n;
+        else
+            return util_seterr(err, errlen, "policy_listen %s: unknown group '%s'", spec, value);
+        o->has_group = 1;
+    } else {
+        return util_seterr(err, errlen,
+                           "policy_listen %s: unknown option '%.*s' (mode, owner, group)", spec,
+                           (int)nlen, opt);
+    }
+    return 0;
+}
+
+/* listen_unix - open unix:PATH[:options] (rest is after "unix:") */
+static int listen_unix(const char *spec, const char *rest, struct listen_socket *ls, char *err,
+                       size_t errlen)
+{
+    struct listen_unix_opts o;
+    struct sockaddr_un sun;
+    const char *p = strchr(rest, ':');
+    size_t pathlen = p ? (size_t)(p - rest) : strlen(rest);
+    struct stat sb;
+    mode_t old;
+    int fd, rc;
+
+    memset(&o, 0, sizeof(o));
+    if (pathlen == 0 || rest[0] != '/')
+        return util_seterr(err, errlen, "policy_listen %s: the path must be absolute", spec);
+    if (pathlen >= sizeof(sun.sun_path) || pathlen >= sizeof(ls->path))
+        return util_seterr(err, errlen, "policy_listen %s: path too long", spec);
+    while (p != NULL) {
+        const char *next = strchr(p + 1, ':');
+        size_t len = next ? (size_t)(next - p - 1) : strlen(p + 1);
+        if (listen_unix_option(spec, p + 1, len, &o, err, errlen) < 0)
+            return -1;
+        p = next;
+    }
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    memcpy(sun.sun_path, rest, pathlen);
+    if (lstat(sun.sun_path, &sb) == 0) {
+        if (!S_ISSOCK(sb.st_mode))
+            return util_seterr(err, errlen, "policy_listen %s: %s exists and is not a socket", spec,
+                               sun.sun_path);
+        if (unlink(sun.sun_path) < 0)
+            return util_seterr(err, errlen, "policy_listen %s: removing the stale socket: %s", spec,
+                               strerror(errno));
+    }
+    if ((fd = listen_socket_new(AF_UNIX, spec, err, errlen)) < 0)
+        return -1;
+    old = umask(0177);
+    rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+    umask(old);
+    if (rc < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
+        util_seterr(err, errlen, "policy_listen %s: %s", spec, strerror(errno));
+        goto fail;
+    }
+    if (o.has_mode && chmod(sun.sun_path, o.mode) < 0) {
+        util_seterr(err, errlen, "policy_listen %s: chmod: %s", spec, strerror(errno));
+        goto fail_unlink;
+    }
+    if ((o.has_owner || o.has_group) &&
+        chown(sun.sun_path, o.has_owner ? o.uid : (uid_t)-1, o.has_group ? o.gid : (gid_t)-1) < 0) {
+        util_seterr(err, errlen, "policy_listen %s: chown: %s", spec, strerror(errno));
+        goto fail_unlink;
+    }
+    if (lstat(sun.sun_path, &sb) == 0) {
+        ls->dev = sb.st_dev;
+        ls->ino = sb.st_ino;
+    }
+    memcpy(ls->path, sun.sun_path, pathlen + 1);
+    ls->fd = fd;
+    return 0;
+fail_unlink:
+    unlink(sun.sun_path);
+fail:
+    close(fd);
+    return -1;
+}
+
+/* listen_open - parse spec and open its listening socket into *ls; -1 and err if bad */
+int listen_open(const char *spec, struct listen_socket *ls, char *err, size_t errlen)
+{
+    memset(ls, 0, sizeof(*ls));
+    ls->fd = -1;
+    util_strlcpy(ls->name, spec, sizeof(ls->name));
+    if (strncmp(spec, "inet:", 5) == 0)
+        return listen_inet(spec, spec + 5, ls, err, errlen);
+    if (strncmp(spec, "unix:", 5) == 0)
+        return listen_unix(spec, spec + 5, ls, err, errlen);
+    return util_seterr(err, errlen,
+                       "policy_listen: bad entry '%s' (inet:HOST:PORT, inet:[V6]:PORT or "
+                       "unix:PATH[:mode=..][:owner=..][:group=..])",
+                       spec);
+}
+
+/* listen_close - close the socket and remove its file if it is still ours */
+void listen_close(struct listen_socket *ls)
+{
+    struct stat sb;
+
+    if (ls->fd >= 0)
+        close(ls->fd);
+    ls->fd = -1;
+    if (ls->path[0] != '\0' && lstat(ls->path, &sb) == 0 && S_ISSOCK(sb.st_mode) &&
+        sb.st_dev == ls->dev && sb.st_ino == ls->ino)
+        unlink(ls->path);
+    ls->path[0] = '\0';
+}

@@ -1,0 +1,37 @@
+/*
+ * listen - smtpgate's listening sockets, one per policy_listen entry:
+ *
+ *   inet:HOST:PORT      a numeric IPv4 address ("0.0.0.0" for all)
+ *   inet:[V6]:PORT      a numeric IPv6 address ("[::]" for all; IPV6_V6ONLY is set)
+ *   unix:PATH[:mode=0660][:owner=USER][:group=GROUP]
+ *                       an absolute path; a stale socket file there is removed first
+ *                       (anything else there is an error); mode, owner and group are
+ *                       applied after bind, and the socket is created with umask 0177
+ *                       so that it is never more open than asked in between
+ *
+ * Sockets are non-blocking and close-on-exec. Opening happens at start-up, before any
+ * privilege is dropped; errors go into (err, errlen) naming the entry.
+ */
+#ifndef POPAUTH_LISTEN_H
+#define POPAUTH_LISTEN_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define LISTEN_BACKLOG  1024
+#define LISTEN_NAME_MAX 160
+
+struct listen_socket {
+    int fd;                     /* -1 once closed */
+    char name[LISTEN_NAME_MAX]; /* the entry, for logs */
+    char path[108];             /* unix sockets: the file to remove at close; "" for inet */
+    dev_t dev;                  /* unix sockets: the file we created */
+    ino_t ino;
+};
+
+/* listen_open - parse spec and open its listening socket into *ls; -1 and err if bad */
+int listen_open(const char *spec, struct listen_socket *ls, char *err, size_t errlen);
+/* listen_close - close the socket and remove its file if it is still ours */
+void listen_close(struct listen_socket *ls);
+
+#endif

@@ -1,0 +1,570 @@
+/*
+ * policyd - the libev policy server (see policyd.h for what it does and its limits).
+ *
+ * Reply texts are built once per config generation ("action=TEXT\n\n") and copied into
+ * a connection's output buffer; nothing from a request ever reaches a reply. Every
+ * failure on the decision path (bad client address, store error, an outcome the policy
+ * server does not expect) answers the reject or defer text, never the permit text.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "shared/addr.h"
+#include "shared/decide.h"
+#include "shared/log.h"
+#include "shared/util.h"
+#include "smtpgate/policy.h"
+#include "smtpgate/policyd.h"
+
+#define POLICYD_OWNER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+#define POLICYD_ACCEPT_BURST             64   /* connections accepted per listener event */
+#define POLICYD_OUT_INITIAL              1024 /* first size of a connection's output buffer */
+#define POLICYD_LOG_FIELD                256  /* bytes of request data shown in a log field */
+#define POLICYD_PAUSE                    1.0 /* seconds accepting pauses when descriptors run out */
+
+/* One reply text: "action=TEXT\n\n". */
+struct policyd_reply {
+    char text[POLICYD_ACTION_MAX + 16];
+    size_t len;
+};
+
+struct policyd_listener {
+    struct policyd *pd;
+    ev_io w;
+    int fd;
+    char name[128];
+};
+
+struct policyd_conn {
+    struct policyd *pd;
+    struct policyd_conn *prev, *next;
+    int fd;
+    ev_io read_w;
+    ev_io write_w;
+    ev_timer idle_w;
+    struct policy_parser *parser;
+    char *out; /* replies not yet written: out[outoff..outlen) */
+    size_t outcap, outlen, outoff;
+    int eof; /* no more input will be read: close once the output is written */
+    char peer[ADDR_STRLEN + 8];
+};
+
+struct policyd {
+    struct ev_loop *loop;
+    const struct config *cfg;
+    struct grants *grants;
+    struct policyd_reply permit, local, reject, defer, dunno;
+    struct policyd_listener *listeners[POLICYD_MAX_LISTENERS];
+    size_t nlisteners;
+    struct policyd_conn *conns;
+    size_t nconns;
+    ev_timer pause_w; /* accepting paused after EMFILE */
+    ev_timer drain_w; /* deadline for a draining server */
+    int draining;
+    policyd_done_fn done;
+    void *done_ctx;
+    double refuse_logged;  /* when a refused connection was last logged */
+    unsigned long refused; /* refused since then */
+    char inbuf[POLICYD_READ_CHUNK];
+};
+
+/* policyd_check_action - one action text must be non-empty printable ASCII and short */
+static int policyd_check_action(const char *name, const char *text, char *err, size_t errlen)
+{
+    size_t i, len = strlen(text);
+
+    if (len == 0 || len > POLICYD_ACTION_MAX)
+        return util_seterr(err, errlen, "%s: must be 1 to %d characters", name, POLICYD_ACTION_MAX);
+    for (i = 0; i < len; i++)
+        if ((unsigned char)text[i] < 0x20 || (unsigned char)text[i] > 0x7e)
+            return util_seterr(err, errlen, "%s: only printable ASCII is allowed", name);
+    return 0;
+}
+
+/* policyd_check_config - 0 if cfg's policy_*_action texts are usable; -1 and err if not */
+int policyd_check_config(const struct config *cfg, char *err, size_t errlen)
+{
+    if (policyd_check_action("policy_permit_action", cfg->policy_permit_action, err, errlen) < 0 ||
+        policyd_check_action("policy_local_action", cfg->policy_local_action, err, errlen) < 0 ||
+        policyd_check_action("policy_reject_action", cfg->policy_reject_action, err, errlen) < 0 ||
+        policyd_check_action("policy_defer_action", cfg->policy_defer_action, err, errlen) < 0)
+        return -1;
+    return 0;
+}
+
+/* policyd_reply_set - build "action=TEXT\n\n" (TEXT was checked, so it fits) */
+static void policyd_reply_set(struct policyd_reply *r, const char *text)
+{
+    int n = snprintf(r->text, sizeof(r->text), "action=%s\n\n", text);
+
+    r->len = n > 0 && (size_t)n < sizeof(r->text) ? (size_t)n : 0;
+}
+
+/* policyd_set_config - decide the next requests under cfg (checked); connections stay */
+void policyd_set_config(struct policyd *pd, const struct config *cfg)
+{
+    pd->cfg = cfg;
+    policyd_reply_set(&pd->permit, cfg->policy_permit_action);
+    policyd_reply_set(&pd->local, cfg->policy_local_action);
+    policyd_reply_set(&pd->reject, cfg->policy_reject_action);
+    policyd_reply_set(&pd->defer, cfg->policy_defer_action);
+    policyd_reply_set(&pd->dunno, "DUNNO");
+}
+
+/* policyd_clean - request data made safe for one log field (no quotes, no controls) */
+static const char *policyd_clean(const char *s, char *dst, size_t dstlen, int quoted)
+{
+    char *p;
+
+    util_printable(s, strnlen(s, dstlen - 1), dst, dstlen);
+    for (p = dst; *p != '\0'; p++)
+        if (*p == '"' || *p == '\\' || (!quoted && *p == ' '))
+            *p = '?';
+    if (dst[0] == '\0' && !quoted)
+        util_strlcpy(dst, "-", dstlen);
+    return dst;
+}
+
+/* policyd_append - queue len bytes of reply on c */
+static void policyd_append(struct policyd_conn *c, const char *text, size_t len)
+{
+    if (c->outlen + len > c->outcap && c->outoff > 0) {
+        memmove(c->out, c->out + c->outoff, c->outlen - c->outoff);
+        c->outlen -= c->outoff;
+        c->outoff = 0;
+    }
+    if (c->outlen + len > c->outcap) {
+        size_t cap = c->outcap ? c->outcap : POLICYD_OUT_INITIAL;
+        while (cap < c->outlen + len)
+            cap *= 2;
+        c->out = xrealloc(c->out, cap);
+        c->outcap = cap;
+    }
+    memcpy(c->out + c->outlen, text, len);
+    c->outlen += len;
+}
+
+/* policyd_reply_for - the reply for an outcome; anything unexpected defers */
+static const struct policyd_reply *policyd_reply_for(struct policyd *pd,
+                                                     enum decision_outcome outcome)
+{
+    switch (outcome) {
+    case DECISION_PERMIT_LOCALNET:
+    case DECISION_PERMIT_GRANT:
+        return &pd->permit;
+    case DECISION_LOCAL:
+        return &pd->local;
+    case DECISION_REJECT:
+        return &pd->reject;
+    default:
+        return &pd->defer;
+    }
+}
+
+/* policyd_log_decision - the one log line of a decision */
+static void policyd_log_decision(const char *action, const char *client,
+                                 const struct policy_request *req, const char *reason)
+{
+    char rcpt[POLICYD_LOG_FIELD], why[sizeof(((struct decision *)0)->reason)];
+
+    log_info("action=%s client=%s recipient=%s reason=\"%s\"", action, client,
+             policyd_clean(req->recipient, rcpt, sizeof(rcpt), 0),
+             policyd_clean(reason, why, sizeof(why), 1));
+}
+
+/* policyd_answer - decide one complete request and queue its reply */
+static void policyd_answer(struct policyd_conn *c, const struct policy_request *req)
+{
+    struct policyd *pd = c->pd;
+    const struct policyd_reply *r;
+    struct decision_grant grant;
+    struct decision d;
+    struct addr client;
+    char err[256], text[ADDR_STRLEN];
+    size_t rcptlen;
+
+    if (strcmp(req->protocol_state, "RCPT") != 0) {
+        policyd_append(c, pd->dunno.text, pd->dunno.len);
+        return;
+    }
+    if (addr_parse(req->client_address, strlen(req->client_address), &client, err, sizeof(err)) <
+        0) {
+        policyd_append(c, pd->reject.text, pd->reject.len);
+        if (log_level_current >= LOG_LEVEL_INFO) {
+            char raw[POLICYD_LOG_FIELD];
+            policyd_log_decision("reject", policyd_clean(req->client_address, raw, sizeof(raw), 0),
+                                 req, "unusable client_address");
+        }
+        return;
+    }
+    rcptlen = strlen(req->recipient);
+    decide(pd->cfg, &client, req->recipient, rcptlen, NULL, &d);
+    if (d.outcome == DECISION_NEED_GRANT) {
+        grants_lookup(pd->grants, &client, (int64_t)ev_now(pd->loop), &grant);
+        decide(pd->cfg, &client, req->recipient, rcptlen, &grant, &d);
+    }
+    r = policyd_reply_for(pd, d.outcome);
+    policyd_append(c, r->text, r->len);
+    if (r == &pd->defer && d.outcome != DECISION_DEFER)
+        log_error("action=defer client=%s reason=\"unexpected outcome %s\"",
+                  addr_format(&client, text, sizeof(text)), decide_name(d.outcome));
+    else if (log_level_current >= LOG_LEVEL_INFO)
+        policyd_log_decision(decide_name(d.outcome), addr_format(&client, text, sizeof(text)), req,
+                             d.reason);
+}
+
+/* policyd_close - close c and release it; a draining server may now be done */
+static void policyd_close(struct policyd_conn *c)
+{
+    struct policyd *pd = c->pd;
+
+    ev_io_stop(pd->loop, &c->read_w);
+    ev_io_stop(pd->loop, &c->write_w);
+    ev_timer_stop(pd->loop, &c->idle_w);
+    close(c->fd);
+    policy_parser_free(c->parser);
+    free(c->out);
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        pd->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    free(c);
+    pd->nconns--;
+    if (pd->draining && pd->nconns == 0) {
+        ev_timer_stop(pd->loop, &pd->drain_w);
+        pd->draining = 0;
+        if (pd->done != NULL)
+            pd->done(pd->done_ctx);
+    }
+}
+
+/* policyd_flush - write what is queued; 0, or -1 if c was closed */
+static int policyd_flush(struct policyd_conn *c)
+{
+    struct policyd *pd = c->pd;
+
+    while (c->outoff < c->outlen) {
+        ssize_t n = send(c->fd, c->out + c->outoff, c->outlen - c->outoff, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            /* the peer is slow: pause reading until it has taken the replies */
+            ev_io_stop(pd->loop, &c->read_w);
+            ev_io_start(pd->loop, &c->write_w);
+            return 0;
+        }
+        if (n <= 0) {
+            log_debug("action=close peer=%s reason=\"write: %s\"", c->peer, strerror(errno));
+            policyd_close(c);
+            return -1;
+        }
+        c->outoff += (size_t)n;
+        ev_timer_again(pd->loop, &c->idle_w);
+    }
+    c->outoff = c->outlen = 0;
+    ev_io_stop(pd->loop, &c->write_w);
+    if (c->eof) {
+        policyd_close(c);
+        return -1;
+    }
+    ev_io_start(pd->loop, &c->read_w);
+    return 0;
+}
+
+/* policyd_feed - hand len bytes to the parser and answer each complete request */
+static int policyd_feed(struct policyd_conn *c, const char *data, size_t len)
+{
+    struct policy_request req;
+    char err[160];
+    size_t off = 0;
+
+    while (off < len) {
+        int complete;
+        long n = policy_feed(c->parser, data + off, len - off, &req, &complete, err, sizeof(err));
+        if (n < 0) {
+            log_warnx("action=close peer=%s reason=\"protocol error: %s\"", c->peer, err);
+            return -1;
+        }
+        off += (size_t)n;
+        if (complete)
+            policyd_answer(c, &req);
+    }
+    return 0;
+}
+
+/* policyd_read - read one chunk from c and answer it; 0, or -1 if c was closed */
+static int policyd_read(struct policyd_conn *c)
+{
+    struct policyd *pd = c->pd;
+    ssize_t n;
+
+    do
+        n = recv(c->fd, pd->inbuf, sizeof(pd->inbuf), 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return 0;
+    if (n < 0) {
+        log_debug("action=close peer=%s reason=\"read: %s\"", c->peer, strerror(errno));
+        policyd_close(c);
+        return -1;
+    }
+    if (n == 0) {
+        c->eof = 1;
+        ev_io_stop(pd->loop, &c->read_w);
+        return policyd_flush(c);
+    }
+    c->idle_w.repeat = (double)pd->cfg->policy_idle_timeout;
+    ev_timer_again(pd->loop, &c->idle_w);
+    if (policyd_feed(c, pd->inbuf, (size_t)n) < 0) {
+        policyd_close(c);
+        return -1;
+    }
+    return policyd_flush(c);
+}
+
+/* policyd_read_cb - the connection is readable */
+static void policyd_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop, (void)revents;
+    policyd_read(POLICYD_OWNER(w, struct policyd_conn, read_w));
+}
+
+/* policyd_write_cb - the connection can take more of its pending replies */
+static void policyd_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop, (void)revents;
+    policyd_flush(POLICYD_OWNER(w, struct policyd_conn, write_w));
+}
+
+/* policyd_idle_cb - nothing moved on the connection for policy_idle_timeout */
+static void policyd_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct policyd_conn *c = POLICYD_OWNER(w, struct policyd_conn, idle_w);
+
+    (void)loop, (void)revents;
+    log_debug("action=close peer=%s reason=\"idle timeout\"", c->peer);
+    policyd_close(c);
+}
+
+/* policyd_peer - the peer's address for logs */
+static void policyd_peer(const struct sockaddr_storage *ss, char *buf, size_t buflen)
+{
+    char host[ADDR_STRLEN];
+
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+        snprintf(buf, buflen, "%s:%u", host, ntohs(sin->sin_port));
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+        snprintf(buf, buflen, "[%s]:%u", host, ntohs(sin6->sin6_port));
+    } else {
+        util_strlcpy(buf, "local", buflen);
+    }
+}
+
+/* policyd_conn_new - start serving the accepted socket fd */
+static void policyd_conn_new(struct policyd *pd, int fd, const struct sockaddr_storage *ss)
+{
+    struct policyd_conn *c = xcalloc(1, sizeof(*c));
+
+    c->pd = pd;
+    c->fd = fd;
+    c->parser = policy_parser_new();
+    policyd_peer(ss, c->peer, sizeof(c->peer));
+    ev_io_init(&c->read_w, policyd_read_cb, fd, EV_READ);
+    ev_io_init(&c->write_w, policyd_write_cb, fd, EV_WRITE);
+    ev_init(&c->idle_w, policyd_idle_cb);
+    c->idle_w.repeat = (double)pd->cfg->policy_idle_timeout;
+    ev_timer_again(pd->loop, &c->idle_w);
+    ev_io_start(pd->loop, &c->read_w);
+    c->next = pd->conns;
+    if (pd->conns != NULL)
+        pd->conns->prev = c;
+    pd->conns = c;
+    pd->nconns++;
+}
+
+/* policyd_refuse - close a connection over the limit; log at most once a second */
+static void policyd_refuse(struct policyd *pd, int fd, const struct sockaddr_storage *ss)
+{
+    char peer[ADDR_STRLEN + 8];
+    double now = ev_now(pd->loop);
+
+    close(fd);
+    pd->refused++;
+    if (now - pd->refuse_logged < 1.0)
+        return;
+    policyd_peer(ss, peer, sizeof(peer));
+    log_warnx("action=refuse peer=%s reason=\"policy_max_connections (%lld) reached\" refused=%lu",
+              peer, (long long)pd->cfg->policy_max_connections, pd->refused);
+    pd->refused = 0;
+    pd->refuse_logged = now;
+}
+
+/* policyd_accepting - start (on) or stop every listener watcher */
+static void policyd_accepting(struct policyd *pd, int on)
+{
+    size_t i;
+
+    for (i = 0; i < pd->nlisteners; i++) {
+        if (on)
+            ev_io_start(pd->loop, &pd->listeners[i]->w);
+        else
+            ev_io_stop(pd->loop, &pd->listeners[i]->w);
+    }
+}
+
+/* policyd_accept_cb - take the waiting connections of one listener */
+static void policyd_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct policyd_listener *l = POLICYD_OWNER(w, struct policyd_listener, w);
+    struct policyd *pd = l->pd;
+    int i;
+
+    (void)loop, (void)revents;
+    for (i = 0; i < POLICYD_ACCEPT_BURST; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sslen = sizeof(ss);
+        int fd = accept4(l->fd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (fd < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                log_warn("action=accept listener=%s pausing=%.0fs", l->name, POLICYD_PAUSE);
+                policyd_accepting(pd, 0);
+                ev_timer_set(&pd->pause_w, POLICYD_PAUSE, 0.);
+                ev_timer_start(pd->loop, &pd->pause_w);
+                return;
+            }
+            if (errno != EINTR && errno != ECONNABORTED && errno != EPROTO)
+                log_warn("action=accept listener=%s", l->name);
+            continue;
+        }
+        memset((char *)&ss + sslen, 0, sizeof(ss) > sslen ? sizeof(ss) - sslen : 0);
+        if (sslen == 0)
+            ss.ss_family = AF_UNIX;
+        if (pd->nconns >= (size_t)pd->cfg->policy_max_connections)
+            policyd_refuse(pd, fd, &ss);
+        else
+            policyd_conn_new(pd, fd, &ss);
+    }
+}
+
+/* policyd_pause_cb - accept again after running out of descriptors */
+static void policyd_pause_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct policyd *pd = POLICYD_OWNER(w, struct policyd, pause_w);
+
+    (void)loop, (void)revents;
+    if (!pd->draining && pd->done == NULL)
+        policyd_accepting(pd, 1);
+}
+
+/* policyd_drain_cb - the drain deadline passed: close what is left */
+static void policyd_drain_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct policyd *pd = POLICYD_OWNER(w, struct policyd, drain_w);
+
+    (void)loop, (void)revents;
+    log_warnx("action=stop reason=\"drain timeout\" connections=%zu", pd->nconns);
+    while (pd->conns != NULL)
+        policyd_close(pd->conns);
+}
+
+/* policyd_new - a server on loop deciding under cfg (checked) with grants */
+struct policyd *policyd_new(struct ev_loop *loop, const struct config *cfg, struct grants *grants)
+{
+    struct policyd *pd = xcalloc(1, sizeof(*pd));
+
+    pd->loop = loop;
+    pd->grants = grants;
+    pd->refuse_logged = -1e9;
+    policyd_set_config(pd, cfg);
+    ev_timer_init(&pd->pause_w, policyd_pause_cb, POLICYD_PAUSE, 0.);
+    ev_timer_init(&pd->drain_w, policyd_drain_cb, POLICYD_DRAIN_TIMEOUT, 0.);
+    return pd;
+}
+
+/* policyd_listen - accept connections on the listening socket fd (name for logs) */
+int policyd_listen(struct policyd *pd, int fd, const char *name, char *err, size_t errlen)
+{
+    struct policyd_listener *l;
+
+    if (pd->nlisteners >= POLICYD_MAX_LISTENERS)
+        return util_seterr(err, errlen, "policy_listen: more than %d entries",
+                           POLICYD_MAX_LISTENERS);
+    l = xcalloc(1, sizeof(*l));
+    l->pd = pd;
+    l->fd = fd;
+    util_strlcpy(l->name, name, sizeof(l->name));
+    ev_io_init(&l->w, policyd_accept_cb, fd, EV_READ);
+    ev_io_start(pd->loop, &l->w);
+    pd->listeners[pd->nlisteners++] = l;
+    return 0;
+}
+
+/* policyd_drain - stop accepting, answer what arrived, flush and close; see policyd.h */
+void policyd_drain(struct policyd *pd, policyd_done_fn done, void *ctx)
+{
+    struct policyd_conn *c, *next;
+
+    policyd_accepting(pd, 0);
+    ev_timer_stop(pd->loop, &pd->pause_w);
+    pd->done = done;
+    pd->done_ctx = ctx;
+    pd->draining = 1;
+    if (pd->nconns == 0) {
+        pd->draining = 0;
+        if (done != NULL)
+            done(ctx);
+        return;
+    }
+    ev_timer_start(pd->loop, &pd->drain_w);
+    for (c = pd->conns; c != NULL; c = next) {
+        next = c->next;
+        /* answer what the kernel already holds, unless output is backed up */
+        if (!ev_is_active(&c->write_w) && policyd_read(c) < 0)
+            continue;
+        c->eof = 1;
+        ev_io_stop(pd->loop, &c->read_w);
+        if (!ev_is_active(&c->write_w))
+            policyd_flush(c);
+    }
+}
+
+/* policyd_connections - connections open now */
+size_t policyd_connections(const struct policyd *pd)
+{
+    return pd->nconns;
+}
+
+/* policyd_free - close every connection and release pd; NULL is allowed */
+void policyd_free(struct policyd *pd)
+{
+    size_t i;
+
+    if (pd == NULL)
+        return;
+    pd->draining = 0;
+    while (pd->conns != NULL)
+        policyd_close(pd->conns);
+    ev_timer_stop(pd->loop, &pd->pause_w);
+    ev_timer_stop(pd->loop, &pd->drain_w);
+    for (i = 0; i < pd->nlisteners; i++) {
+        ev_io_stop(pd->loop, &pd->listeners[i]->w);
+        free(pd->listeners[i]);
+    }
+    free(pd);
+}
