@@ -20,6 +20,7 @@ static int log_to_stderr = 1;
 static int log_buffered;
 static char log_buf[LOG_BUFFER_SIZE];
 static size_t log_len;
+static const char *const log_names[] = {"error", "warning", "info", "debug"};
 
 /* log_buffer - stderr only: keep lines until log_flush; errors still go at once */
 void log_buffer(int on)
@@ -55,30 +56,21 @@ void log_open(const char *prog, int to_stderr, int level)
         openlog(prog, LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
 
-/* log_buffered_line - format "prog: level: message\n" straight into the buffer */
-static void log_buffered_line(const char *name, const char *fmt, va_list ap)
-    __attribute__((format(printf, 2, 0)));
-
-static void log_buffered_line(const char *name, const char *fmt, va_list ap)
+/* log_append - add "prog: level: text\n" to the buffer (the caller checked it is on) */
+static void log_append(const char *name, const char *text, size_t len)
 {
     size_t plen = strlen(log_prog), nlen = strlen(name);
-    va_list again;
-    int n;
 
-    if (log_len + plen + nlen + LOG_LINE_MAX + 6 > sizeof(log_buf))
+    if (len > LOG_LINE_MAX - 1)
+        len = LOG_LINE_MAX - 1;
+    if (log_len + plen + nlen + len + 6 > sizeof(log_buf))
         log_flush();
     memcpy(log_buf + log_len, log_prog, plen);
     memcpy(log_buf + log_len + plen, ": ", 2);
     memcpy(log_buf + log_len + plen + 2, name, nlen);
     memcpy(log_buf + log_len + plen + 2 + nlen, ": ", 2);
-    va_copy(again, ap);
-    n = vsnprintf(log_buf + log_len + plen + nlen + 4, LOG_LINE_MAX, fmt, again);
-    va_end(again);
-    if (n < 0)
-        return;
-    if (n >= LOG_LINE_MAX)
-        n = LOG_LINE_MAX - 1; /* cut, like the unbuffered path */
-    log_len += plen + nlen + 4 + (size_t)n;
+    memcpy(log_buf + log_len + plen + nlen + 4, text, len);
+    log_len += plen + nlen + 4 + len;
     log_buf[log_len++] = '\n';
 }
 
@@ -89,22 +81,18 @@ static void log_vmsg(int level, int with_errno, const char *fmt, va_list ap)
 static void log_vmsg(int level, int with_errno, const char *fmt, va_list ap)
 {
     static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
-    static const char *names[] = {"error", "warning", "info", "debug"};
     int saved = errno;
     char buf[2048];
     int n;
 
-    if (log_to_stderr && log_buffered && level > LOG_LEVEL_ERROR && !with_errno) {
-        log_buffered_line(names[level], fmt, ap);
-        errno = saved;
-        return;
-    }
     n = vsnprintf(buf, sizeof(buf), fmt, ap);
     if (with_errno && n >= 0 && (size_t)n < sizeof(buf))
         snprintf(buf + n, sizeof(buf) - (size_t)n, ": %s", strerror(saved));
-    if (log_to_stderr) {
+    if (log_to_stderr && log_buffered && level > LOG_LEVEL_ERROR) {
+        log_append(log_names[level], buf, strlen(buf));
+    } else if (log_to_stderr) {
         log_flush();
-        fprintf(stderr, "%s: %s: %s\n", log_prog, names[level], buf);
+        fprintf(stderr, "%s: %s: %s\n", log_prog, log_names[level], buf);
     } else {
         syslog(prio[level], "%s", buf);
     }
@@ -119,6 +107,17 @@ void log_msg(int level, int with_errno, const char *fmt, ...)
     va_start(ap, fmt);
     log_vmsg(level, with_errno, fmt, ap);
     va_end(ap);
+}
+
+/* log_text - write one finished message at level, without printf formatting */
+void log_text(int level, const char *text, size_t len)
+{
+    if (level > log_level_current)
+        return;
+    if (log_to_stderr && log_buffered && level > LOG_LEVEL_ERROR)
+        log_append(log_names[level], text, len);
+    else
+        log_msg(level, 0, "%.*s", (int)(len < LOG_LINE_MAX ? len : LOG_LINE_MAX - 1), text);
 }
 
 /* fatal - log an error and exit with status 2 */

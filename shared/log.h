@@ -21,6 +21,8 @@ void log_buffer(int on);
 void log_flush(void);
 /* log_msg - write one message at level (use the macros below) */
 void log_msg(int level, int with_errno, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* log_text - write one finished message at level, without printf formatting (hot paths) */
+void log_text(int level, const char *text, size_t len);
 /* fatal - log an error and exit with status 2 */
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 

@@ -168,15 +168,36 @@ static const struct policyd_reply *policyd_reply_for(struct policyd *pd,
     }
 }
 
-/* policyd_log_decision - the one log line of a decision */
+/* policyd_put - append s to a log line being built in buf[*len], bounded by size */
+static void policyd_put(char *buf, size_t *len, size_t size, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n > size - 1 - *len)
+        n = size - 1 - *len;
+    memcpy(buf + *len, s, n);
+    *len += n;
+}
+
+/* policyd_log_decision - the one log line of a decision, built without printf: this runs
+ * for every request */
 static void policyd_log_decision(const char *action, const char *client,
                                  const struct policy_request *req, const char *reason)
 {
     char rcpt[POLICYD_LOG_FIELD], why[sizeof(((struct decision *)0)->reason)];
+    char line[POLICYD_LOG_FIELD + sizeof(why) + 128];
+    size_t len = 0;
 
-    log_info("action=%s client=%s recipient=%s reason=\"%s\"", action, client,
-             policyd_clean(req->recipient, rcpt, sizeof(rcpt), 0),
-             policyd_clean(reason, why, sizeof(why), 1));
+    policyd_put(line, &len, sizeof(line), "action=");
+    policyd_put(line, &len, sizeof(line), action);
+    policyd_put(line, &len, sizeof(line), " client=");
+    policyd_put(line, &len, sizeof(line), client);
+    policyd_put(line, &len, sizeof(line), " recipient=");
+    policyd_put(line, &len, sizeof(line), policyd_clean(req->recipient, rcpt, sizeof(rcpt), 0));
+    policyd_put(line, &len, sizeof(line), " reason=\"");
+    policyd_put(line, &len, sizeof(line), policyd_clean(reason, why, sizeof(why), 1));
+    policyd_put(line, &len, sizeof(line), "\"");
+    log_text(LOG_LEVEL_INFO, line, len);
 }
 
 /* policyd_answer - decide one complete request and queue its reply */
