@@ -217,29 +217,42 @@ static enum formats_verdict formats_courier(const struct logline *ll, struct log
     return FORMATS_LOGIN;
 }
 
+/* formats_host_addr - at m[*p], "HOST [ADDR]" or "[ADDR]" as Cyrus and UW write it: the
+ * host a single word without brackets (a name, "unknown" or an address), the client
+ * address taken from the brackets; *p moves past ']'; -1 if the shape is not exact */
+static int formats_host_addr(const char *m, size_t n, size_t *p, struct addr *client)
+{
+    const char *sp, *rb;
+    size_t q = *p, c;
+
+    if (q < n && m[q] != '[') {
+        if ((sp = memchr(m + q, ' ', n - q)) == NULL ||
+            !formats_word(m + q, (size_t)(sp - m) - q, "[]"))
+            return -1;
+        q = (size_t)(sp - m) + 1;
+    }
+    if (q >= n || m[q] != '[' || (rb = memchr(m + q, ']', n - q)) == NULL)
+        return -1;
+    c = (size_t)(rb - m);
+    if (formats_addr(m + q + 1, c - q - 1, client) < 0)
+        return -1;
+    *p = c + 1;
+    return 0;
+}
+
 /* formats_cyrus - "login: [HOST ][IP] USER MECH User logged in[ SESSIONID=<ID>]" */
 static enum formats_verdict formats_cyrus(const struct logline *ll, struct login *out)
 {
     static const char done[] = " User logged in";
-    const char *m = ll->msg, *sp, *rb, *s;
+    const char *m = ll->msg, *sp, *s;
     size_t n = ll->msglen, p = 7, end, c;
 
     if (!formats_starts(m, n, "login: "))
         return FORMATS_NONE;
     if (formats_bytes(m, n, '[') != 1 || formats_bytes(m, n, ']') != 1)
         return FORMATS_REJECTED;
-    if (p < n && m[p] != '[') { /* the host name (or "unknown", or an address) */
-        if ((sp = memchr(m + p, ' ', n - p)) == NULL ||
-            !formats_word(m + p, (size_t)(sp - m) - p, "[]"))
-            return FORMATS_REJECTED;
-        p = (size_t)(sp - m) + 1;
-    }
-    if (p >= n || m[p] != '[' || (rb = memchr(m + p, ']', n - p)) == NULL)
+    if (formats_host_addr(m, n, &p, &out->client) < 0)
         return FORMATS_REJECTED;
-    c = (size_t)(rb - m);
-    if (formats_addr(m + p + 1, c - p - 1, &out->client) < 0)
-        return FORMATS_REJECTED;
-    p = c + 1;
     if (p >= n || m[p] != ' ')
         return FORMATS_REJECTED;
     p++;
@@ -269,8 +282,8 @@ static enum formats_verdict formats_cyrus(const struct logline *ll, struct login
  * " nmsgs=N/N" (ipop3d) or " mech=M" after */
 static enum formats_verdict formats_uw(const struct logline *ll, struct login *out)
 {
-    const char *m = ll->msg, *sp, *rb;
-    size_t n = ll->msglen, a, h, p, c;
+    const char *m = ll->msg;
+    size_t n = ll->msglen, a, h, p;
 
     if (formats_starts(m, n, "Login user="))
         a = 11;
@@ -284,18 +297,8 @@ static enum formats_verdict formats_uw(const struct logline *ll, struct login *o
         formats_count(m, n, "host=", 5, &h) != 1 || h < a + 1 || m[h - 1] != ' ')
         return FORMATS_REJECTED;
     p = h + 5;
-    if (p < n && m[p] != '[') {
-        if ((sp = memchr(m + p, ' ', n - p)) == NULL ||
-            !formats_word(m + p, (size_t)(sp - m) - p, "[]"))
-            return FORMATS_REJECTED;
-        p = (size_t)(sp - m) + 1;
-    }
-    if (p >= n || m[p] != '[' || (rb = memchr(m + p, ']', n - p)) == NULL)
+    if (formats_host_addr(m, n, &p, &out->client) < 0)
         return FORMATS_REJECTED;
-    c = (size_t)(rb - m);
-    if (formats_addr(m + p + 1, c - p - 1, &out->client) < 0)
-        return FORMATS_REJECTED;
-    p = c + 1;
     if (p < n) {
         if (formats_starts(m + p, n - p, " nmsgs=")) {
             const char *sl = memchr(m + p + 7, '/', n - p - 7);
