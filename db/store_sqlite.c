@@ -46,6 +46,7 @@
  * add synchronous=FULL, since nothing replays an admin's revoke. A 16 MiB page cache
  * keeps the hot part of a large store in memory.
  */
+#define STORE_SQLITE_READER_PRAGMAS "PRAGMA cache_size = -16384; PRAGMA mmap_size = 268435456"
 #define STORE_SQLITE_WRITER_PRAGMAS "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384"
 #define STORE_SQLITE_SCHEMA_VERSION 2 /* the version db/schema.sql creates */
 
@@ -319,10 +320,16 @@ static int store_sqlite_setup_rw(struct store_sqlite *s, enum store_mode mode, c
     return store_sqlite_migrate(s, err, errlen);
 }
 
-/* store_sqlite_check_ro - a reader accepts only the latest schema version */
+/* store_sqlite_check_ro - a reader accepts only the latest schema version, and reads
+ * through a page cache as large as the writers' and a memory map of the file, so that a
+ * lookup in a large store costs no system calls */
 static int store_sqlite_check_ro(struct store_sqlite *s, char *err, size_t errlen)
 {
     int version;
+
+    if (store_sqlite_exec(s, STORE_SQLITE_READER_PRAGMAS, STORE_SQLITE_READER_PRAGMAS, err,
+                          errlen) < 0)
+        return -1;
 
     if (store_sqlite_version(s, &version, err, errlen) < 0)
         return -1;
