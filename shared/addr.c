@@ -168,6 +168,30 @@ static int addr_is_mapped(const struct addr *a)
            memcmp(a->bytes, addr_mapped_prefix, sizeof(addr_mapped_prefix)) == 0;
 }
 
+/* addr_put_dec - a byte in decimal without leading zeros at p; returns the end */
+static char *addr_put_dec(char *p, unsigned v)
+{
+    if (v >= 100)
+        *p++ = (char)('0' + v / 100);
+    if (v >= 10)
+        *p++ = (char)('0' + v / 10 % 10);
+    *p++ = (char)('0' + v % 10);
+    return p;
+}
+
+/* addr_put_hex - a 16-bit word in lower-case hex without leading zeros at p; the end */
+static char *addr_put_hex(char *p, unsigned v)
+{
+    static const char digits[] = "0123456789abcdef";
+    int shift = 12;
+
+    while (shift > 0 && (v >> shift) == 0)
+        shift -= 4;
+    for (; shift >= 0; shift -= 4)
+        *p++ = digits[(v >> shift) & 0xf];
+    return p;
+}
+
 /* addr_format_v6 - RFC 5952 text of 16 address bytes into buf (ADDR_STRLEN bytes) */
 static void addr_format_v6(const uint8_t bytes[16], char *buf)
 {
@@ -198,7 +222,7 @@ static void addr_format_v6(const uint8_t bytes[16], char *buf)
             i += bestlen - 1;
             continue;
         }
-        p += snprintf(p, 6, "%x", words[i]);
+        p = addr_put_hex(p, words[i]);
         if (i < 7)
             *p++ = ':';
     }
@@ -217,7 +241,15 @@ char *addr_format(const struct addr *a, char *buf, size_t buflen)
      */
     if (a->family == AF_INET || addr_is_mapped(a)) {
         const uint8_t *b = a->family == AF_INET ? a->bytes : a->bytes + 12;
-        snprintf(tmp, sizeof(tmp), "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+        char *p = tmp;
+        int i;
+
+        for (i = 0; i < 4; i++) {
+            if (i > 0)
+                *p++ = '.';
+            p = addr_put_dec(p, b[i]);
+        }
+        *p = '\0';
     } else if (a->family == AF_INET6) {
         addr_format_v6(a->bytes, tmp);
     } else {

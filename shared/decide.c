@@ -19,31 +19,39 @@
  * The reason text is for logs only. It may quote request data (the recipient's domain,
  * the user name, the store's message), always made printable and cut to fit.
  */
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "shared/decide.h"
 #include "shared/rcpt.h"
 #include "shared/util.h"
 
-#define DECIDE_WHY_MAX  320 /* bytes of the recipient half of a reason */
 #define DECIDE_TEXT_MAX 201 /* bytes of a user name or store message quoted, NUL included */
 
-/* decide_append - append formatted text to the reason, cutting at its end */
-static void decide_append(struct decision *out, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void decide_append(struct decision *out, const char *fmt, ...)
+/* decide_put - append text to buf (size bytes, NUL-terminated, *len used), cutting at its
+ * end; the reason is built without printf because it is built for every request */
+static void decide_put(char *buf, size_t size, size_t *len, const char *text)
 {
-    size_t used = strlen(out->reason);
-    va_list ap;
+    size_t n = strlen(text);
 
-    if (used + 1 >= sizeof(out->reason))
+    if (*len + 1 >= size)
         return;
-    va_start(ap, fmt);
-    vsnprintf(out->reason + used, sizeof(out->reason) - used, fmt, ap);
-    va_end(ap);
+    if (n > size - 1 - *len)
+        n = size - 1 - *len;
+    memcpy(buf + *len, text, n);
+    *len += n;
+    buf[*len] = '\0';
+}
+
+/* decide_reason - the reason: head, then the recipient half in parentheses */
+static void decide_reason(struct decision *out, const char *head)
+{
+    size_t len = 0;
+
+    out->reason[0] = '\0';
+    decide_put(out->reason, sizeof(out->reason), &len, head);
+    decide_put(out->reason, sizeof(out->reason), &len, " (");
+    decide_put(out->reason, sizeof(out->reason), &len, out->why);
+    decide_put(out->reason, sizeof(out->reason), &len, ")");
 }
 
 /* decide_printable - replace any unprintable byte left in the reason (belt and braces) */
@@ -84,63 +92,58 @@ static int decide_source_route(const char *recipient, size_t len)
            (len > 1 && recipient[0] == '<' && recipient[1] == '@');
 }
 
+/* decide_why - "recipient domain D is (not) local" into why */
+static void decide_why(char *why, size_t whylen, const char *domain, int local)
+{
+    size_t len = 0;
+
+    why[0] = '\0';
+    decide_put(why, whylen, &len, "recipient domain ");
+    decide_put(why, whylen, &len, domain);
+    decide_put(why, whylen, &len, local ? " is local" : " is not local");
+}
+
 /* decide_recipient - 1 if the recipient is local; why says what made it (not) local */
 static int decide_recipient(const struct config *cfg, const char *recipient, size_t len, char *why,
                             size_t whylen)
 {
     char err[256], show[256];
     struct rcpt r;
+    size_t used = 0;
 
     if (rcpt_parse(recipient, len, &r, err, sizeof(err)) < 0) {
-        snprintf(why, whylen, "unparseable recipient: %s",
-                 util_printable(err, strlen(err), show, sizeof(show)));
+        why[0] = '\0';
+        decide_put(why, whylen, &used, "unparseable recipient: ");
+        decide_put(why, whylen, &used, util_printable(err, strlen(err), show, sizeof(show)));
         return 0;
     }
     if (r.routed) {
-        snprintf(why, whylen, "%s",
-                 decide_source_route(recipient, len) ? "source route in recipient"
-                                                     : "routing in local part");
+        util_strlcpy(why,
+                     decide_source_route(recipient, len) ? "source route in recipient"
+                                                         : "routing in local part",
+                     whylen);
         return 0;
     }
     if (r.postmaster) {
-        snprintf(why, whylen, "recipient postmaster is local");
+        util_strlcpy(why, "recipient postmaster is local", whylen);
         return 1;
     }
     if (decide_domain_local(cfg, &r)) {
-        snprintf(why, whylen, "recipient domain %s is local", r.domain);
+        decide_why(why, whylen, r.domain, 1);
         return 1;
     }
-    snprintf(why, whylen, "recipient domain %s is not local", r.domain);
+    decide_why(why, whylen, r.domain, 0);
     return 0;
 }
 
-/* decide - the outcome for client relaying to recipient, under cfg's rules */
-void decide(const struct config *cfg, const struct addr *client, const char *recipient,
-            size_t rcptlen, const struct decision_grant *grant, struct decision *out)
+/* decide_grant - the outcome and reason once the store has answered for client */
+static void decide_grant(const struct addr *client, const struct decision_grant *grant,
+                         struct decision *out)
 {
-    char why[DECIDE_WHY_MAX], who[ADDR_STRLEN], text[DECIDE_TEXT_MAX], when[32];
+    char head[sizeof(out->reason)], who[ADDR_STRLEN], text[DECIDE_TEXT_MAX], when[32];
+    size_t len = 0;
 
-    out->reason[0] = '\0';
-    if (decide_recipient(cfg, recipient, rcptlen, why, sizeof(why))) {
-        out->outcome = DECISION_LOCAL;
-        decide_append(out, "%s", why);
-        goto out;
-    }
-    if (client == NULL) {
-        out->outcome = DECISION_REJECT;
-        decide_append(out, "no client address (%s)", why);
-        goto out;
-    }
-    if (cidr_list_match(cfg->local_networks, client)) {
-        out->outcome = DECISION_PERMIT_LOCALNET;
-        decide_append(out, "client in local_networks (%s)", why);
-        goto out;
-    }
-    if (grant == NULL) {
-        out->outcome = DECISION_NEED_GRANT;
-        decide_append(out, "client not in local_networks, grant needed (%s)", why);
-        goto out;
-    }
+    head[0] = '\0';
     switch (grant->state) {
     case GRANT_ACTIVE:
         out->outcome = DECISION_PERMIT_GRANT;
@@ -148,9 +151,12 @@ void decide(const struct config *cfg, const struct addr *client, const char *rec
             util_printable(grant->user, strnlen(grant->user, sizeof(text) - 1), text, sizeof(text));
         else
             util_strlcpy(text, "-", sizeof(text));
-        decide_append(out, "client=%s user=%s grant_expires=%s (%s)",
-                      addr_format(client, who, sizeof(who)), text,
-                      util_format_time(grant->expires, when, sizeof(when)), why);
+        decide_put(head, sizeof(head), &len, "client=");
+        decide_put(head, sizeof(head), &len, addr_format(client, who, sizeof(who)));
+        decide_put(head, sizeof(head), &len, " user=");
+        decide_put(head, sizeof(head), &len, text);
+        decide_put(head, sizeof(head), &len, " grant_expires=");
+        decide_put(head, sizeof(head), &len, util_format_time(grant->expires, when, sizeof(when)));
         break;
     case GRANT_ERROR:
         out->outcome = DECISION_DEFER;
@@ -159,17 +165,55 @@ void decide(const struct config *cfg, const struct addr *client, const char *rec
                            sizeof(text));
         else
             util_strlcpy(text, "unknown error", sizeof(text));
-        decide_append(out, "store: %s (%s)", text, why);
+        decide_put(head, sizeof(head), &len, "store: ");
+        decide_put(head, sizeof(head), &len, text);
         break;
     case GRANT_NONE:
         out->outcome = DECISION_REJECT;
-        decide_append(out, "no grant for client (%s)", why);
+        decide_put(head, sizeof(head), &len, "no grant for client");
         break;
     default:
         out->outcome = DECISION_DEFER; /* a state this code does not know: fail closed */
-        decide_append(out, "store: unknown grant state %d (%s)", (int)grant->state, why);
+        decide_put(head, sizeof(head), &len, "store: unknown grant state");
         break;
     }
+    decide_reason(out, head);
+}
+
+/* decide - the outcome for client relaying to recipient, under cfg's rules */
+void decide(const struct config *cfg, const struct addr *client, const char *recipient,
+            size_t rcptlen, const struct decision_grant *grant, struct decision *out)
+{
+    /* The second call of a decision reuses the first's recipient analysis: that call
+     * returned NEED_GRANT, so the recipient is not local and the client not local. */
+    if (grant != NULL && client != NULL && out->outcome == DECISION_NEED_GRANT &&
+        out->rcpt == recipient && out->rcptlen == rcptlen) {
+        decide_grant(client, grant, out);
+        goto out;
+    }
+    out->rcpt = recipient;
+    out->rcptlen = rcptlen;
+    if (decide_recipient(cfg, recipient, rcptlen, out->why, sizeof(out->why))) {
+        out->outcome = DECISION_LOCAL;
+        util_strlcpy(out->reason, out->why, sizeof(out->reason));
+        goto out;
+    }
+    if (client == NULL) {
+        out->outcome = DECISION_REJECT;
+        decide_reason(out, "no client address");
+        goto out;
+    }
+    if (cidr_list_match(cfg->local_networks, client)) {
+        out->outcome = DECISION_PERMIT_LOCALNET;
+        decide_reason(out, "client in local_networks");
+        goto out;
+    }
+    if (grant == NULL) {
+        out->outcome = DECISION_NEED_GRANT;
+        decide_reason(out, "client not in local_networks, grant needed");
+        goto out;
+    }
+    decide_grant(client, grant, out);
 out:
     decide_printable(out);
 }

@@ -12,7 +12,9 @@
  * A recipient that does not parse is treated as not local. The sender never matters.
  * The caller first calls decide with grant == NULL; if the outcome is
  * DECISION_NEED_GRANT it looks the client up in the store and calls again with what it
- * found. The reason text is for logs only; it never reaches a reply.
+ * found, passing the same struct decision and the same recipient (the second call then
+ * reuses the first call's analysis of the recipient). The reason text is for logs only;
+ * it never reaches a reply.
  */
 #ifndef POPAUTH_DECIDE_H
 #define POPAUTH_DECIDE_H
@@ -42,9 +44,16 @@ struct decision_grant {
     const char *error; /* GRANT_ERROR: the store's message */
 };
 
+#define DECISION_WHY_MAX 320 /* bytes of the recipient half of a reason */
+
 struct decision {
     enum decision_outcome outcome;
     char reason[512];
+    /* Kept by decide between the two calls of one decision, so that the second call
+     * (with the grant) does not parse the recipient again. Not for callers. */
+    const char *rcpt;
+    size_t rcptlen;
+    char why[DECISION_WHY_MAX];
 };
 
 /* decide - the outcome for client relaying to recipient, under cfg's rules */

@@ -97,13 +97,48 @@ const char *util_printable(const char *s, size_t len, char *dst, size_t dstlen)
     return dst;
 }
 
-/* util_format_time - unix seconds as ISO 8601 UTC ("2026-11-28T16:30:00Z") into buf */
+/* util_put_digits - v as exactly n decimal digits at p (v < 10^n); returns the end */
+static char *util_put_digits(char *p, unsigned v, int n)
+{
+    int i;
+
+    for (i = n - 1; i >= 0; i--, v /= 10)
+        p[i] = (char)('0' + v % 10);
+    return p + n;
+}
+
+/*
+ * util_format_time - unix seconds as ISO 8601 UTC ("2026-11-28T16:30:00Z") into buf.
+ * The calendar arithmetic is done here (days to civil date, proleptic Gregorian) rather
+ * than with gmtime_r and strftime: the policy server formats a time for every permit.
+ */
 char *util_format_time(int64_t t, char *buf, size_t buflen)
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
+    int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400), secs = t - days * 86400;
+    int64_t z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097, yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+    int64_t day = doy - (153 * mp + 2) / 5 + 1, month = mp < 10 ? mp + 3 : mp - 9;
+    int64_t year = yoe + era * 400 + (month <= 2);
+    char tmp[24], *p = tmp;
 
-    if (gmtime_r(&tt, &tm) == NULL || strftime(buf, buflen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    if (year < 0 || year > 9999 || buflen < sizeof("YYYY-MM-DDThh:mm:ssZ")) {
         snprintf(buf, buflen, "%lld", (long long)t);
+        return buf;
+    }
+    p = util_put_digits(p, (unsigned)year, 4);
+    *p++ = '-';
+    p = util_put_digits(p, (unsigned)month, 2);
+    *p++ = '-';
+    p = util_put_digits(p, (unsigned)day, 2);
+    *p++ = 'T';
+    p = util_put_digits(p, (unsigned)(secs / 3600), 2);
+    *p++ = ':';
+    p = util_put_digits(p, (unsigned)(secs / 60 % 60), 2);
+    *p++ = ':';
+    p = util_put_digits(p, (unsigned)(secs % 60), 2);
+    *p++ = 'Z';
+    *p = '\0';
+    memcpy(buf, tmp, (size_t)(p - tmp) + 1);
     return buf;
 }

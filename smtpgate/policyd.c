@@ -121,12 +121,16 @@ void policyd_set_config(struct policyd *pd, const struct config *cfg)
 /* policyd_clean - request data made safe for one log field (no quotes, no controls) */
 static const char *policyd_clean(const char *s, char *dst, size_t dstlen, int quoted)
 {
-    char *p;
+    size_t i;
 
-    util_printable(s, strnlen(s, dstlen - 1), dst, dstlen);
-    for (p = dst; *p != '\0'; p++)
-        if (*p == '"' || *p == '\\' || (!quoted && *p == ' '))
-            *p = '?';
+    for (i = 0; s[i] != '\0' && i + 1 < dstlen; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        dst[i] = (c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || (!quoted && c == ' '))
+                     ? '?'
+                     : (char)c;
+    }
+    dst[i] = '\0';
     if (dst[0] == '\0' && !quoted)
         util_strlcpy(dst, "-", dstlen);
     return dst;
