@@ -138,7 +138,7 @@ static void ingest_add(struct ingest *ing, const struct login *lg)
 }
 
 /* ingest_login - count a recognised login and decide whether it becomes a grant */
-static void ingest_login(struct ingest *ing, struct source *src, struct login *lg)
+void ingest_login(struct ingest *ing, struct source *src, struct login *lg)
 {
     int64_t now = time(NULL);
     char err[512];

@@ -47,6 +47,12 @@ void ingest_line(struct ingest *ing, struct source *src, const char *line, size_
 /* ingest_logline - process a line already split into time, tag and message (journal) */
 void ingest_logline(struct ingest *ing, struct source *src, const struct logline *ll,
                     const char *raw, size_t rawlen);
+/*
+ * ingest_login - a login recognised by src itself (the sniffer): counted, filtered like
+ * a log line's login (local_networks, never_grant, age) and added to the batch. lg->time
+ * may be adjusted (a time in the future becomes now).
+ */
+void ingest_login(struct ingest *ing, struct source *src, struct login *lg);
 /* ingest_flush - commit pending grants, positions and counters; -1 and err on failure */
 int ingest_flush(struct ingest *ing, char *err, size_t errlen);
 /* ingest_pending - number of grants waiting for the next flush */

@@ -2,13 +2,21 @@
  * popauth - the ingest daemon: turns successful POP3/IMAP logins into relay grants.
  *
  * This file holds main(): option and config binding, the start-up order and the event
- * loop. Start-up: config, custom patterns and the store (all fatal on error, exit 2),
- * then the sources of log_sources, each resumed at its saved position. The loop flushes
- * the ingest core once per iteration (an ev_prepare watcher, run just before the loop
- * waits), so a grant is committed a few milliseconds after its line arrived. SIGTERM and
- * SIGINT read what the sources have, commit and exit 0; SIGHUP re-reads the config (a
- * bad new config is logged and the old one kept). With --once every source is read to
- * its current end, committed, and popauth exits.
+ * loop. Start-up: config, custom patterns and the store (all fatal on error, exit 2);
+ * the sources of log_sources, each resumed at its saved position; the capture sources
+ * (sniff_interfaces, sniff_file), whose handles are opened here, while root is still
+ * held; then root is dropped to run_user, and only then do the sources start their
+ * watchers. The store stays open across the drop, but SQLite creates and removes its
+ * -wal and -shm files beside the database, so that directory must be writable by
+ * run_user; followed log files are opened (and reopened after rotation) as run_user.
+ * log_sources may be empty when a capture source is configured; with no source at all
+ * popauth refuses to start. The loop flushes the ingest core once per iteration (an
+ * ev_prepare watcher, run just before the loop waits), so a grant is committed a few
+ * milliseconds after its line arrived; log lines on stderr are written at the same
+ * moment, in one block. SIGTERM and SIGINT read what the sources have, commit and exit
+ * 0; SIGHUP re-reads the config (a bad new config is logged and the old one kept;
+ * sources, store and run_user change only at a restart). With --once every source is
+ * read to its current end, committed, and popauth exits.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -24,9 +32,11 @@
 #include "popauth/journal.h"
 #include "popauth/logtail.h"
 #include "popauth/patterns.h"
+#include "popauth/sniff.h"
 #include "shared/cli.h"
 #include "shared/config.h"
 #include "shared/log.h"
+#include "shared/privilege.h"
 #include "shared/util.h"
 
 #define POPAUTH_PROG        "popauth"
@@ -111,32 +121,57 @@ static struct source *popauth_source_new(struct popauth *pa, const char *spec, c
     return NULL;
 }
 
-/* popauth_sources_open - create every source and restore its saved position */
+/* popauth_source_add - register a new source; fatal if its name is taken or too many */
+static void popauth_source_add(struct popauth *pa, struct source *src, const char *param,
+                               const char *entry)
+{
+    char err[1024];
+    size_t j;
+
+    if (pa->nsources == POPAUTH_MAX_SOURCES)
+        fatal("%s: more than %d sources in all", param, POPAUTH_MAX_SOURCES);
+    for (j = 0; j < pa->nsources; j++)
+        if (strcmp(pa->sources[j]->name, src->name) == 0)
+            fatal("%s: '%s' is listed twice", param, entry);
+    if (src->persistent && pa->st != NULL) {
+        int rc = store_position_get(pa->st, src->name, &src->position, err, sizeof(err));
+        if (rc < 0)
+            fatal("%s", err);
+        src->position_saved = rc == 1;
+    }
+    ingest_add_source(pa->ing, src);
+    pa->sources[pa->nsources++] = src;
+}
+
+/* popauth_sources_open - create every source, restore the saved positions and open the
+ * capture handles (before privileges are dropped) */
 static void popauth_sources_open(struct popauth *pa)
 {
-    const struct strlist *list = &pa->setup.cfg->log_sources;
+    const struct config *cfg = pa->setup.cfg;
+    const struct strlist *list = &cfg->log_sources;
     char err[1024];
-    size_t i, j;
+    size_t i;
 
-    if (list->count == 0)
-        fatal("log_sources: no sources configured");
-    if (list->count > POPAUTH_MAX_SOURCES)
-        fatal("log_sources: more than %d sources", POPAUTH_MAX_SOURCES);
+    if (list->count == 0 && cfg->sniff_interfaces.count == 0 && cfg->sniff_file[0] == '\0')
+        fatal("no sources configured: set log_sources, sniff_interfaces or sniff_file");
     for (i = 0; i < list->count; i++) {
         struct source *src = popauth_source_new(pa, list->items[i], err, sizeof(err));
         if (src == NULL)
             fatal("%s", err);
-        for (j = 0; j < pa->nsources; j++)
-            if (strcmp(pa->sources[j]->name, src->name) == 0)
-                fatal("log_sources: '%s' is listed twice", list->items[i]);
-        if (src->persistent && pa->st != NULL) {
-            int rc = store_position_get(pa->st, src->name, &src->position, err, sizeof(err));
-            if (rc < 0)
-                fatal("%s", err);
-            src->position_saved = rc == 1;
-        }
-        ingest_add_source(pa->ing, src);
-        pa->sources[pa->nsources++] = src;
+        popauth_source_add(pa, src, "log_sources", list->items[i]);
+    }
+    for (i = 0; i < cfg->sniff_interfaces.count; i++) {
+        const char *ifname = cfg->sniff_interfaces.items[i];
+        struct source *src = sniff_interface_new(ifname, cfg, err, sizeof(err));
+        if (src == NULL)
+            fatal("%s", err);
+        popauth_source_add(pa, src, "sniff_interfaces", ifname);
+    }
+    if (cfg->sniff_file[0] != '\0') {
+        struct source *src = sniff_file_new(cfg->sniff_file, cfg, err, sizeof(err));
+        if (src == NULL)
+            fatal("%s", err);
+        popauth_source_add(pa, src, "sniff_file", cfg->sniff_file);
     }
 }
 
@@ -194,6 +229,7 @@ static void popauth_flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
     struct popauth *pa = w->data;
 
     (void)revents;
+    log_flush();
     if (pa->store_failing)
         return; /* the retry timer tries again; don't stall every iteration on busy_timeout */
     popauth_flush(pa);
@@ -224,6 +260,22 @@ static void popauth_term_cb(struct ev_loop *loop, ev_signal *w, int revents)
     ev_break(loop, EVBREAK_ALL);
 }
 
+/* popauth_restart_needed - 1 if next changes a setting that only a restart applies */
+static int popauth_restart_needed(const struct config *cur, const struct config *next)
+{
+    static const char *const names[] = {
+        "database",           "log_sources",    "journal_directory", "sniff_interfaces",
+        "sniff_file",         "sniff_ports",    "sniff_promiscuous", "sniff_max_flows",
+        "sniff_flow_timeout", "sniff_max_line", "run_user",
+    };
+    size_t i;
+
+    for (i = 0; i < UTIL_ARRAY_LEN(names); i++)
+        if (strcmp(config_text(cur, names[i]), config_text(next, names[i])) != 0)
+            return 1;
+    return 0;
+}
+
 /* popauth_hup_cb - SIGHUP: build a new config; swap it in only if all of it is good */
 static void popauth_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -237,12 +289,9 @@ static void popauth_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
         log_error("action=reload status=failed reason=\"%s\" (keeping the running config)", err);
         return;
     }
-    if (strcmp(next.cfg->database, pa->setup.cfg->database) != 0 ||
-        strcmp(config_text(next.cfg, "log_sources"), config_text(pa->setup.cfg, "log_sources")) ||
-        strcmp(config_text(next.cfg, "journal_directory"),
-               config_text(pa->setup.cfg, "journal_directory")))
-        log_warnx("action=reload changes to database, log_sources or journal_directory take "
-                  "effect at the next restart");
+    if (popauth_restart_needed(pa->setup.cfg, next.cfg))
+        log_warnx("action=reload changes to database, log_sources, journal_directory, sniff_* "
+                  "or run_user take effect at the next restart");
     ingest_set_config(pa->ing, next.cfg, next.patterns, next.formats);
     popauth_setup_free(&pa->setup);
     pa->setup = next;
@@ -307,7 +356,7 @@ static int popauth_once(struct popauth *pa)
     return rc;
 }
 
-/* main - options, config, store, sources; then --once or the loop */
+/* main - options, config, store, sources, privilege drop; then --once or the loop */
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -345,6 +394,9 @@ int main(int argc, char **argv)
     pa.ing =
         ingest_new(pa.setup.cfg, pa.st, pa.setup.patterns, pa.setup.formats, pa.setup.cfg->dry_run);
     popauth_sources_open(&pa);
+    if (privilege_drop(pa.setup.cfg->run_user, err, sizeof(err)) < 0)
+        fatal("%s", err);
+    log_buffer(1); /* stderr: written in blocks; popauth_run flushes once per iteration */
     if (once)
         rc = popauth_once(&pa);
     else
@@ -356,5 +408,6 @@ int main(int argc, char **argv)
     ingest_free(pa.ing);
     store_close(pa.st);
     popauth_setup_free(&pa.setup);
+    log_buffer(0);
     return rc;
 }

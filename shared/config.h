@@ -65,6 +65,31 @@ struct config {
     int64_t policy_idle_timeout;    /* close idle connections after this long */
     int64_t policy_max_connections; /* connections served at once */
 
+    /* smtpgate: the SMTP proxy front */
+    struct strlist proxy_listen;              /* inet:HOST:PORT, inet:[V6]:PORT */
+    char *proxy_backend;                      /* inet:HOST:PORT, inet:[V6]:PORT or unix:PATH */
+    char *proxy_client_identity;              /* xclient, haproxy or none */
+    int64_t proxy_max_line;                   /* bytes in a command line, CRLF included */
+    int64_t proxy_max_connections;            /* client connections at once */
+    int64_t proxy_max_connections_per_client; /* client connections at once per address */
+    int64_t proxy_max_recipients;             /* RCPT TO accepted per message */
+    int64_t proxy_command_timeout;            /* waiting for a command or a reply */
+    int64_t proxy_data_timeout;               /* waiting for each block of DATA */
+    int64_t proxy_min_data_rate;              /* bytes/s a DATA transfer must average */
+    int64_t proxy_backend_timeout;            /* connecting to the backend, its greeting */
+
+    /* popauth: the POP3/IMAP sniffer */
+    struct strlist sniff_interfaces; /* capture live on these interfaces */
+    char *sniff_file;                /* or read this pcap/pcapng file */
+    struct strlist sniff_ports;      /* pop3:PORT and imap:PORT entries */
+    int sniff_promiscuous;           /* put the interfaces in promiscuous mode */
+    int64_t sniff_max_flows;         /* TCP conversations followed at once */
+    int64_t sniff_flow_timeout;      /* forget a conversation idle this long */
+    int64_t sniff_max_line;          /* bytes in a POP3/IMAP line */
+
+    /* both daemons */
+    char *run_user; /* drop root to this user after start-up; "" keeps the current user */
+
     char **values;               /* effective text of every parameter, indexed like the table */
     unsigned char *explicit_set; /* 1 where the file or -o set the parameter */
 };

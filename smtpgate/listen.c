@@ -1,5 +1,6 @@
 /*
- * listen - parse policy_listen entries and open their listening sockets (see listen.h).
+ * listen - parse policy_listen and proxy_listen entries and open their listening sockets
+ * (see listen.h). Every error names the parameter the caller gave and the entry.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -7,6 +8,7 @@
 #include <grp.h>
 #include <netinet/in.h>
 #include <pwd.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,75 +46,121 @@ static long listen_number(const char *s, size_t len, int base, long max)
 }
 
 /* listen_socket_new - a non-blocking, close-on-exec socket; -1 and err on failure */
-static int listen_socket_new(int family, const char *spec, char *err, size_t errlen)
+static int listen_socket_new(int family, const char *param, const char *spec, char *err,
+                             size_t errlen)
 {
     int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
     if (fd < 0)
-        util_seterr(err, errlen, "policy_listen %s: socket: %s", spec, strerror(errno));
+        util_seterr(err, errlen, "%s %s: socket: %s", param, spec, strerror(errno));
     return fd;
 }
 
-/* listen_inet - open inet:HOST:PORT or inet:[V6]:PORT (rest is after "inet:") */
-static int listen_inet(const char *spec, const char *rest, struct listen_socket *ls, char *err,
-                       size_t errlen)
+/* listen_parse_inet - inet:HOST:PORT or inet:[V6]:PORT (rest is after "inet:") into *ss */
+static int listen_parse_inet(const char *param, const char *spec, const char *rest,
+                             struct sockaddr_storage *ss, socklen_t *sslen, char *err,
+                             size_t errlen)
 {
-    struct sockaddr_storage ss;
-    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
     const char *colon, *host = rest;
     char hostbuf[64];
     size_t hostlen;
     long port;
-    int fd, one = 1, family;
-    socklen_t sslen;
+    int family;
 
     if (*rest == '[') {
         const char *close = strchr(rest, ']');
         if (close == NULL || close[1] != ':')
-            return util_seterr(err, errlen, "policy_listen %s: expected inet:[IPV6]:PORT", spec);
+            return util_seterr(err, errlen, "%s %s: expected inet:[IPV6]:PORT", param, spec);
         host = rest + 1;
         hostlen = (size_t)(close - host);
         colon = close + 1;
         family = AF_INET6;
     } else {
         if ((colon = strrchr(rest, ':')) == NULL)
-            return util_seterr(err, errlen, "policy_listen %s: expected inet:HOST:PORT", spec);
+            return util_seterr(err, errlen, "%s %s: expected inet:HOST:PORT", param, spec);
         hostlen = (size_t)(colon - rest);
         family = AF_INET;
     }
     port = listen_number(colon + 1, strlen(colon + 1), 10, 65535);
     if (port <= 0)
-        return util_seterr(err, errlen, "policy_listen %s: bad port '%s'", spec, colon + 1);
+        return util_seterr(err, errlen, "%s %s: bad port '%s'", param, spec, colon + 1);
     if (hostlen == 0 || hostlen >= sizeof(hostbuf))
-        return util_seterr(err, errlen, "policy_listen %s: bad host", spec);
+        return util_seterr(err, errlen, "%s %s: bad host", param, spec);
     memcpy(hostbuf, host, hostlen);
     hostbuf[hostlen] = '\0';
-    memset(&ss, 0, sizeof(ss));
     if (family == AF_INET) {
         sin->sin_family = AF_INET;
         sin->sin_port = htons((uint16_t)port);
-        sslen = sizeof(*sin);
+        *sslen = sizeof(*sin);
         if (inet_pton(AF_INET, hostbuf, &sin->sin_addr) != 1)
             return util_seterr(err, errlen,
-                               "policy_listen %s: '%s' is not a numeric IPv4 address "
+                               "%s %s: '%s' is not a numeric IPv4 address "
                                "(use inet:[V6]:PORT for IPv6)",
-                               spec, hostbuf);
+                               param, spec, hostbuf);
     } else {
         sin6->sin6_family = AF_INET6;
         sin6->sin6_port = htons((uint16_t)port);
-        sslen = sizeof(*sin6);
+        *sslen = sizeof(*sin6);
         if (inet_pton(AF_INET6, hostbuf, &sin6->sin6_addr) != 1)
-            return util_seterr(err, errlen, "policy_listen %s: '%s' is not a numeric IPv6 address",
+            return util_seterr(err, errlen, "%s %s: '%s' is not a numeric IPv6 address", param,
                                spec, hostbuf);
     }
-    if ((fd = listen_socket_new(family, spec, err, errlen)) < 0)
+    return 0;
+}
+
+/* listen_parse_unix - unix:PATH[:options] (rest is after "unix:") into *ss; *opts is the
+ * ":options" part or NULL */
+static int listen_parse_unix(const char *param, const char *spec, const char *rest,
+                             struct sockaddr_storage *ss, socklen_t *sslen, const char **opts,
+                             char *err, size_t errlen)
+{
+    struct sockaddr_un *sun = (struct sockaddr_un *)ss;
+    const char *p = strchr(rest, ':');
+    size_t pathlen = p ? (size_t)(p - rest) : strlen(rest);
+
+    if (pathlen == 0 || rest[0] != '/')
+        return util_seterr(err, errlen, "%s %s: the path must be absolute", param, spec);
+    if (pathlen >= sizeof(sun->sun_path))
+        return util_seterr(err, errlen, "%s %s: path too long", param, spec);
+    sun->sun_family = AF_UNIX;
+    memcpy(sun->sun_path, rest, pathlen);
+    *sslen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + pathlen + 1);
+    *opts = p;
+    return 0;
+}
+
+/* listen_parse - parse spec, an entry of param, into a socket address; see listen.h */
+int listen_parse(const char *param, const char *spec, struct sockaddr_storage *ss, socklen_t *sslen,
+                 const char **opts, char *err, size_t errlen)
+{
+    memset(ss, 0, sizeof(*ss));
+    *sslen = 0;
+    *opts = NULL;
+    if (strncmp(spec, "inet:", 5) == 0)
+        return listen_parse_inet(param, spec, spec + 5, ss, sslen, err, errlen);
+    if (strncmp(spec, "unix:", 5) == 0)
+        return listen_parse_unix(param, spec, spec + 5, ss, sslen, opts, err, errlen);
+    return util_seterr(err, errlen,
+                       "%s: bad entry '%s' (inet:HOST:PORT, inet:[V6]:PORT or "
+                       "unix:PATH[:mode=..][:owner=..][:group=..])",
+                       param, spec);
+}
+
+/* listen_inet - open the inet socket address ss of spec */
+static int listen_inet(const char *param, const char *spec, const struct sockaddr_storage *ss,
+                       socklen_t sslen, struct listen_socket *ls, char *err, size_t errlen)
+{
+    int fd, one = 1, family = ss->ss_family;
+
+    if ((fd = listen_socket_new(family, param, spec, err, errlen)) < 0)
         return -1;
     (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (family == AF_INET6)
         (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    if (bind(fd, (struct sockaddr *)&ss, sslen) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
-        util_seterr(err, errlen, "policy_listen %s: %s", spec, strerror(errno));
+    if (bind(fd, (const struct sockaddr *)ss, sslen) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
+        util_seterr(err, errlen, "%s %s: %s", param, spec, strerror(errno));
         close(fd);
         return -1;
     }
@@ -121,7 +169,7 @@ static int listen_inet(const char *spec, const char *rest, struct listen_socket 
 }
 
 /* listen_unix_option - apply one ":name=value" option of a unix: entry to o */
-static int listen_unix_option(const char *spec, const char *opt, size_t len,
+static int listen_unix_option(const char *param, const char *spec, const char *opt, size_t len,
                               struct listen_unix_opts *o, char *err, size_t errlen)
 {
     const char *eq = memchr(opt, '=', len);
@@ -130,18 +178,17 @@ static int listen_unix_option(const char *spec, const char *opt, size_t len,
     long n;
 
     if (eq == NULL)
-        return util_seterr(err, errlen, "policy_listen %s: option '%.*s' without '='", spec,
-                           (int)len, opt);
+        return util_seterr(err, errlen, "%s %s: option '%.*s' without '='", param, spec, (int)len,
+                           opt);
     nlen = (size_t)(eq - opt);
     vlen = len - nlen - 1;
     if (vlen == 0 || vlen >= sizeof(value))
-        return util_seterr(err, errlen, "policy_listen %s: bad value in '%.*s'", spec, (int)len,
-                           opt);
+        return util_seterr(err, errlen, "%s %s: bad value in '%.*s'", param, spec, (int)len, opt);
     memcpy(value, eq + 1, vlen);
     value[vlen] = '\0';
     if (nlen == 4 && strncmp(opt, "mode", 4) == 0) {
         if ((n = listen_number(value, vlen, 8, 07777)) < 0)
-            return util_seterr(err, errlen, "policy_listen %s: bad mode '%s' (octal)", spec, value);
+            return util_seterr(err, errlen, "%s %s: bad mode '%s' (octal)", param, spec, value);
         o->mode = (mode_t)n;
         o->has_mode = 1;
     } else if (nlen == 5 && strncmp(opt, "owner", 5) == 0) {
@@ -151,7 +198,7 @@ static int listen_unix_option(const char *spec, const char *opt, size_t len,
         else if ((n = listen_number(value, vlen, 10, 0x7fffffffL)) >= 0)
             o->uid = (uid_t)n;
         else
-            return util_seterr(err, errlen, "policy_listen %s: unknown user '%s'", spec, value);
+            return util_seterr(err, errlen, "%s %s: unknown user '%s'", param, spec, value);
         o->has_owner = 1;
     } else if (nlen == 5 && strncmp(opt, "group", 5) == 0) {
         struct group *gr = getgrnam(value);
@@ -160,97 +207,93 @@ static int listen_unix_option(const char *spec, const char *opt, size_t len,
         else if ((n = listen_number(value, vlen, 10, 0x7fffffffL)) >= 0)
             o->gid = (gid_t)n;
         else
-            return util_seterr(err, errlen, "policy_listen %s: unknown group '%s'", spec, value);
+            return util_seterr(err, errlen, "%s %s: unknown group '%s'", param, spec, value);
         o->has_group = 1;
     } else {
-        return util_seterr(err, errlen,
-                           "policy_listen %s: unknown option '%.*s' (mode, owner, group)", spec,
-                           (int)nlen, opt);
+        return util_seterr(err, errlen, "%s %s: unknown option '%.*s' (mode, owner, group)", param,
+                           spec, (int)nlen, opt);
     }
     return 0;
 }
 
-/* listen_unix - open unix:PATH[:options] (rest is after "unix:") */
-static int listen_unix(const char *spec, const char *rest, struct listen_socket *ls, char *err,
+/* listen_unix - open the unix socket address ss of spec, then apply its options p */
+static int listen_unix(const char *param, const char *spec, struct sockaddr_storage *ss,
+                       socklen_t sslen, const char *p, struct listen_socket *ls, char *err,
                        size_t errlen)
 {
     struct listen_unix_opts o;
-    struct sockaddr_un sun;
-    const char *p = strchr(rest, ':');
-    size_t pathlen = p ? (size_t)(p - rest) : strlen(rest);
+    struct sockaddr_un *sun = (struct sockaddr_un *)ss;
+    size_t pathlen = strlen(sun->sun_path);
     struct stat sb;
     mode_t old;
     int fd, rc;
 
     memset(&o, 0, sizeof(o));
-    if (pathlen == 0 || rest[0] != '/')
-        return util_seterr(err, errlen, "policy_listen %s: the path must be absolute", spec);
-    if (pathlen >= sizeof(sun.sun_path) || pathlen >= sizeof(ls->path))
-        return util_seterr(err, errlen, "policy_listen %s: path too long", spec);
+    if (pathlen >= sizeof(ls->path))
+        return util_seterr(err, errlen, "%s %s: path too long", param, spec);
     while (p != NULL) {
         const char *next = strchr(p + 1, ':');
         size_t len = next ? (size_t)(next - p - 1) : strlen(p + 1);
-        if (listen_unix_option(spec, p + 1, len, &o, err, errlen) < 0)
+        if (listen_unix_option(param, spec, p + 1, len, &o, err, errlen) < 0)
             return -1;
         p = next;
     }
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    memcpy(sun.sun_path, rest, pathlen);
-    if (lstat(sun.sun_path, &sb) == 0) {
+    if (lstat(sun->sun_path, &sb) == 0) {
         if (!S_ISSOCK(sb.st_mode))
-            return util_seterr(err, errlen, "policy_listen %s: %s exists and is not a socket", spec,
-                               sun.sun_path);
-        if (unlink(sun.sun_path) < 0)
-            return util_seterr(err, errlen, "policy_listen %s: removing the stale socket: %s", spec,
+            return util_seterr(err, errlen, "%s %s: %s exists and is not a socket", param, spec,
+                               sun->sun_path);
+        if (unlink(sun->sun_path) < 0)
+            return util_seterr(err, errlen, "%s %s: removing the stale socket: %s", param, spec,
                                strerror(errno));
     }
-    if ((fd = listen_socket_new(AF_UNIX, spec, err, errlen)) < 0)
+    if ((fd = listen_socket_new(AF_UNIX, param, spec, err, errlen)) < 0)
         return -1;
     old = umask(0177);
-    rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+    rc = bind(fd, (struct sockaddr *)sun, sslen);
     umask(old);
     if (rc < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
-        util_seterr(err, errlen, "policy_listen %s: %s", spec, strerror(errno));
+        util_seterr(err, errlen, "%s %s: %s", param, spec, strerror(errno));
         goto fail;
     }
-    if (o.has_mode && chmod(sun.sun_path, o.mode) < 0) {
-        util_seterr(err, errlen, "policy_listen %s: chmod: %s", spec, strerror(errno));
+    if (o.has_mode && chmod(sun->sun_path, o.mode) < 0) {
+        util_seterr(err, errlen, "%s %s: chmod: %s", param, spec, strerror(errno));
         goto fail_unlink;
     }
-    if ((o.has_owner || o.has_group) &&
-        chown(sun.sun_path, o.has_owner ? o.uid : (uid_t)-1, o.has_group ? o.gid : (gid_t)-1) < 0) {
-        util_seterr(err, errlen, "policy_listen %s: chown: %s", spec, strerror(errno));
+    if ((o.has_owner || o.has_group) && chown(sun->sun_path, o.has_owner ? o.uid : (uid_t)-1,
+                                              o.has_group ? o.gid : (gid_t)-1) < 0) {
+        util_seterr(err, errlen, "%s %s: chown: %s", param, spec, strerror(errno));
         goto fail_unlink;
     }
-    if (lstat(sun.sun_path, &sb) == 0) {
+    if (lstat(sun->sun_path, &sb) == 0) {
         ls->dev = sb.st_dev;
         ls->ino = sb.st_ino;
     }
-    memcpy(ls->path, sun.sun_path, pathlen + 1);
+    memcpy(ls->path, sun->sun_path, pathlen + 1);
     ls->fd = fd;
     return 0;
 fail_unlink:
-    unlink(sun.sun_path);
+    unlink(sun->sun_path);
 fail:
     close(fd);
     return -1;
 }
 
-/* listen_open - parse spec and open its listening socket into *ls; -1 and err if bad */
-int listen_open(const char *spec, struct listen_socket *ls, char *err, size_t errlen)
+/* listen_open - parse spec, an entry of param, and open its listening socket into *ls */
+int listen_open(const char *param, const char *spec, struct listen_socket *ls, char *err,
+                size_t errlen)
 {
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    const char *opts;
+
     memset(ls, 0, sizeof(*ls));
     ls->fd = -1;
     util_strlcpy(ls->name, spec, sizeof(ls->name));
-    if (strncmp(spec, "inet:", 5) == 0)
-        return listen_inet(spec, spec + 5, ls, err, errlen);
-    if (strncmp(spec, "unix:", 5) == 0)
-        return listen_unix(spec, spec + 5, ls, err, errlen);
-    return util_seterr(err, errlen,
-                       "policy_listen: bad entry '%s' (inet:HOST:PORT, inet:[V6]:PORT or "
-                       "unix:PATH[:mode=..][:owner=..][:group=..])",
-                       spec);
+    if (listen_parse(param, spec, &ss, &sslen, &opts, err, errlen) < 0)
+        return -1;
+    if (ss.ss_family == AF_UNIX)
+        return listen_unix(param, spec, &ss, sslen, opts, ls, err, errlen);
+    return listen_inet(param, spec, &ss, sslen, ls, err, errlen);
 }
 
 /* listen_close - close the socket and remove its file if it is still ours */

@@ -1,5 +1,5 @@
 /*
- * listen - smtpgate's listening sockets, one per policy_listen entry:
+ * listen - smtpgate's listening sockets, one per policy_listen or proxy_listen entry:
  *
  *   inet:HOST:PORT      a numeric IPv4 address ("0.0.0.0" for all)
  *   inet:[V6]:PORT      a numeric IPv6 address ("[::]" for all; IPV6_V6ONLY is set)
@@ -9,13 +9,16 @@
  *                       applied after bind, and the socket is created with umask 0177
  *                       so that it is never more open than asked in between
  *
- * Sockets are non-blocking and close-on-exec. Opening happens at start-up, before any
- * privilege is dropped; errors go into (err, errlen) naming the entry.
+ * listen_parse is the one parser of these entries; smtpgate also uses it for proxy_backend
+ * (where options are refused). Sockets are non-blocking and close-on-exec. Opening happens at
+ * start-up, before any privilege is dropped; errors go into (err, errlen) naming the parameter and
+ * the entry.
  */
 #ifndef POPAUTH_LISTEN_H
 #define POPAUTH_LISTEN_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #define LISTEN_BACKLOG  1024
@@ -29,8 +32,21 @@ struct listen_socket {
     ino_t ino;
 };
 
-/* listen_open - parse spec and open its listening socket into *ls; -1 and err if bad */
-int listen_open(const char *spec, struct listen_socket *ls, char *err, size_t errlen);
+/*
+ * listen_parse - parse spec, an entry of the parameter param, into the socket address *ss
+ * of *sslen bytes (inet: numeric hosts, no lookups; unix: the path); *opts is the
+ * ":name=value..." part of a unix: entry, NULL if none. -1 and err, which names param and
+ * spec, if it is bad. Nothing is opened.
+ */
+int listen_parse(const char *param, const char *spec, struct sockaddr_storage *ss, socklen_t *sslen,
+                 const char **opts, char *err, size_t errlen);
+/*
+ * listen_open - parse spec, an entry of the parameter param ("policy_listen",
+ * "proxy_listen"), and open its listening socket into *ls; -1 and err, which names param
+ * and spec, if it is bad or cannot be opened
+ */
+int listen_open(const char *param, const char *spec, struct listen_socket *ls, char *err,
+                size_t errlen);
 /* listen_close - close the socket and remove its file if it is still ours */
 void listen_close(struct listen_socket *ls);
 

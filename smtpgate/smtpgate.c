@@ -1,16 +1,20 @@
 /*
  * smtpgate - the gate daemon: answers the MTA's question "may this client relay to this
- * recipient?" from the grant store, which it only ever reads.
+ * recipient?" from the grant store, which it only ever reads. Two fronts share the
+ * decision: the Postfix policy server (policy_listen, policyd.c) and the SMTP proxy that
+ * stands in front of any MTA (proxy_listen, proxy.c); either or both run.
  *
  * This file holds main(): option and config binding, the start-up order and the event
  * loop. Start-up: config (fatal on error, exit 2), then the listening sockets of
- * policy_listen (opened before anything else, while any privilege is still held), then
- * the policy server. The store is opened read-only on the first request that needs it
- * and reopened by itself after errors (grants.c), so a missing, locked or corrupt store
- * makes smtpgate answer the defer action, never stop. SIGTERM and SIGINT stop accepting
- * (the listeners close), answer the requests already received, and exit 0. SIGHUP builds
- * a complete new config and swaps it in for the next request; open connections stay, and
- * so do the listeners (a changed policy_listen needs a restart, which is logged).
+ * policy_listen and proxy_listen (opened before anything else, while any privilege is
+ * still held), then run_user's privileges, then the servers. The store is opened
+ * read-only on the first request that needs it and reopened by itself after errors
+ * (grants.c), so a missing, locked or corrupt store makes smtpgate defer, never stop.
+ * SIGTERM and SIGINT stop accepting (the listeners close), let both fronts finish what
+ * they received (bounded in time), and exit 0. SIGHUP builds a complete new config and
+ * swaps it in for the next request and the next proxy session; open connections stay,
+ * and so do the listeners (a changed policy_listen or proxy_listen needs a restart,
+ * which is logged).
  */
 #include <getopt.h>
 #include <signal.h>
@@ -23,24 +27,30 @@
 #include "shared/cli.h"
 #include "shared/config.h"
 #include "shared/log.h"
+#include "shared/privilege.h"
 #include "shared/util.h"
 #include "smtpgate/grants.h"
 #include "smtpgate/listen.h"
 #include "smtpgate/policyd.h"
+#include "smtpgate/proxy.h"
 
 #define SMTPGATE_PROG "smtpgate"
 
 struct smtpgate {
     struct cli_config cli;
     struct config *cfg;
-    struct listen_socket listeners[POLICYD_MAX_LISTENERS];
+    struct listen_socket listeners[POLICYD_MAX_LISTENERS]; /* policy_listen */
     size_t nlisteners;
+    struct listen_socket proxy_listeners[PROXY_MAX_LISTENERS]; /* proxy_listen */
+    size_t nproxy_listeners;
     struct grants *grants;
-    struct policyd *policyd;
+    struct policyd *policyd; /* NULL when policy_listen is empty */
+    struct proxy *proxy;     /* NULL when proxy_listen is empty */
     struct ev_loop *loop;
     ev_signal term_w, int_w, hup_w;
     ev_prepare flush_w; /* writes the buffered log lines once per iteration */
     int stopping;
+    int draining; /* fronts still finishing after SIGTERM */
 };
 
 /* smtpgate_usage - print the usage summary and exit with status */
@@ -63,12 +73,19 @@ static struct config *smtpgate_config(const struct cli_config *cc, char *err, si
 
     if (cfg == NULL)
         return NULL;
-    if (cfg->policy_listen.count == 0 || cfg->policy_listen.count > POLICYD_MAX_LISTENERS) {
-        util_seterr(err, errlen, "policy_listen: between 1 and %d entries are needed",
+    if (cfg->policy_listen.count == 0 && cfg->proxy_listen.count == 0) {
+        util_seterr(err, errlen,
+                    "policy_listen, proxy_listen: at least one of them must be set "
+                    "(policy_listen between 1 and %d entries)",
                     POLICYD_MAX_LISTENERS);
         goto fail;
     }
-    if (policyd_check_config(cfg, err, errlen) < 0)
+    if (cfg->policy_listen.count > POLICYD_MAX_LISTENERS) {
+        util_seterr(err, errlen, "policy_listen: at most %d entries are allowed",
+                    POLICYD_MAX_LISTENERS);
+        goto fail;
+    }
+    if (policyd_check_config(cfg, err, errlen) < 0 || proxy_check_config(cfg, err, errlen) < 0)
         goto fail;
     return cfg;
 fail:
@@ -76,7 +93,8 @@ fail:
     return NULL;
 }
 
-/* smtpgate_listen - open every policy_listen socket (start-up: fatal on error) */
+/* smtpgate_listen - open every policy_listen and proxy_listen socket (start-up: fatal on
+ * error) */
 static void smtpgate_listen(struct smtpgate *sg)
 {
     const struct strlist *list = &sg->cfg->policy_listen;
@@ -84,9 +102,16 @@ static void smtpgate_listen(struct smtpgate *sg)
     size_t i;
 
     for (i = 0; i < list->count; i++) {
-        if (listen_open(list->items[i], &sg->listeners[i], err, sizeof(err)) < 0)
+        if (listen_open("policy_listen", list->items[i], &sg->listeners[i], err, sizeof(err)) < 0)
             fatal("%s", err);
         sg->nlisteners++;
+    }
+    list = &sg->cfg->proxy_listen;
+    for (i = 0; i < list->count; i++) {
+        if (listen_open("proxy_listen", list->items[i], &sg->proxy_listeners[i], err, sizeof(err)) <
+            0)
+            fatal("%s", err);
+        sg->nproxy_listeners++;
     }
 }
 
@@ -98,14 +123,19 @@ static void smtpgate_close_listeners(struct smtpgate *sg)
     for (i = 0; i < sg->nlisteners; i++)
         listen_close(&sg->listeners[i]);
     sg->nlisteners = 0;
+    for (i = 0; i < sg->nproxy_listeners; i++)
+        listen_close(&sg->proxy_listeners[i]);
+    sg->nproxy_listeners = 0;
 }
 
-/* smtpgate_drained - the last connection closed after SIGTERM: leave the loop */
+/* smtpgate_drained - one front closed its last connection after SIGTERM: leave the loop
+ * once both have */
 static void smtpgate_drained(void *ctx)
 {
     struct smtpgate *sg = ctx;
 
-    ev_break(sg->loop, EVBREAK_ALL);
+    if (--sg->draining == 0)
+        ev_break(sg->loop, EVBREAK_ALL);
 }
 
 /* smtpgate_term_cb - SIGTERM/SIGINT: stop accepting, answer what arrived, then exit */
@@ -117,9 +147,17 @@ static void smtpgate_term_cb(struct ev_loop *loop, ev_signal *w, int revents)
     if (sg->stopping)
         return;
     sg->stopping = 1;
-    log_info("action=stop signal=%d connections=%zu", w->signum, policyd_connections(sg->policyd));
-    policyd_drain(sg->policyd, smtpgate_drained, sg);
+    log_info("action=stop signal=%d connections=%zu sessions=%zu", w->signum,
+             sg->policyd != NULL ? policyd_connections(sg->policyd) : 0,
+             sg->proxy != NULL ? proxy_sessions(sg->proxy) : 0);
+    /* count both fronts first: either may call smtpgate_drained at once */
+    sg->draining = (sg->policyd != NULL) + (sg->proxy != NULL) + 1;
+    if (sg->policyd != NULL)
+        policyd_drain(sg->policyd, smtpgate_drained, sg);
+    if (sg->proxy != NULL)
+        proxy_drain(sg->proxy, smtpgate_drained, sg);
     smtpgate_close_listeners(sg);
+    smtpgate_drained(sg);
 }
 
 /* smtpgate_hup_cb - SIGHUP: build a new config; swap it in only if all of it is good */
@@ -136,7 +174,12 @@ static void smtpgate_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
     }
     if (strcmp(config_text(next, "policy_listen"), config_text(sg->cfg, "policy_listen")) != 0)
         log_warnx("action=reload policy_listen changed: it takes effect at the next restart");
-    policyd_set_config(sg->policyd, next);
+    if (strcmp(config_text(next, "proxy_listen"), config_text(sg->cfg, "proxy_listen")) != 0)
+        log_warnx("action=reload proxy_listen changed: it takes effect at the next restart");
+    if (sg->policyd != NULL)
+        policyd_set_config(sg->policyd, next);
+    if (sg->proxy != NULL)
+        proxy_set_config(sg->proxy, next);
     grants_set_uri(sg->grants, next->database);
     config_free(sg->cfg);
     sg->cfg = next;
@@ -154,7 +197,8 @@ static void smtpgate_flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
     log_flush();
 }
 
-/* smtpgate_run - start the policy server and run the loop until it has drained */
+/* smtpgate_run - start the fronts that have listeners and run the loop until they have
+ * drained */
 static void smtpgate_run(struct smtpgate *sg)
 {
     char err[512];
@@ -164,10 +208,17 @@ static void smtpgate_run(struct smtpgate *sg)
     if (sg->loop == NULL)
         fatal("cannot start the event loop");
     sg->grants = grants_new(sg->cfg->database);
-    sg->policyd = policyd_new(sg->loop, sg->cfg, sg->grants);
+    if (sg->nlisteners > 0)
+        sg->policyd = policyd_new(sg->loop, sg->cfg, sg->grants);
     for (i = 0; i < sg->nlisteners; i++)
         if (policyd_listen(sg->policyd, sg->listeners[i].fd, sg->listeners[i].name, err,
                            sizeof(err)) < 0)
+            fatal("%s", err);
+    if (sg->nproxy_listeners > 0)
+        sg->proxy = proxy_new(sg->loop, sg->cfg, sg->grants);
+    for (i = 0; i < sg->nproxy_listeners; i++)
+        if (proxy_listen(sg->proxy, sg->proxy_listeners[i].fd, sg->proxy_listeners[i].name, err,
+                         sizeof(err)) < 0)
             fatal("%s", err);
     ev_signal_init(&sg->term_w, smtpgate_term_cb, SIGTERM);
     ev_signal_init(&sg->int_w, smtpgate_term_cb, SIGINT);
@@ -180,16 +231,18 @@ static void smtpgate_run(struct smtpgate *sg)
     sg->flush_w.data = sg;
     ev_prepare_start(sg->loop, &sg->flush_w);
     log_buffer(1);
-    log_info("action=start listen=\"%s\" database=%s", config_text(sg->cfg, "policy_listen"),
+    log_info("action=start listen=\"%s\" proxy_listen=\"%s\" database=%s",
+             config_text(sg->cfg, "policy_listen"), config_text(sg->cfg, "proxy_listen"),
              sg->cfg->database);
     ev_run(sg->loop, 0);
+    proxy_free(sg->proxy);
     policyd_free(sg->policyd);
     grants_free(sg->grants);
     log_info("action=exit status=0");
     log_buffer(0);
 }
 
-/* main - options, config, listeners; then the loop */
+/* main - options, config, listeners, privileges; then the loop */
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -217,6 +270,8 @@ int main(int argc, char **argv)
     if ((sg.cfg = smtpgate_config(&sg.cli, err, sizeof(err))) == NULL)
         fatal("%s", err);
     smtpgate_listen(&sg);
+    if (privilege_drop(sg.cfg->run_user, err, sizeof(err)) < 0)
+        fatal("%s", err);
     signal(SIGPIPE, SIG_IGN);
     smtpgate_run(&sg);
     smtpgate_close_listeners(&sg);

@@ -36,7 +36,12 @@ expect_err() { if grep -qF -- "$1" <<<"$err"; then pass "$2"; else fail "$2 (wan
 
 expect_json()
 {
-    if jq -e "$1" >/dev/null 2>&1 <<<"$out"; then pass "$2"; else fail "$2 (jq: $1)"; fi
+    # jq -e succeeds on empty input: an empty stdout must fail, not pass
+    if [[ $out =~ [^[:space:]] ]] && jq -e "$1" >/dev/null 2>&1 <<<"$out"; then
+        pass "$2"
+    else
+        fail "$2 (jq: $1)"
+    fi
 }
 
 finish()

@@ -61,6 +61,19 @@
 #                               (see the function); reports each step through the caller's
 #                               relay_report OK|FAIL TEXT function and relay_note TEXT (default:
 #                               echo "# TEXT"); returns 0 only if every step went as expected
+#   postfix_reconfigure 'NAME = VALUE'...  change settings of the running Postfix (postconf
+#                               -e on its main.cf), signal its master and wait (10 s) for
+#                               the reload to be logged
+#   smtpgate_proxy_start BINDIR DB NS LISTEN BACKEND ERRFILE [-o name=value...]  run smtpgate
+#                               in NS as an SMTP proxy only (policy_listen empty):
+#                               proxy_listen=LISTEN (inet:A:P[,inet:[A6]:P...]),
+#                               proxy_backend=BACKEND, store DB, stderr to ERRFILE; waits
+#                               until every LISTEN address listens. Sets PROXY_PID
+#   smtp_sink_start NS ADDR PORT DIR [smtp-sink option...]  run Postfix's smtp-sink in NS on
+#                               ADDR:PORT as user nobody, logging every command it receives
+#                               (-v) to DIR/log and appending each transaction, envelope and
+#                               content, to DIR/dump (-D); waits for the port. Sets SINK_PID,
+#                               SINK_LOG, SINK_DUMP
 #
 # Variables set by netns_setup:
 #   NETNS_PREFIX (unique per run), NETNS_SERVER, NETNS_CLIENT (namespace names),
@@ -74,6 +87,27 @@
 # EXIT trap (e.g. 'rm -rf "$work"') BEFORE calling netns_setup, or register more with
 # netns_at_exit. If you replace the EXIT trap after netns_setup, your trap must call
 # netns_cleanup itself. Call netns_setup in the main shell, never inside $(...).
+#
+# Scripted mail sessions, Dovecot reconfiguration, packet capture (they fail loudly too):
+#   mail_open NS ADDR PORT [SRC]  open a TCP connection from namespace NS to ADDR:PORT,
+#                               bound to source address SRC if given, for the calls below
+#                               (one session at a time); MAIL_TRANSCRIPT collects the
+#                               session ("C: " lines sent, "S: " lines received)
+#   mail_send LINE              send LINE and CRLF
+#   mail_expect GLOB            read the next server line (10 s at most) and succeed if it
+#                               matches the shell pattern GLOB (e.g. '+OK*', 'a OK*'); IMAP
+#                               untagged "* " lines are skipped unless GLOB starts with '*'.
+#                               The line (without CR) is left in MAIL_LINE
+#   mail_close                  close the connection (the client's FIN) and reap the client
+#   dovecot_reconfigure LINE... stop the running Dovecot, append each LINE to its config (a
+#                               later setting wins; a block may be appended too), start it
+#                               again on the same addresses and wait for its ports
+#   tcpdump_start NS IFACE FILE  record every packet on IFACE in namespace NS into FILE
+#                               (tcpdump --immediate-mode -U -w, full packets); returns once
+#                               tcpdump is capturing. Sets TCPDUMP_PID and TCPDUMP_ERR
+#   tcpdump_stop                wait until FILE has stopped growing (0.5 s, at most 10 s),
+#                               then SIGTERM that tcpdump and wait, so FILE is complete; fails
+#                               if the kernel dropped packets (the count is in TCPDUMP_ERR)
 
 NETNS_PREFIX=
 NETNS_PIDS=()
@@ -491,7 +525,7 @@ netns__recv()
 netns__close()
 {
     local pid=$NETNS_CO_PID
-    exec {NETNS_CO_IN}>&- {NETNS_CO_OUT}<&- 2>/dev/null
+    { exec {NETNS_CO_IN}>&- {NETNS_CO_OUT}<&-; } 2>/dev/null # the shell keeps its stderr
     [ -n "$pid" ] && netns_stop_pid "$pid" 5
 }
 
@@ -918,4 +952,229 @@ relay_scenario()
     relay__rcpt "$roam6" "$srv6" "$far" "$no" "roaming client $roam6" "after expiry" || rc=1
 
     return $rc
+}
+
+# --- Scripted mail sessions, Dovecot reconfiguration, packet capture ------------------
+
+MAIL_TRANSCRIPT=
+MAIL_LINE=
+TCPDUMP_PID=
+TCPDUMP_ERR=
+TCPDUMP_FILE=
+
+mail_open()
+{
+    local ns=$1 addr=$2 port=$3 src=${4:-}
+    MAIL_TRANSCRIPT='' MAIL_LINE=''
+    netns__connect "$ns" "$addr" "$port" "$src"
+}
+
+mail_send()
+{
+    MAIL_TRANSCRIPT+="C: $1"$'\n'
+    netns__send "$1"
+}
+
+mail_expect()
+{
+    local glob=$1 n
+    for ((n = 0; n < 1000; n++)); do
+        if ! netns__recv; then
+            MAIL_LINE=
+            netns__die "mail_expect: no line matching '$glob' (closed, or 10 s without a line)"
+            return 1
+        fi
+        # shellcheck disable=SC2034 # read by the caller
+        MAIL_LINE=$REPLY
+        MAIL_TRANSCRIPT+="S: $REPLY"$'\n'
+        # shellcheck disable=SC2053 # GLOB is a pattern
+        if [[ $glob != '*'* && $REPLY == '* '* ]]; then
+            continue
+        elif [[ $REPLY == $glob ]]; then
+            return 0
+        fi
+        netns__die "mail_expect: wanted '$glob', got '$REPLY'"
+        return 1
+    done
+    netns__die "mail_expect: no line matching '$glob' in 1000 untagged lines"
+}
+
+mail_close()
+{
+    local pid=$NETNS_CO_PID
+    # The braces scope the 2>/dev/null (a closed descriptor is not an error here); the
+    # closes themselves stay in effect.
+    { exec {NETNS_CO_IN}>&- {NETNS_CO_OUT}<&-; } 2>/dev/null
+    [ -n "$pid" ] && netns_stop_pid "$pid" 5
+    return 0
+}
+
+dovecot_reconfigure()
+{
+    [ -n "$DOVECOT_PID" ] || { netns__die "dovecot_reconfigure: no Dovecot is running"; return 1; }
+    local n line check i ok=0 stderr=${DOVECOT_CONF%/*}/dovecot.stderr
+    n=$(ip netns exec "$NETNS_SERVER" ss -Hltn '( sport = :110 or sport = :143 )' | wc -l)
+    dovecot_stop
+    for line in "$@"; do
+        printf '%s\n' "$line" >>"$DOVECOT_CONF" || return 1
+    done
+    check=$(doveconf -c "$DOVECOT_CONF" -n 2>&1 >/dev/null) \
+        || { netns__die "doveconf rejects $DOVECOT_CONF: $check"; return 1; }
+    netns_bg "$NETNS_SERVER" dovecot -F -c "$DOVECOT_CONF" >>"$stderr" 2>&1
+    DOVECOT_PID=$NETNS_LAST_PID
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$DOVECOT_PID" 2>/dev/null || break
+        if [ "$(ip netns exec "$NETNS_SERVER" ss -Hltn '( sport = :110 or sport = :143 )' | wc -l)" -ge "$n" ] \
+            && [ "$(cat "$DOVECOT_BASE/master.pid" 2>/dev/null)" = "$DOVECOT_PID" ]; then
+            ok=1
+            break
+        fi
+        sleep 0.1
+    done
+    if [ "$ok" -ne 1 ]; then
+        {
+            echo "netns.sh: Dovecot did not come back with the new settings (config $DOVECOT_CONF)"
+            echo "--- tail of $DOVECOT_LOG:"
+            tail -n 20 "$DOVECOT_LOG"
+            echo "--- dovecot's stderr:"
+            tail -n 20 "$stderr"
+        } >&2
+        return 1
+    fi
+    return 0
+}
+
+tcpdump_start()
+{
+    local ns=$1 iface=$2 file=$3 i
+    command -v tcpdump >/dev/null || { netns__die "tcpdump is not installed (package tcpdump)"; return 1; }
+    [ -z "$TCPDUMP_PID" ] || { netns__die "tcpdump_start: a tcpdump is already running"; return 1; }
+    TCPDUMP_ERR=$file.stderr
+    : >"$TCPDUMP_ERR"
+    # --immediate-mode: each packet is handed over (and, with -U, written) as it arrives,
+    # not when a kernel buffer block fills or times out, so nothing waits to be lost at
+    # SIGTERM. -Z root: write FILE as root (the default would switch to user tcpdump).
+    netns_bg "$ns" tcpdump -n -i "$iface" -s 0 --immediate-mode -U -Z root -w "$file" \
+        2>"$TCPDUMP_ERR"
+    TCPDUMP_FILE=$file
+    TCPDUMP_PID=$NETNS_LAST_PID
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$TCPDUMP_PID" 2>/dev/null || break
+        grep -q 'listening on' "$TCPDUMP_ERR" && return 0
+        sleep 0.1
+    done
+    {
+        echo "netns.sh: tcpdump is not capturing on $iface in $ns after 10 s"
+        cat "$TCPDUMP_ERR"
+    } >&2
+    return 1
+}
+
+tcpdump_stop()
+{
+    [ -n "$TCPDUMP_PID" ] || { netns__die "tcpdump_stop: no tcpdump is running"; return 1; }
+    local size prev=-1 i
+    for ((i = 0; i < 20; i++)); do
+        size=$(stat -c %s "$TCPDUMP_FILE" 2>/dev/null || echo 0)
+        [ "$size" = "$prev" ] && break
+        prev=$size
+        sleep 0.5
+    done
+    netns_stop_pid "$TCPDUMP_PID" 10
+    TCPDUMP_PID=
+    local dropped
+    dropped=$(sed -n 's/^\([0-9]*\) packets\{0,1\} dropped by kernel$/\1/p' "$TCPDUMP_ERR")
+    [ -n "$dropped" ] || { netns__die "tcpdump did not report its counts: $(tr '\n' ' ' <"$TCPDUMP_ERR")"; return 1; }
+    [ "$dropped" -eq 0 ] || { netns__die "the kernel dropped $dropped packets during the capture"; return 1; }
+    return 0
+}
+
+# --- The SMTP proxy's test servers (tests/integration/proxy.sh) ----------------------
+
+postfix_reconfigure()
+{
+    [ -n "$POSTFIX_PID" ] || { netns__die "postfix_reconfigure: no Postfix is running"; return 1; }
+    local before line i
+    for line in "$@"; do
+        postconf -c "$POSTFIX_CONF" -e "$line" \
+            || { netns__die "postconf -e '$line' failed on $POSTFIX_CONF"; return 1; }
+    done
+    before=$(grep -c 'postfix/master\[[0-9]*\]: reload' "$POSTFIX_LOG")
+    kill -HUP "$POSTFIX_PID" || { netns__die "cannot signal Postfix's master $POSTFIX_PID"; return 1; }
+    for ((i = 0; i < 100; i++)); do
+        [ "$(grep -c 'postfix/master\[[0-9]*\]: reload' "$POSTFIX_LOG")" -gt "$before" ] && return 0
+        sleep 0.1
+    done
+    netns__die "Postfix did not log a reload within 10 s ($POSTFIX_LOG)"
+}
+
+# netns__listening NS HOSTPORT: HOSTPORT (A:P or [A6]:P) is a listening TCP socket in NS.
+netns__listening()
+{
+    ip netns exec "$1" ss -Hltn | awk -v want="$2" '$4 == want { found = 1 } END { exit !found }'
+}
+
+smtpgate_proxy_start()
+{
+    local bindir=$1 db=$2 ns=$3 listen=$4 backend=$5 errfile=$6
+    shift 6
+    [ -x "$bindir/smtpgate" ] || { netns__die "$bindir/smtpgate is not built"; return 1; }
+    local item hp want=()
+    for item in ${listen//,/ }; do
+        hp=${item#inet:}
+        [ "$hp" != "$item" ] || { netns__die "smtpgate_proxy_start: '$item' is not inet:HOST:PORT"; return 1; }
+        want+=("$hp")
+    done
+    netns_bg "$ns" "$bindir/smtpgate" -c /dev/null -o "database=$db" -o policy_listen= \
+        -o "proxy_listen=$listen" -o "proxy_backend=$backend" "$@" >"$errfile" 2>&1
+    PROXY_PID=$NETNS_LAST_PID
+    local i ok
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$PROXY_PID" 2>/dev/null || break
+        ok=1
+        for hp in "${want[@]}"; do
+            netns__listening "$ns" "$hp" || { ok=0; break; }
+        done
+        [ "$ok" -eq 1 ] && return 0
+        sleep 0.1
+    done
+    {
+        if kill -0 "$PROXY_PID" 2>/dev/null; then
+            echo "netns.sh: smtpgate does not listen on $listen in $ns after 10 s"
+        else
+            echo "netns.sh: smtpgate (proxy_listen=$listen) exited at start"
+        fi
+        tail -n 20 "$errfile"
+    } >&2
+    return 1
+}
+
+smtp_sink_start()
+{
+    local ns=$1 addr=$2 port=$3 dir=$4
+    shift 4
+    command -v smtp-sink >/dev/null || { netns__die "smtp-sink is not installed (package postfix)"; return 1; }
+    mkdir -p "$dir" && chown nobody "$dir" || { netns__die "cannot make $dir for smtp-sink"; return 1; }
+    local d=$dir
+    while [ "$d" != / ]; do
+        d=$(dirname "$d")
+        runuser -u nobody -- test -x "$d" \
+            || { netns__die "directory $d is not searchable by nobody; use a DIR under /tmp"; return 1; }
+    done
+    SINK_LOG=$dir/log SINK_DUMP=$dir/dump
+    local hp=$addr:$port
+    case $addr in *:*) hp="[$addr]:$port" ;; esac
+    netns_bg "$ns" smtp-sink -u nobody -v -D "$SINK_DUMP" "$@" "inet:$hp" 256 >"$SINK_LOG" 2>&1
+    SINK_PID=$NETNS_LAST_PID
+    local i
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$SINK_PID" 2>/dev/null || break
+        netns__listening "$ns" "$hp" && return 0
+        sleep 0.1
+    done
+    {
+        echo "netns.sh: smtp-sink does not listen on $hp in $ns after 10 s"
+        tail -n 20 "$SINK_LOG"
+    } >&2
+    return 1
 }

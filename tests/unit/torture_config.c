@@ -145,7 +145,7 @@ struct good_case {
     int64_t grant;
     const char *domains;
     int nlocal, nnever;
-    unsigned explicit_mask; /* bit i: config_params[i] set explicitly */
+    uint64_t explicit_mask; /* bit i: config_params[i] set explicitly */
     const char *domains_value;
 };
 
@@ -213,7 +213,7 @@ static void test_good_files(void **state)
         assert_int_equal(cidr_list_count(cfg->local_networks), c->nlocal >= 0 ? c->nlocal : 2);
         assert_int_equal(cidr_list_count(cfg->never_grant), c->nnever >= 0 ? c->nnever : 0);
         for (j = 0; j < config_nparams; j++)
-            assert_int_equal(cfg->explicit_set[j], (c->explicit_mask >> j) & 1);
+            assert_int_equal(cfg->explicit_set[j], j < 64 ? (c->explicit_mask >> j) & 1 : 0);
         if (c->domains_value != NULL)
             assert_string_equal(cfg->values[T_LOCAL_DOMAINS], c->domains_value);
         config_free(cfg);

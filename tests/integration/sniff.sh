@@ -1,0 +1,534 @@
+#!/usr/bin/env bash
+# popauth's POP3/IMAP sniffer against real and crafted traffic.
+#
+# 1. Recorded: a real Dovecot (POP3 + IMAP, APOP, STARTTLS with a certificate made here)
+#    runs in a private network namespace; clients in a second namespace log in every way
+#    the sniffer must understand, fail to log in, and log in inside STARTTLS, each from a
+#    source address of its own, IPv4 and IPv6, while tcpdump records the server's veth.
+#    popauth --once reads the recording; the grants must be exactly the successful logins
+#    (address and user), with no password bytes in popauth's output or in the store.
+# 2. Crafted: pcap_craft writes one conversation per file (out of order, retransmitted,
+#    overlapping with other bytes, joined mid-session, VLAN and QinQ tags, Linux cooked v1
+#    and v2, raw IP, loopback, IPv6 extension headers, IP fragments, an over-long line,
+#    pcapng, an old capture, urgent data, fragments between the same or other hosts),
+#    each with its exact expected grants. A session joined mid-session is followed (its
+#    STLS ends it) but its login grants nothing.
+# 3. Live: popauth captures on the server's interface with run_user=nobody; real POP3 and
+#    IMAP logins are granted within seconds, the process runs as nobody without
+#    capabilities, and SIGTERM stops it with status 0.
+# Needs root, dovecot-pop3d, dovecot-imapd, tcpdump, openssl, netcat-openbsd, iproute2, jq.
+# Usage: sniff.sh BINDIR
+set -u
+bindir=${1:?usage: sniff.sh BINDIR}
+bindir=$(cd "$bindir" && pwd) || exit 1
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/integration/lib.sh
+. "$here/lib.sh"
+# shellcheck source=tests/integration/netns.sh
+. "$here/netns.sh"
+
+die() { echo "FAIL - $*"; echo "$passed passed, $((failed + 1)) failed"; exit 1; }
+
+for p in popauth popauthctl pcap_craft; do
+    [ -x "$bindir/$p" ] || die "$bindir/$p is not built"
+done
+for c in jq tcpdump openssl md5sum base64 timeout; do
+    command -v "$c" >/dev/null || die "$c is not installed"
+done
+
+work=$(mktemp -d /tmp/pa-sniff.XXXXXX) || die "mktemp failed"
+trap 'rm -rf "$work"' EXIT # netns_setup chains this after its own cleanup
+netns_setup || die "could not set up the network namespaces"
+
+ctl() { local db=$1; shift; "$bindir/popauthctl" -c /dev/null -o "database=$db" "$@"; }
+
+# sniff_once CAPTURE DB [-o name=value...]: popauth --once over CAPTURE into DB (via run).
+sniff_once()
+{
+    local cap=$1 db=$2
+    shift 2
+    run "$bindir/popauth" -c /dev/null -o "sniff_file=$cap" -o log_sources= -o "database=$db" \
+        -o local_networks=127.0.0.0/8 --once "$@"
+}
+
+# grants DB: one "address user" line per active grant, sorted.
+grants()
+{
+    local json
+    if ! json=$(ctl "$1" list --json) || [ -z "$json" ]; then
+        echo "(popauthctl list failed)"
+        return 1
+    fi
+    jq -r '.[] | "\(.address) \(.user)"' <<<"$json" | LC_ALL=C sort
+}
+
+# expect_grants WHAT DB WANT: the store's grants are exactly WANT ("address user" lines).
+expect_grants()
+{
+    local what=$1 db=$2 want got
+    want=$(printf '%s' "$3" | sed '/^$/d' | LC_ALL=C sort)
+    got=$(grants "$db" 2>&1)
+    if [ "$got" = "$want" ]; then
+        pass "$what"
+    else
+        out="grants: ${got:-none}" err="wanted: ${want:-none}; popauth said: $(tail -n 5 "$db.err" 2>/dev/null)"
+        fail "$what"
+    fi
+}
+
+# expect_doc FILTER WHAT: the last run exited 0 and printed a JSON document for which
+# the jq FILTER is true (jq -e alone accepts an empty output).
+expect_doc()
+{
+    if [ "$status" -eq 0 ] && [ -n "$out" ] && jq -e "$1" >/dev/null 2>&1 <<<"$out"; then
+        pass "$2"
+    else
+        fail "$2 (wanted status 0 and jq: $1)"
+    fi
+}
+
+b64() { printf '%s' "$1" | base64 -w0; }
+plain() { printf '\0%s\0%s' "$1" "$2" | base64 -w0; }
+
+# --- 1. Recorded from a real Dovecot ------------------------------------------------
+
+# Users and passwords, with characters that need quoting or literals in IMAP.
+declare -A pw=(
+    [alice]=secret [bob]=secret [carol]=Pw-carol-c4 [dave]=Pw-dave-d4 [erin]=Pw-erin-e4
+    [frank]=Pw-frank-f4 [grace]='Pw two words"and\back' [heidi]='Pw-{lit}"raw x'
+    [ivan]='Pw-ivan {5+} x' [judy]=Pw-judy-j4 [kate]=Pw-kate-k4 [leo]=Pw-leo-l4
+    [mike]=Pw-mike-m4 [nora]=Pw-nora-n4 [oscar]=Pw-oscar-o4 [peggy]=Pw-peggy-p4
+    [quinn]=Pw-quinn-$(printf 'q%.0s' {1..250}) # lines over 255 octets, well under 8 KiB
+)
+for u in "${!pw[@]}"; do
+    case $u in alice | bob) ;; *) dovecot_add_user "$u" "${pw[$u]}" ;; esac
+done
+# What must never show up in popauth's output or its store: every password, every SASL
+# response that carries one, every APOP digest (filled in as the sessions run).
+secrets=("${pw[@]}")
+
+dovecot_start "$work" "$NETNS_SERVER_ADDR" "$NETNS_SERVER_ADDR6" || die "Dovecot did not start"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=mail.local.test -keyout "$work/key.pem" -out "$work/cert.pem" 2>"$work/openssl.err" \
+    || die "openssl could not make a certificate: $(cat "$work/openssl.err")"
+dovecot_reconfigure "auth_mechanisms = plain login apop" "ssl = yes" \
+    "ssl_cert = <$work/cert.pem" "ssl_key = <$work/key.pem" \
+    || die "Dovecot did not restart with APOP and STARTTLS"
+pass "Dovecot offers USER/PASS, APOP, AUTH PLAIN/LOGIN, LOGIN, AUTHENTICATE and STARTTLS"
+
+cap=$work/recorded.pcap
+tcpdump_start "$NETNS_SERVER" "$NETNS_SERVER_IF" "$cap" || die "tcpdump did not start"
+
+srv=$NETNS_SERVER_ADDR srv6=$NETNS_SERVER_ADDR6
+want_rec=''      # "address user" of every successful login
+none_rec=()      # addresses whose every login failed or ran inside TLS
+declare -A proto_of=() # address -> pop3 or imap, for the source check
+
+# session WHAT SRC SERVER PORT STEP...: one scripted conversation from SRC (an address
+# added to the client namespace here). Steps: ">LINE" sends, "<GLOB" expects the next
+# server line to match, "!apop USER PASS" sends APOP with the digest of the greeting's
+# timestamp. Passes WHAT if every step went as written.
+session()
+{
+    local what=$1 src=$2 server=$3 port=$4 step ok=1 ts digest u p
+    shift 4
+    case $src in
+        *:*) netns_add_addr "$NETNS_CLIENT" "$src/64" ;;
+        *) netns_add_addr "$NETNS_CLIENT" "$src/24" ;;
+    esac || { fail "$what: could not add $src"; return 1; }
+    : >"$work/mail.err"
+    mail_open "$NETNS_CLIENT" "$server" "$port" "$src" 2>>"$work/mail.err" || ok=0
+    for step in "$@"; do
+        [ "$ok" -eq 1 ] || break
+        case $step in
+            '>'*) mail_send "${step#>}" ;;
+            '<'*) mail_expect "${step#<}" 2>>"$work/mail.err" || ok=0 ;;
+            '!apop '*)
+                read -r _ u p <<<"$step"
+                ts=$(grep -o '<[^>]*>' <<<"$MAIL_LINE")
+                digest=$(printf '%s%s' "$ts" "$p" | md5sum | cut -d' ' -f1)
+                secrets+=("$digest")
+                mail_send "APOP $u $digest"
+                ;;
+        esac
+    done
+    mail_close
+    status=$((1 - ok)) out=$MAIL_TRANSCRIPT err=$(cat "$work/mail.err")
+    if [ "$ok" -eq 1 ]; then pass "$what"; else fail "$what"; fi
+}
+
+# granted PROTO SRC USER WHAT STEP...: a session that logs USER in; its grant is expected.
+granted()
+{
+    local proto=$1 src=$2 user=$3 what=$4 server=$srv port=110
+    shift 4
+    case $src in *:*) server=$srv6 ;; esac
+    [ "$proto" = imap ] && port=143
+    session "$what (from $src)" "$src" "$server" "$port" "$@"
+    want_rec+="$src $user"$'\n'
+    proto_of[$src]=$proto
+}
+
+# refused PROTO SRC WHAT STEP...: a session whose logins all fail; no grant expected.
+refused()
+{
+    local proto=$1 src=$2 what=$3 server=$srv port=110
+    shift 3
+    case $src in *:*) server=$srv6 ;; esac
+    [ "$proto" = imap ] && port=143
+    session "$what (from $src)" "$src" "$server" "$port" "$@"
+    none_rec+=("$src")
+}
+
+# tls PROTO SRC USER: STLS/STARTTLS with openssl s_client, then a login inside TLS that
+# the server accepts; the capture holds only ciphertext after the switch: no grant.
+tls()
+{
+    local proto=$1 src=$2 user=$3 server=$srv port=110 bind=$2 input expect what
+    case $src in
+        *:*) server="[$srv6]" bind="[$src]" ;;
+    esac
+    if [ "$proto" = pop3 ]; then
+        input=$(printf 'USER %s\nPASS %s\nQUIT\n' "$user" "${pw[$user]}")
+        expect='+OK Logged in.' what="POP3 STLS, then USER/PASS inside TLS"
+    else
+        port=143
+        input=$(printf 'a LOGIN %s %s\nb LOGOUT\n' "$user" "${pw[$user]}")
+        expect='a OK Logged in' what="IMAP STARTTLS, then LOGIN inside TLS"
+    fi
+    case $src in
+        *:*) netns_add_addr "$NETNS_CLIENT" "$src/64" ;;
+        *) netns_add_addr "$NETNS_CLIENT" "$src/24" ;;
+    esac || { fail "$what: could not add $src"; return 1; }
+    run timeout 20 ip netns exec "$NETNS_CLIENT" openssl s_client -quiet -crlf \
+        -starttls "$proto" -connect "$server:$port" -bind "$bind:0" <<<"$input"
+    expect_out "$expect" "$what succeeds at the server (from $src)"
+    none_rec+=("$src")
+}
+
+n4=$NETNS_NET. n6=$NETNS_NET6:
+pq=$(plain quinn "${pw[quinn]}")
+c=(">QUIT" "<+OK*")            # POP3 end of session
+l=(">z LOGOUT" "<z OK*")        # IMAP end of session
+
+granted pop3 "${n4}61" alice "POP3 USER/PASS" \
+    "<+OK*" ">USER alice" "<+OK*" ">PASS ${pw[alice]}" "<+OK Logged in*" "${c[@]}"
+granted pop3 "${n4}62" bob "POP3 APOP" \
+    "<+OK*<*>*" "!apop bob ${pw[bob]}" "<+OK Logged in*" "${c[@]}"
+granted pop3 "${n4}63" carol "POP3 AUTH PLAIN with an initial response" \
+    "<+OK*" ">AUTH PLAIN $(plain carol "${pw[carol]}")" "<+OK Logged in*" "${c[@]}"
+granted pop3 "${n4}64" dave "POP3 AUTH PLAIN with a continuation" \
+    "<+OK*" ">AUTH PLAIN" "<+ *" ">$(plain dave "${pw[dave]}")" "<+OK Logged in*" "${c[@]}"
+granted pop3 "${n4}65" erin "POP3 AUTH LOGIN" \
+    "<+OK*" ">AUTH LOGIN" "<+ *" ">$(b64 erin)" "<+ *" ">$(b64 "${pw[erin]}")" \
+    "<+OK Logged in*" "${c[@]}"
+granted pop3 "${n4}66" oscar "POP3 a failed PASS, then a good one in the same session" \
+    "<+OK*" ">USER oscar" "<+OK*" ">PASS wrong" "<-ERR*" ">USER oscar" "<+OK*" \
+    ">PASS ${pw[oscar]}" "<+OK Logged in*" "${c[@]}"
+granted imap "${n4}67" frank "IMAP LOGIN with atoms" \
+    "<* OK*" ">a LOGIN frank ${pw[frank]}" "<a OK*" "${l[@]}"
+granted imap "${n4}68" grace "IMAP LOGIN with quoted strings" \
+    "<* OK*" '>a LOGIN "grace" "Pw two words\"and\\back"' "<a OK*" "${l[@]}"
+granted imap "${n4}69" heidi "IMAP LOGIN with {n} literals and the server's continuation" \
+    "<* OK*" ">a LOGIN {5}" "<+*" ">heidi {${#pw[heidi]}}" "<+*" ">${pw[heidi]}" "<a OK*" \
+    "${l[@]}"
+granted imap "${n4}70" ivan "IMAP LOGIN with {n+} literals" \
+    "<* OK*" ">a LOGIN {4+}" ">ivan {${#pw[ivan]}+}" ">${pw[ivan]}" "<a OK*" "${l[@]}"
+granted imap "${n4}71" judy "IMAP AUTHENTICATE PLAIN with SASL-IR" \
+    "<* OK*" ">a AUTHENTICATE PLAIN $(plain judy "${pw[judy]}")" "<a OK*" "${l[@]}"
+granted imap "${n4}72" kate "IMAP AUTHENTICATE PLAIN with a continuation" \
+    "<* OK*" ">a AUTHENTICATE PLAIN" "<+ *" ">$(plain kate "${pw[kate]}")" "<a OK*" "${l[@]}"
+granted imap "${n4}73" peggy "IMAP a failed LOGIN, then a good one in the same session" \
+    "<* OK*" ">a LOGIN peggy wrong" "<a NO*" ">b LOGIN peggy ${pw[peggy]}" "<b OK*" "${l[@]}"
+granted pop3 "${n4}74" quinn "POP3 AUTH PLAIN with a $((11 + ${#pq})) octet line" \
+    "<+OK*" ">AUTH PLAIN $pq" "<+OK Logged in*" "${c[@]}"
+granted pop3 "${n4}75" quinn "POP3 PASS with a $((5 + ${#pw[quinn]})) octet line" \
+    "<+OK*" ">USER quinn" "<+OK*" ">PASS ${pw[quinn]}" "<+OK Logged in*" "${c[@]}"
+granted pop3 "${n6}61" leo "POP3 USER/PASS over IPv6" \
+    "<+OK*" ">USER leo" "<+OK*" ">PASS ${pw[leo]}" "<+OK Logged in*" "${c[@]}"
+granted imap "${n6}62" mike "IMAP LOGIN over IPv6" \
+    "<* OK*" ">a LOGIN mike ${pw[mike]}" "<a OK*" "${l[@]}"
+granted imap "${n6}63" nora "IMAP AUTHENTICATE PLAIN with SASL-IR over IPv6" \
+    "<* OK*" ">a AUTHENTICATE PLAIN $(plain nora "${pw[nora]}")" "<a OK*" "${l[@]}"
+
+refused pop3 "${n4}80" "POP3 USER/PASS with a wrong password is refused" \
+    "<+OK*" ">USER alice" "<+OK*" ">PASS wrong" "<-ERR*" "${c[@]}"
+refused pop3 "${n4}81" "POP3 APOP with a wrong digest is refused" \
+    "<+OK*<*>*" "!apop bob wrong" "<-ERR*" "${c[@]}"
+refused pop3 "${n4}82" "POP3 AUTH PLAIN with a wrong password is refused" \
+    "<+OK*" ">AUTH PLAIN $(plain carol wrong)" "<-ERR*" "${c[@]}"
+refused pop3 "${n4}83" "POP3 AUTH LOGIN with a wrong password is refused" \
+    "<+OK*" ">AUTH LOGIN" "<+ *" ">$(b64 erin)" "<+ *" ">$(b64 wrong)" "<-ERR*" "${c[@]}"
+refused imap "${n4}84" "IMAP LOGIN with a wrong password is refused" \
+    "<* OK*" ">a LOGIN frank wrong" "<a NO*" "${l[@]}"
+refused imap "${n4}85" "IMAP AUTHENTICATE PLAIN with a wrong password is refused" \
+    "<* OK*" ">a AUTHENTICATE PLAIN" "<+ *" ">$(plain judy wrong)" "<a NO*" "${l[@]}"
+refused imap "${n4}86" "IMAP LOGIN of an unknown user with literals is refused" \
+    "<* OK*" ">a LOGIN {7}" "<+*" ">nobody1 {5}" "<+*" ">wrong" "<a NO*" "${l[@]}"
+refused pop3 "${n6}80" "POP3 USER/PASS with a wrong password over IPv6 is refused" \
+    "<+OK*" ">USER leo" "<+OK*" ">PASS wrong" "<-ERR*" "${c[@]}"
+refused imap "${n6}81" "IMAP LOGIN with a wrong password over IPv6 is refused" \
+    "<* OK*" ">a LOGIN mike wrong" "<a NO*" "${l[@]}"
+
+tls pop3 "${n4}90" alice
+tls imap "${n4}91" frank
+tls pop3 "${n6}90" leo
+tls imap "${n6}91" mike
+secrets+=("$(plain carol "${pw[carol]}")" "$(plain dave "${pw[dave]}")" "$(b64 "${pw[erin]}")"
+    "$(plain judy "${pw[judy]}")" "$(plain kate "${pw[kate]}")" "$(plain nora "${pw[nora]}")" "$pq")
+
+run tcpdump_stop
+expect_status 0 "tcpdump recorded every packet ($(grep -o '^[0-9]* packets captured' "$TCPDUMP_ERR"))"
+# Every conversation is in the recording: one client SYN per session.
+nsessions=$((${#proto_of[@]} + ${#none_rec[@]}))
+run tcpdump -nr "$cap" "tcp port 110 or tcp port 143"
+syns=$(grep -c 'Flags \[S\],' <<<"$out")
+status=$((syns != nsessions)) out="SYNs in the capture: $syns" err=
+expect_status 0 "the recording holds all $nsessions conversations"
+
+db=$work/recorded.db
+sniff_once "$cap" "$db"
+printf '%s\n%s\n' "$out" "$err" >"$db.err"
+expect_status 0 "popauth --once reads the recorded capture"
+rec_err=$err rec_status=$status
+for a in "${!proto_of[@]}"; do
+    u=$(awk -v a="$a" '$1 == a { print $2 }' <<<"$want_rec")
+    run ctl "$db" show "$a" --json
+    expect_doc ".address == \"$a\" and .user == \"$u\" and .source == \"sniff-${proto_of[$a]}\"" \
+        "recorded: $a is granted to $u (source sniff-${proto_of[$a]})"
+done
+for a in "${none_rec[@]}"; do
+    run ctl "$db" show "$a"
+    expect_status 1 "recorded: $a (failed or TLS logins only) has no grant"
+done
+expect_grants "recorded: the grants are exactly the successful plaintext logins" "$db" "$want_rec"
+
+leaked=()
+for s in "${secrets[@]}"; do
+    grep -qF -- "$s" <<<"$rec_err" && leaked+=("$s (output)")
+    cat "$db" "$db-wal" 2>/dev/null | grep -qaF -- "$s" && leaked+=("$s (store)")
+done
+if [ "$rec_status" -ne 0 ]; then
+    status=$rec_status out='' err=$rec_err
+    fail "no secrets in popauth's output or store: popauth did not read the capture"
+elif [ ${#leaked[@]} -eq 0 ]; then
+    pass "no password, SASL response or APOP digest in popauth's output or store (${#secrets[@]} checked)"
+else
+    out=$(printf '%s\n' "${leaked[@]}") err=
+    fail "secrets found in popauth's output or store"
+fi
+
+# --- 2. Crafted captures -----------------------------------------------------------
+
+mkdir -p "$work/crafted"
+ncraft=0
+now=$(date +%s)
+
+# crafted WHAT WANT [-o name=value]... -- PCAP_CRAFT_ARGS...: write the capture, read it
+# with popauth --once into a store of its own, compare the grants with WANT.
+crafted()
+{
+    local what=$1 want=$2 popts=()
+    shift 2
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do
+        popts+=("$1" "$2")
+        shift 2
+    done
+    shift
+    ncraft=$((ncraft + 1))
+    local cap=$work/crafted/$ncraft.pcap db=$work/crafted/$ncraft.db
+    CRAFTED_DB=$db
+    run "$bindir/pcap_craft" "$@" "$cap"
+    if [ "$status" -ne 0 ]; then
+        fail "$what: pcap_craft $* failed"
+        return
+    fi
+    sniff_once "$cap" "$db" "${popts[@]}"
+    printf '%s\n%s\n' "$out" "$err" >"$db.err"
+    if [ "$status" -ne 0 ]; then
+        fail "$what: popauth --once failed on $cap (pcap_craft $*)"
+        return
+    fi
+    expect_grants "crafted: $what" "$db" "$want"
+}
+
+# expect_finish WHAT FIELD=VALUE...: the last crafted run's summary line (action=finish)
+# holds every FIELD=VALUE given.
+expect_finish()
+{
+    local what=$1 line f ok=1
+    shift
+    line=$(grep -o 'action=finish .*' "$CRAFTED_DB.err")
+    [ -n "$line" ] || ok=0
+    for f in "$@"; do
+        [[ " $line " == *" $f "* ]] || ok=0
+    done
+    status=$((1 - ok)) out=$line err="wanted: $*"
+    expect_status 0 "$what"
+}
+
+a4=198.51.100 a6=2001:db8::
+t=$((now - 60))
+crafted "POP3 USER/PASS is granted" "$a4.1 alice" -- -c $a4.1 -t $t pop3
+run ctl "$CRAFTED_DB" show $a4.1 --json
+expect_doc ".last_login == $t and .expires == $((t + 1800)) and .source == \"sniff-pop3\" and .logins == 1" \
+    "crafted: the grant starts at the packet's capture time and lasts grant_lifetime"
+crafted "IMAP LOGIN is granted" "$a4.2 bob" -- -c $a4.2 -u bob imap
+crafted "segments out of order are reassembled and granted" "$a4.3 alice" -- -c $a4.3 out-of-order
+crafted "retransmitted segments are granted" "$a4.4 alice" -- -c $a4.4 retransmit
+run ctl "$CRAFTED_DB" show $a4.4 --json
+expect_doc ".logins == 1" "crafted: retransmitted segments grant once"
+crafted "an overlapping segment with other bytes (delivered) desynchronises: no grant" "" \
+    -- -c $a4.5 overlap-delivered
+crafted "an overlapping segment with other bytes (buffered) desynchronises: no grant" "" \
+    -- -c $a4.6 overlap-buffered
+crafted "a session joined mid-session: its login grants nothing (not trusted)" "" \
+    -- -c $a4.7 joined
+expect_finish "crafted: the joined session is counted as joined, and its login ends it unreported" \
+    logins=0 flows=1 joined=1 desynced=1 tls=0
+crafted "a session joined mid-session is followed: its STLS ends it" "" -- -c $a4.33 joined-stls
+expect_finish "crafted: the joined session's STLS and +OK were paired after the join" \
+    logins=0 flows=1 joined=1 desynced=0 tls=1
+crafted "a capture starting between PASS and its +OK grants nothing" "" \
+    -- -c $a4.8 joined-before-ok
+crafted "a +OK that answers USER grants nothing" "" -- -c $a4.9 ok-to-user
+crafted "PASS answered -ERR grants nothing" "" -- -c $a4.10 pass-err
+crafted "an untagged OK grants nothing" "" -- -c $a4.11 imap-untagged-ok
+crafted "a tagged OK for another tag grants nothing" "" -- -c $a4.12 imap-other-tag
+crafted "Ethernet with an 802.1Q tag" "$a4.13 alice" -- -c $a4.13 -l vlan pop3
+crafted "Ethernet with stacked 802.1ad + 802.1Q tags (QinQ)" "$a4.14 alice" -- -c $a4.14 -l qinq imap
+crafted "Linux cooked capture v1" "$a4.15 alice" -- -c $a4.15 -l sll imap
+crafted "Linux cooked capture v2" "$a4.16 alice" -- -c $a4.16 -l sll2 pop3
+crafted "raw IPv4" "$a4.17 alice" -- -c $a4.17 -l raw pop3
+crafted "raw IPv6" "${a6}17 alice" -- -c ${a6}17 -l raw imap
+crafted "BSD loopback, IPv4" "$a4.18 alice" -- -c $a4.18 -l null pop3
+crafted "BSD loopback, IPv6" "${a6}18 alice" -- -c ${a6}18 -l null imap
+crafted "IPv6 on Ethernet" "${a6}19 alice" -- -c ${a6}19 pop3
+crafted "IPv6 with hop-by-hop, destination options and routing headers" "${a6}20 alice" \
+    -- -c ${a6}20 -x pop3
+crafted "IPv6 extension headers inside QinQ tags" "${a6}21 alice" -- -c ${a6}21 -x -l qinq imap
+crafted "a PASS in IPv4 fragments is ignored: no grant" "" -- -c $a4.22 fragments
+crafted "a PASS in IPv6 fragments is ignored: no grant" "" -- -c ${a6}22 -x fragments
+crafted "urgent data (TCP URG) desynchronises: no grant" "" -- -c $a4.35 urgent
+expect_finish "crafted: the urgent byte is counted as a desync" desynced=1 logins=0
+crafted "urgent data over IPv6: no grant" "" -- -c ${a6}35 urgent
+crafted "TCP fragments between the same hosts during a login: no grant" "" \
+    -- -c $a4.36 frag-same-hosts
+expect_finish "crafted: the refused login is counted as a desync" desynced=1 logins=0
+crafted "TCP fragments between the same IPv6 hosts during a login: no grant" "" \
+    -- -c ${a6}36 -x frag-same-hosts
+crafted "urgent data in pcapng (read by libpcap): no grant" "" -- -c $a4.38 -f pcapng urgent
+crafted "TCP fragments between the same hosts in pcapng (read by libpcap): no grant" "" \
+    -- -c $a4.39 -f pcapng frag-same-hosts
+crafted "TCP fragments between the client and another host: granted" "$a4.37 alice" \
+    -- -c $a4.37 frag-other-hosts
+crafted "TCP fragments between the client and another IPv6 host: granted" "${a6}37 alice" \
+    -- -c ${a6}37 frag-other-hosts
+crafted "a 10000-byte POP3 line (over sniff_max_line) desynchronises: no grant" "" \
+    -- -c $a4.23 -L 10000 long-line
+crafted "a 10000-byte IMAP line (over sniff_max_line) desynchronises: no grant" "" \
+    -- -c $a4.24 -L 10000 imap-long-line
+crafted "a 4000-byte IMAP line (under sniff_max_line) is fine: granted" "$a4.25 alice" \
+    -- -c $a4.25 -L 4000 imap-long-line
+crafted "sniff_max_line=1024 and a 2000-byte line: no grant" "" -o sniff_max_line=1024 \
+    -- -c $a4.31 -L 2000 imap-long-line
+crafted "sniff_max_line=1024 and a 1000-byte line: granted" "$a4.32 alice" -o sniff_max_line=1024 \
+    -- -c $a4.32 -L 1000 imap-long-line
+crafted "pcapng" "$a4.26 alice" -- -c $a4.26 -f pcapng pop3
+crafted "pcapng, Linux cooked v2, IPv6" "${a6}26 alice" -- -c ${a6}26 -f pcapng -l sll2 imap
+crafted "a login older than grant_lifetime grants nothing" "" -- -c $a4.27 -t $((now - 7200)) pop3
+crafted "a port not in sniff_ports is not followed" "" -- -c $a4.28 -p 1110 pop3
+crafted "sniff_ports names another POP3 port" "$a4.29 alice" -o "sniff_ports=pop3:1110" \
+    -- -c $a4.29 -p 1110 pop3
+crafted "local_networks logins need no grant" "" -o local_networks=198.51.100.30 \
+    -- -c $a4.30 pop3
+
+# A capture cut inside its last record, in pcap (read by popauth itself) and pcapng (read
+# by libpcap): the login before the cut is granted, then popauth reports the read error
+# naming the file and exits 1.
+for fmt in pcap pcapng; do
+    cut=$work/crafted/cut.$fmt cutdb=$work/crafted/cut-$fmt.db
+    run "$bindir/pcap_craft" -c $a4.34 -f $fmt pop3 "$cut.whole"
+    if [ "$status" -ne 0 ] || ! head -c $(($(stat -c %s "$cut.whole") - 10)) "$cut.whole" >"$cut"; then
+        fail "crafted: could not write a $fmt capture cut short"
+        continue
+    fi
+    sniff_once "$cut" "$cutdb"
+    printf '%s\n%s\n' "$out" "$err" >"$cutdb.err"
+    expect_status 1 "crafted: a $fmt capture cut inside a record is a read error (exit 1)"
+    expect_err "action=read source=sniff:file:$cut" "crafted: the $fmt read error names the file"
+    expect_grants "crafted: the login before the cut in the $fmt capture is granted" "$cutdb" \
+        "$a4.34 alice"
+done
+
+# --- 3. Live capture, as nobody ---------------------------------------------------
+
+live=$work/live
+if ! { mkdir -p "$live" && chown nobody:nogroup "$live" && chmod 755 "$live" && chmod o+x "$work"; }; then
+    die "could not make $live writable by nobody"
+fi
+ldb=$live/auth.db
+netns_bg "$NETNS_SERVER" "$bindir/popauth" -c /dev/null -o "database=$ldb" -o log_sources= \
+    -o "sniff_interfaces=$NETNS_SERVER_IF" -o run_user=nobody -o local_networks=127.0.0.0/8 \
+    >"$live/popauth.out" 2>"$live/popauth.err"
+lpid=$NETNS_LAST_PID
+nobody_uid=$(id -u nobody)
+
+# Ready once it runs as nobody: the capture handle is opened before the drop.
+uid_line=
+for ((i = 0; i < 100; i++)); do
+    kill -0 "$lpid" 2>/dev/null || break
+    uid_line=$(awk '$1 == "Uid:"' "/proc/$lpid/status" 2>/dev/null)
+    [ "$(awk '{ print $2 }' <<<"$uid_line")" = "$nobody_uid" ] && break
+    sleep 0.1
+done
+status=0 out="Uid line: $uid_line" err=$(tail -n 5 "$live/popauth.err")
+if [ "$(awk '{ print $2, $3, $4, $5 }' <<<"$uid_line")" = "$nobody_uid $nobody_uid $nobody_uid $nobody_uid" ]; then
+    pass "live: popauth runs as nobody (real, effective, saved and fs uid $nobody_uid)"
+else
+    die "live: popauth does not run as nobody after 10 s (alive: $(kill -0 "$lpid" 2>/dev/null && echo yes || echo no); $uid_line; $(tail -n 5 "$live/popauth.err" | tr '\n' ' '))"
+fi
+cap_eff=$(awk '$1 == "CapEff:" { print $2 }' "/proc/$lpid/status")
+out="CapEff: $cap_eff"
+if [ "$cap_eff" = 0000000000000000 ]; then pass "live: popauth has no capabilities left"; else fail "live: popauth kept capabilities"; fi
+
+# wait_live ADDR USER SOURCE WHAT: poll the store (10 s) for ADDR's grant.
+wait_live()
+{
+    local i
+    for ((i = 0; i < 100; i++)); do
+        ctl "$ldb" show "$1" >/dev/null 2>&1 && break
+        kill -0 "$lpid" 2>/dev/null || break
+        sleep 0.1
+    done
+    run ctl "$ldb" show "$1" --json
+    err="$err popauth: $(tail -n 5 "$live/popauth.err" | tr '\n' ' ')"
+    expect_doc ".address == \"$1\" and .user == \"$2\" and .source == \"$3\"" "$4"
+}
+
+la=${n4}100 la6=${n6}100
+if ! { netns_add_addr "$NETNS_CLIENT" "$la/24" && netns_add_addr "$NETNS_CLIENT" "$la6/64"; }; then
+    die "could not add the live clients' addresses"
+fi
+run pop3_login "$NETNS_CLIENT" "$srv" alice secret "$la"
+out=$CLIENT_REPLY
+expect_status 0 "live: POP3 login by alice from $la"
+wait_live "$la" alice sniff-pop3 "live: the POP3 login from $la is granted within 10 s"
+run imap_login "$NETNS_CLIENT" "$srv6" bob secret "$la6"
+out=$CLIENT_REPLY
+expect_status 0 "live: IMAP login by bob from $la6"
+wait_live "$la6" bob sniff-imap "live: the IMAP login from $la6 is granted within 10 s"
+run ctl "$ldb" list --json
+expect_doc "map(.address) | sort == ([\"$la\", \"$la6\"] | sort)" "live: no other grant"
+
+kill -TERM "$lpid"
+for ((i = 0; i < 100; i++)); do
+    kill -0 "$lpid" 2>/dev/null || break
+    [ "$(ps -o stat= -p "$lpid" 2>/dev/null | cut -c1)" = Z ] && break
+    sleep 0.1
+done
+wait "$lpid"
+status=$? out='' err=$(tail -n 5 "$live/popauth.err")
+expect_status 0 "live: popauth exits 0 on SIGTERM"
+
+finish

@@ -1,0 +1,1178 @@
+/*
+ * torture_wire - unit tests for popauth/wire.c: the sniff_ports parser (a table of good
+ * and bad lists, with the error each must give), the capture filter (compiled by libpcap
+ * for every supported link type, and run over crafted frames: what must reach the
+ * decoder and what may be dropped in the kernel), the capture-time clamp, and the
+ * pipeline end to end over crafted conversations: a confirmed login is reported once,
+ * with its client address, user, server port and capture time; a refused login, other
+ * ports, fragments and malformed frames report nothing and are counted; urgent data,
+ * a reply acknowledging unseen client bytes, and a TCP fragment between the two hosts
+ * during a session refuse its login; the detectors' buffers stay within their global
+ * budget. wire_packets
+ * gives exactly what wire_packet gives frame by frame, and stops where a callback
+ * paused it; the classic pcap reader recognises the headers it may read and reads
+ * every record as libpcap does (compared with libpcap itself).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+#include <pcap/pcap.h>
+
+#include "popauth/packet.h"
+#include "popauth/wire.h"
+#include "shared/util.h"
+
+/* --- sniff_ports --------------------------------------------------------------------- */
+
+struct wire_ports_case {
+    const char *items[4];
+    int count;
+    const char *error; /* substring of the error, NULL if the list is good */
+    uint16_t port[3];
+    enum pop3imap_proto proto[3];
+};
+
+static const struct wire_ports_case wire_ports_cases[] = {
+    {{"pop3:110", "imap:143"}, 2, NULL, {110, 143}, {POP3IMAP_POP3, POP3IMAP_IMAP}},
+    {{"IMAP:1143"}, 1, NULL, {1143}, {POP3IMAP_IMAP}},
+    {{"pop3:65535", "imap:1"}, 2, NULL, {65535, 1}, {POP3IMAP_POP3, POP3IMAP_IMAP}},
+    {{NULL}, 0, "sniff_ports: no ports", {0}, {0}},
+    {{"pop3:0"}, 1, "sniff_ports: bad entry 'pop3:0'", {0}, {0}},
+    {{"pop3:65536"}, 1, "bad entry 'pop3:65536'", {0}, {0}},
+    {{"pop3:0110"}, 1, "bad entry 'pop3:0110'", {0}, {0}},
+    {{"pop3:"}, 1, "bad entry 'pop3:'", {0}, {0}},
+    {{"pop3"}, 1, "bad entry 'pop3'", {0}, {0}},
+    {{"smtp:25"}, 1, "bad entry 'smtp:25'", {0}, {0}},
+    {{"pop3:110x"}, 1, "bad entry 'pop3:110x'", {0}, {0}},
+    {{"pop3:-1"}, 1, "bad entry 'pop3:-1'", {0}, {0}},
+    {{"imap:143", "pop3:143"}, 2, "sniff_ports: port 143 is listed twice ('pop3:143')", {0}, {0}},
+    {{"pop3:110", "imap:99999999999999999999"},
+     2,
+     "bad entry 'imap:99999999999999999999'",
+     {0},
+     {0}},
+};
+
+/* test_wire_ports - every case of the table */
+static void test_wire_ports(void **state)
+{
+    size_t i;
+    int j;
+
+    (void)state;
+    for (i = 0; i < UTIL_ARRAY_LEN(wire_ports_cases); i++) {
+        const struct wire_ports_case *c = &wire_ports_cases[i];
+        char *items[4];
+        struct strlist list = {items, (size_t)c->count};
+        struct wire_ports ports;
+        char err[256] = "";
+        int rc;
+
+        for (j = 0; j < c->count; j++)
+            items[j] = xstrdup(c->items[j]);
+        rc = wire_ports_parse(&list, &ports, err, sizeof(err));
+        if (c->error != NULL) {
+            if (rc != -1 || strstr(err, c->error) == NULL)
+                fail_msg("case %zu: want error '%s', got rc %d '%s'", i, c->error, rc, err);
+        } else {
+            if (rc != 0)
+                fail_msg("case %zu: unexpected error '%s'", i, err);
+            assert_int_equal(ports.count, c->count);
+            for (j = 0; j < c->count; j++) {
+                assert_int_equal(ports.port[j], c->port[j]);
+                assert_int_equal(ports.proto[j], c->proto[j]);
+            }
+        }
+        for (j = 0; j < c->count; j++)
+            free(items[j]);
+    }
+}
+
+/* test_wire_ports_limit - WIRE_MAX_PORTS entries are fine, one more is not */
+static void test_wire_ports_limit(void **state)
+{
+    char *items[WIRE_MAX_PORTS + 1];
+    struct strlist list = {items, WIRE_MAX_PORTS};
+    struct wire_ports ports;
+    char err[256];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i <= WIRE_MAX_PORTS; i++) {
+        char text[32];
+        snprintf(text, sizeof(text), "%s:%zu", i % 2 ? "imap" : "pop3", 1000 + i);
+        items[i] = xstrdup(text);
+    }
+    assert_int_equal(wire_ports_parse(&list, &ports, err, sizeof(err)), 0);
+    assert_int_equal(ports.count, WIRE_MAX_PORTS);
+    list.count++;
+    assert_int_equal(wire_ports_parse(&list, &ports, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "more than"));
+    for (i = 0; i <= WIRE_MAX_PORTS; i++)
+        free(items[i]);
+}
+
+/* --- frames ------------------------------------------------------------------------ */
+
+#define WIRE_T_FRAME_MAX 2048
+
+struct wire_t_frame {
+    uint8_t b[WIRE_T_FRAME_MAX];
+    size_t len;
+};
+
+/* One end of a crafted conversation. */
+struct wire_t_host {
+    int v6;
+    uint8_t addr[16];
+    uint16_t port;
+    uint32_t seq;
+};
+
+/* wire_t_put16 - big-endian 16 bits */
+static void wire_t_put16(uint8_t *p, unsigned v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+/* wire_t_put32 - big-endian 32 bits */
+static void wire_t_put32(uint8_t *p, uint32_t v)
+{
+    wire_t_put16(p, v >> 16);
+    wire_t_put16(p + 2, v & 0xffff);
+}
+
+/*
+ * wire_t_build - an Ethernet frame (with ntags 802.1Q tags) carrying an IP packet from a
+ * to b: TCP with seq/ack/flags and text, or (proto 17) UDP; frag: IPv4 fragment offset
+ * field, or for IPv6 1 = a fragment header, 2 = hop-by-hop and destination options
+ */
+static void wire_t_build(struct wire_t_frame *f, int ntags, int proto, const struct wire_t_host *a,
+                         const struct wire_t_host *b, uint32_t ack, uint8_t flags, const char *text,
+                         int frag)
+{
+    size_t tlen = text != NULL ? strlen(text) : 0, l4len = proto == 6 ? 20 : 8, off, iplen;
+    uint8_t *ip, *l4;
+    int i;
+
+    memset(f, 0, sizeof(*f));
+    memcpy(f->b, "\x02\0\0\0\0\x01\x02\0\0\0\0\x02", 12);
+    off = 12;
+    for (i = 0; i < ntags; i++) {
+        wire_t_put16(f->b + off, 0x8100);
+        wire_t_put16(f->b + off + 2, (unsigned)(10 + i));
+        off += 4;
+    }
+    wire_t_put16(f->b + off, a->v6 ? 0x86dd : 0x0800);
+    ip = f->b + off + 2;
+    if (a->v6) {
+        size_t ext = frag == 1 ? 8 : frag == 2 ? 16 : 0;
+        ip[0] = 0x60;
+        wire_t_put16(ip + 4, (unsigned)(ext + l4len + tlen));
+        ip[6] = frag == 1 ? 44 : frag == 2 ? 0 : (uint8_t)proto;
+        ip[7] = 64;
+        memcpy(ip + 8, a->addr, 16);
+        memcpy(ip + 24, b->addr, 16);
+        if (frag == 1) { /* fragment header: offset 0, more fragments */
+            ip[40] = (uint8_t)proto;
+            wire_t_put16(ip + 42, 1);
+            wire_t_put32(ip + 44, 0x1234);
+        } else if (frag == 2) { /* hop-by-hop, then destination options, 8 bytes each */
+            ip[40] = 60, ip[41] = 0, ip[42] = 1, ip[43] = 4;
+            ip[48] = (uint8_t)proto, ip[49] = 0, ip[50] = 1, ip[51] = 4;
+        }
+        iplen = 40 + ext;
+    } else {
+        ip[0] = 0x45;
+        wire_t_put16(ip + 2, (unsigned)(20 + l4len + tlen));
+        wire_t_put16(ip + 6, frag != 0 ? (unsigned)frag : 0x4000);
+        ip[8] = 64;
+        ip[9] = (uint8_t)proto;
+        memcpy(ip + 12, a->addr, 4);
+        memcpy(ip + 16, b->addr, 4);
+        iplen = 20;
+    }
+    l4 = ip + iplen;
+    wire_t_put16(l4, a->port);
+    wire_t_put16(l4 + 2, b->port);
+    if (proto == 6) {
+        wire_t_put32(l4 + 4, a->seq);
+        wire_t_put32(l4 + 8, ack);
+        l4[12] = 5 << 4;
+        l4[13] = flags;
+        wire_t_put16(l4 + 14, 65535);
+    } else {
+        wire_t_put16(l4 + 4, (unsigned)(8 + tlen));
+    }
+    if (tlen > 0)
+        memcpy(l4 + l4len, text, tlen);
+    f->len = (size_t)(l4 + l4len + tlen - f->b);
+}
+
+/* wire_t_end - an IPv4 (v6 = 0) or IPv6 end with the given last address byte and port */
+static struct wire_t_host wire_t_end(int v6, uint8_t last, uint16_t port, uint32_t isn)
+{
+    struct wire_t_host e;
+
+    memset(&e, 0, sizeof(e));
+    e.v6 = v6;
+    if (v6) {
+        e.addr[0] = 0x20, e.addr[1] = 0x01, e.addr[2] = 0x0d, e.addr[3] = 0xb8;
+        e.addr[15] = last;
+    } else {
+        e.addr[0] = 198, e.addr[1] = 51, e.addr[2] = 100, e.addr[3] = last;
+    }
+    e.port = port;
+    e.seq = isn;
+    return e;
+}
+
+/* --- the capture filter ------------------------------------------------------------ */
+
+/* wire_t_passes - 1 if the filter compiled for the default ports on Ethernet passes f */
+static int wire_t_passes(pcap_t *p, const struct bpf_program *prog, const struct wire_t_frame *f)
+{
+    struct pcap_pkthdr h;
+
+    (void)p;
+    memset(&h, 0, sizeof(h));
+    h.caplen = h.len = (bpf_u_int32)f->len;
+    return pcap_offline_filter(prog, &h, f->b) != 0;
+}
+
+/* wire_t_default_ports - pop3:110, imap:143 */
+static void wire_t_default_ports(struct wire_ports *ports)
+{
+    char a[] = "pop3:110", b[] = "imap:143";
+    char *items[] = {a, b};
+    struct strlist list = {items, 2};
+    char err[256];
+
+    assert_int_equal(wire_ports_parse(&list, ports, err, sizeof(err)), 0);
+}
+
+/* test_wire_filter_compiles - libpcap compiles the filter for every supported link type */
+static void test_wire_filter_compiles(void **state)
+{
+    static const int dlts[] = {PACKET_DLT_NULL, PACKET_DLT_EN10MB,    PACKET_DLT_RAW,
+                               PACKET_DLT_LOOP, PACKET_DLT_LINUX_SLL, PACKET_DLT_IPV4,
+                               PACKET_DLT_IPV6, PACKET_DLT_LINUX_SLL2};
+    struct wire_ports ports;
+    char text[WIRE_FILTER_MAX];
+    size_t i;
+
+    (void)state;
+    wire_t_default_ports(&ports);
+    for (i = 0; i < UTIL_ARRAY_LEN(dlts); i++) {
+        pcap_t *p = pcap_open_dead(dlts[i], 65535);
+        struct bpf_program prog;
+
+        assert_non_null(p);
+        assert_int_equal(wire_filter(&ports, dlts[i], text, sizeof(text)), 0);
+        assert_non_null(strstr(text, "tcp port 110 or tcp port 143"));
+        if (pcap_compile(p, &prog, text, 1, PCAP_NETMASK_UNKNOWN) != 0)
+            fail_msg("dlt %d: '%s': %s", dlts[i], text, pcap_geterr(p));
+        pcap_freecode(&prog);
+        pcap_close(p);
+    }
+    assert_int_equal(wire_filter(&ports, PACKET_DLT_EN10MB, text, 40), -1);
+}
+
+/* test_wire_filter_frames - what the filter lets through on Ethernet */
+static void test_wire_filter_frames(void **state)
+{
+    struct wire_ports ports;
+    char text[WIRE_FILTER_MAX];
+    struct bpf_program prog;
+    struct wire_t_host c4 = wire_t_end(0, 7, 40000, 1), s110 = wire_t_end(0, 1, 110, 1),
+                       s143 = wire_t_end(0, 1, 143, 1), s80 = wire_t_end(0, 1, 80, 1),
+                       s53 = wire_t_end(0, 1, 53, 1), c6 = wire_t_end(1, 7, 40000, 1),
+                       s6 = wire_t_end(1, 1, 110, 1), s6web = wire_t_end(1, 1, 443, 1);
+    struct wire_t_frame f;
+    pcap_t *p = pcap_open_dead(PACKET_DLT_EN10MB, 65535);
+
+    (void)state;
+    wire_t_default_ports(&ports);
+    assert_int_equal(wire_filter(&ports, PACKET_DLT_EN10MB, text, sizeof(text)), 0);
+    assert_int_equal(pcap_compile(p, &prog, text, 1, PCAP_NETMASK_UNKNOWN), 0);
+    /* through: the ports either way, tagged or not, IPv4 or IPv6 */
+    wire_t_build(&f, 0, 6, &c4, &s110, 0, 0x02, NULL, 0);
+    assert_true(wire_t_passes(p, &prog, &f));
+    wire_t_build(&f, 0, 6, &s143, &c4, 0, 0x18, "* OK\r\n", 0);
+    assert_true(wire_t_passes(p, &prog, &f));
+    wire_t_build(&f, 1, 6, &c4, &s143, 0, 0x18, "a LOGIN\r\n", 0);
+    assert_true(wire_t_passes(p, &prog, &f));
+    wire_t_build(&f, 2, 6, &s110, &c4, 0, 0x18, "+OK\r\n", 0);
+    assert_true(wire_t_passes(p, &prog, &f));
+    wire_t_build(&f, 0, 6, &c6, &s6, 0, 0x02, NULL, 0);
+    assert_true(wire_t_passes(p, &prog, &f));
+    wire_t_build(&f, 1, 6, &c6, &s6, 0, 0x02, NULL, 0);
+    assert_true(wire_t_passes(p, &prog, &f));
+    /* through, to be decoded and counted: fragments, IPv6 extension headers */
+    wire_t_build(&f, 0, 6, &c4, &s80, 0, 0x18, "GET /", 0x2000);
+    assert_true(wire_t_passes(p, &prog, &f));
+    wire_t_build(&f, 0, 17, &c4, &s53, 0, 0, "dns", 0x0010);
+    assert_true(wire_t_passes(p, &prog, &f));
+    wire_t_build(&f, 1, 6, &c4, &s80, 0, 0x18, "GET /", 0x2000);
+    assert_true(wire_t_passes(p, &prog, &f));
+    wire_t_build(&f, 0, 6, &c6, &s6, 0, 0x02, NULL, 1);
+    assert_true(wire_t_passes(p, &prog, &f));
+    wire_t_build(&f, 0, 6, &c6, &s6, 0, 0x02, NULL, 2);
+    assert_true(wire_t_passes(p, &prog, &f));
+    wire_t_build(&f, 1, 6, &c6, &s6web, 0, 0x02, NULL, 2);
+    assert_true(wire_t_passes(p, &prog, &f));
+    /* dropped: other ports and UDP, tagged or not */
+    wire_t_build(&f, 0, 6, &c4, &s80, 0, 0x02, NULL, 0);
+    assert_false(wire_t_passes(p, &prog, &f));
+    wire_t_build(&f, 1, 6, &c4, &s80, 0, 0x02, NULL, 0);
+    assert_false(wire_t_passes(p, &prog, &f));
+    wire_t_build(&f, 0, 17, &c4, &s53, 0, 0, "dns", 0);
+    assert_false(wire_t_passes(p, &prog, &f));
+    wire_t_build(&f, 0, 6, &c6, &s6web, 0, 0x02, NULL, 0);
+    assert_false(wire_t_passes(p, &prog, &f));
+    pcap_freecode(&prog);
+    pcap_close(p);
+}
+
+/* test_wire_time - capture times convert, and no input overflows */
+static void test_wire_time(void **state)
+{
+    (void)state;
+    assert_int_equal(wire_time(1700000000, 123456), 1700000000123456LL);
+    assert_int_equal(wire_time(0, 0), 0);
+    assert_int_equal(wire_time(-5, 7), 0);
+    assert_int_equal(wire_time(10, -1), 10000000);
+    assert_int_equal(wire_time(10, 5000000), 10999999);
+    assert_int_equal(wire_time(INT64_MAX, 999999), (WIRE_MAX_SEC - 1) * 1000000 + 999999);
+}
+
+/* --- the pipeline ------------------------------------------------------------------ */
+
+#define WIRE_T_LOGINS 8
+
+/* What the events of one pipeline said. */
+struct wire_t_seen {
+    struct wire *w; /* for wire_t_pausing */
+    int logins;
+    struct addr client[WIRE_T_LOGINS];
+    char user[WIRE_T_LOGINS][POP3IMAP_USER_MAX];
+    uint16_t port[WIRE_T_LOGINS];
+    enum pop3imap_proto proto[WIRE_T_LOGINS];
+    int64_t usec[WIRE_T_LOGINS];
+    int desyncs;
+    const char *why; /* the last desync's reason */
+};
+
+/* wire_t_login - record a login */
+static void wire_t_login(void *ctx, const struct wire_login *lg)
+{
+    struct wire_t_seen *s = ctx;
+
+    if (s->logins < WIRE_T_LOGINS) {
+        s->client[s->logins] = *lg->client;
+        util_strlcpy(s->user[s->logins], lg->user, POP3IMAP_USER_MAX);
+        s->port[s->logins] = lg->server_port;
+        s->proto[s->logins] = lg->proto;
+        s->usec[s->logins] = lg->usec;
+    }
+    s->logins++;
+}
+
+/* wire_t_desync - count a desync */
+static void wire_t_desync(void *ctx, const struct wire_conv *conv, const char *why)
+{
+    struct wire_t_seen *s = ctx;
+
+    assert_non_null(conv->client);
+    assert_non_null(why);
+    s->desyncs++;
+    s->why = why;
+}
+
+#define WIRE_T_TAPE 96
+
+/* Frames kept for wire_packets instead of being fed one by one. */
+struct wire_t_tape {
+    uint8_t bytes[WIRE_T_TAPE * WIRE_T_FRAME_MAX];
+    struct wire_record rec[WIRE_T_TAPE];
+    size_t n, used;
+};
+
+/* One crafted conversation being fed to a wire (or recorded on wire_t_recording). */
+struct wire_t_conv {
+    struct wire *w;
+    struct wire_t_host c, s;
+    int ntags;
+    int64_t usec;
+};
+
+static struct wire_t_tape *wire_t_recording; /* where wire_t_send keeps frames, if set */
+
+/* wire_t_send - one segment from the client (from_client) or the server */
+static void wire_t_send(struct wire_t_conv *cv, int from_client, uint8_t flags, const char *text)
+{
+    struct wire_t_host *a = from_client ? &cv->c : &cv->s, *b = from_client ? &cv->s : &cv->c;
+    struct wire_t_frame f;
+
+    wire_t_build(&f, cv->ntags, 6, a, b, (flags & 0x02) && !(flags & 0x10) ? 0 : b->seq, flags,
+                 text, 0);
+    cv->usec += 1000;
+    if (wire_t_recording != NULL) {
+        struct wire_t_tape *t = wire_t_recording;
+
+        assert_true(t->n < WIRE_T_TAPE);
+        memcpy(t->bytes + t->used, f.b, f.len);
+        t->rec[t->n].frame = t->bytes + t->used;
+        t->rec[t->n].caplen = t->rec[t->n].wirelen = f.len;
+        t->rec[t->n].usec = cv->usec;
+        t->used += f.len;
+        t->n++;
+    } else {
+        wire_packet(cv->w, f.b, f.len, f.len, cv->usec);
+    }
+    a->seq += (uint32_t)(text != NULL ? strlen(text) : 0) + ((flags & 0x03) ? 1 : 0);
+}
+
+/* wire_t_new - a wire with the default ports and limits reporting into seen */
+static struct wire *wire_t_new(struct wire_t_seen *seen)
+{
+    static const struct wire_events events = {.login = wire_t_login, .desync = wire_t_desync};
+    const struct wire_limits limits = {64, 600 * 1000000LL, 8192, 0x5eed};
+    struct wire_ports ports;
+
+    memset(seen, 0, sizeof(*seen));
+    wire_t_default_ports(&ports);
+    return wire_new(PACKET_DLT_EN10MB, &ports, &limits, &events, seen);
+}
+
+/* wire_t_pop3 - a whole POP3 session on cv: USER/PASS answered ok or -ERR */
+static void wire_t_pop3(struct wire_t_conv *cv, int ok)
+{
+    wire_t_send(cv, 1, 0x02, NULL);
+    wire_t_send(cv, 0, 0x12, NULL);
+    wire_t_send(cv, 1, 0x10, NULL);
+    wire_t_send(cv, 0, 0x18, "+OK Dovecot ready.\r\n");
+    wire_t_send(cv, 1, 0x18, "USER alice\r\n");
+    wire_t_send(cv, 0, 0x18, "+OK\r\n");
+    wire_t_send(cv, 1, 0x18, "PASS secret\r\n");
+    wire_t_send(cv, 0, 0x18, ok ? "+OK Logged in.\r\n" : "-ERR [AUTH] Authentication failed.\r\n");
+    wire_t_send(cv, 1, 0x18, "QUIT\r\n");
+    wire_t_send(cv, 0, 0x18, "+OK Logging out.\r\n");
+    wire_t_send(cv, 0, 0x11, NULL);
+    wire_t_send(cv, 1, 0x11, NULL);
+    wire_t_send(cv, 0, 0x10, NULL);
+}
+
+/* test_wire_pop3_login - one confirmed POP3 login, with everything the grant needs */
+static void test_wire_pop3_login(void **state)
+{
+    struct wire_t_seen seen;
+    struct wire_t_conv cv = {wire_t_new(&seen), wire_t_end(0, 7, 40000, 1000),
+                             wire_t_end(0, 1, 110, 50000), 0, 1700000000000000LL};
+    struct wire_stats st;
+    char text[ADDR_STRLEN];
+
+    (void)state;
+    wire_t_pop3(&cv, 1);
+    assert_int_equal(seen.logins, 1);
+    assert_string_equal(addr_format(&seen.client[0], text, sizeof(text)), "198.51.100.7");
+    assert_string_equal(seen.user[0], "alice");
+    assert_int_equal(seen.port[0], 110);
+    assert_int_equal(seen.proto[0], POP3IMAP_POP3);
+    assert_int_equal(seen.usec[0], 1700000000000000LL + 8 * 1000); /* the +OK to PASS */
+    assert_int_equal(seen.desyncs, 0);
+    wire_stats(cv.w, &st);
+    assert_int_equal(st.packets, 13);
+    assert_int_equal(st.segments, 13);
+    assert_int_equal(st.logins, 1);
+    assert_int_equal(st.desynced, 0);
+    wire_free(cv.w);
+}
+
+/* test_wire_pop3_refused - -ERR to PASS reports nothing */
+static void test_wire_pop3_refused(void **state)
+{
+    struct wire_t_seen seen;
+    struct wire_t_conv cv = {wire_t_new(&seen), wire_t_end(0, 7, 40000, 1000),
+                             wire_t_end(0, 1, 110, 50000), 0, 1700000000000000LL};
+
+    (void)state;
+    wire_t_pop3(&cv, 0);
+    assert_int_equal(seen.logins, 0);
+    wire_free(cv.w);
+}
+
+/* test_wire_imap_vlan_ipv6 - an IMAP LOGIN over IPv6 inside a VLAN tag */
+static void test_wire_imap_vlan_ipv6(void **state)
+{
+    struct wire_t_seen seen;
+    struct wire_t_conv cv = {wire_t_new(&seen), wire_t_end(1, 7, 40001, 7),
+                             wire_t_end(1, 1, 143, 9000), 1, 1700000000000000LL};
+    char text[ADDR_STRLEN];
+
+    (void)state;
+    wire_t_send(&cv, 1, 0x02, NULL);
+    wire_t_send(&cv, 0, 0x12, NULL);
+    wire_t_send(&cv, 1, 0x10, NULL);
+    wire_t_send(&cv, 0, 0x18, "* OK [CAPABILITY IMAP4rev1] Dovecot ready.\r\n");
+    wire_t_send(&cv, 1, 0x18, "a1 LOGIN bob \"s3cret\"\r\n");
+    wire_t_send(&cv, 0, 0x18, "a1 OK Logged in\r\n");
+    assert_int_equal(seen.logins, 1);
+    assert_string_equal(addr_format(&seen.client[0], text, sizeof(text)), "2001:db8::7");
+    assert_string_equal(seen.user[0], "bob");
+    assert_int_equal(seen.port[0], 143);
+    assert_int_equal(seen.proto[0], POP3IMAP_IMAP);
+    wire_free(cv.w);
+}
+
+/* test_wire_ignored - other ports, UDP, fragments and malformed frames: counted, no
+ * conversation, no login */
+static void test_wire_ignored(void **state)
+{
+    struct wire_t_seen seen;
+    struct wire *w = wire_t_new(&seen);
+    struct wire_t_host c = wire_t_end(0, 7, 40000, 1), web = wire_t_end(0, 1, 80, 1),
+                       dns = wire_t_end(0, 1, 53, 1), pop = wire_t_end(0, 1, 110, 1);
+    struct wire_stats st;
+    struct wire_t_frame f;
+
+    (void)state;
+    wire_t_build(&f, 0, 6, &c, &web, 0, 0x18, "+OK Logged in.\r\n", 0);
+    wire_packet(w, f.b, f.len, f.len, 1);
+    wire_t_build(&f, 0, 17, &c, &dns, 0, 0, "+OK\r\n", 0);
+    wire_packet(w, f.b, f.len, f.len, 2);
+    wire_t_build(&f, 0, 6, &c, &pop, 0, 0x18, "USER x\r\n", 0x2001);
+    wire_packet(w, f.b, f.len, f.len, 3);
+    wire_t_build(&f, 0, 6, &c, &pop, 0, 0x02, NULL, 0);
+    wire_packet(w, f.b, 20, 20, 4); /* cut inside the IP header */
+    wire_stats(w, &st);
+    assert_int_equal(st.packets, 4);
+    assert_int_equal(st.other, 2);
+    assert_int_equal(st.fragments, 1);
+    assert_int_equal(st.malformed, 1);
+    assert_int_equal(st.segments, 0);
+    assert_int_equal(st.flows.flows, 0);
+    assert_int_equal(seen.logins, 0);
+    wire_free(w);
+}
+
+/* test_wire_expire - an idle conversation is swept by capture time, from wire_packet */
+static void test_wire_expire(void **state)
+{
+    struct wire_t_seen seen;
+    struct wire_t_conv cv = {wire_t_new(&seen), wire_t_end(0, 7, 40000, 1000),
+                             wire_t_end(0, 1, 110, 50000), 0, 1700000000000000LL};
+    struct wire_t_conv other = {cv.w, wire_t_end(0, 8, 40002, 5), wire_t_end(0, 1, 110, 6), 0,
+                                1700000000000000LL + 601 * 1000000LL};
+    struct wire_stats st;
+
+    (void)state;
+    wire_t_send(&cv, 1, 0x02, NULL);
+    wire_t_send(&cv, 0, 0x12, NULL);
+    wire_stats(cv.w, &st);
+    assert_int_equal(st.flows.active, 1);
+    wire_t_send(&other, 1, 0x02, NULL); /* ten minutes later */
+    wire_stats(cv.w, &st);
+    assert_int_equal(st.flows.expired, 1);
+    assert_int_equal(st.flows.active, 1);
+    wire_expire(cv.w, other.usec + 601 * 1000000LL);
+    wire_stats(cv.w, &st);
+    assert_int_equal(st.flows.active, 0);
+    wire_free(cv.w);
+}
+
+/* wire_t_greet - handshake and greeting of a POP3 session on cv, then USER answered */
+static void wire_t_greet(struct wire_t_conv *cv)
+{
+    wire_t_send(cv, 1, 0x02, NULL);
+    wire_t_send(cv, 0, 0x12, NULL);
+    wire_t_send(cv, 1, 0x10, NULL);
+    wire_t_send(cv, 0, 0x18, "+OK Dovecot ready.\r\n");
+    wire_t_send(cv, 1, 0x18, "USER alice\r\n");
+    wire_t_send(cv, 0, 0x18, "+OK\r\n");
+}
+
+/* test_wire_urgent - a byte sent as urgent data is not in the server's stream: "USER a\r",
+ * "\n" (URG), "PASS b\r\nQUIT\r\n" is read by the server as two lines (answered +OK,
+ * +OK) where the bytes say three; such a conversation must not grant */
+static void test_wire_urgent(void **state)
+{
+    struct wire_t_seen seen;
+    struct wire_t_conv cv = {wire_t_new(&seen), wire_t_end(0, 7, 40000, 1000),
+                             wire_t_end(0, 1, 110, 50000), 0, 1700000000000000LL};
+    struct wire_stats st;
+
+    (void)state;
+    wire_t_send(&cv, 1, 0x02, NULL);
+    wire_t_send(&cv, 0, 0x12, NULL);
+    wire_t_send(&cv, 1, 0x10, NULL);
+    wire_t_send(&cv, 0, 0x18, "+OK Dovecot ready.\r\n");
+    wire_t_send(&cv, 1, 0x18, "USER a\r");
+    wire_t_send(&cv, 1, 0x38, "\n"); /* URG|ACK|PSH */
+    wire_t_send(&cv, 1, 0x18, "PASS b\r\nQUIT\r\n");
+    wire_t_send(&cv, 0, 0x18, "+OK\r\n");
+    wire_t_send(&cv, 0, 0x18, "+OK\r\n");
+    assert_int_equal(seen.logins, 0);
+    assert_int_equal(seen.desyncs, 1);
+    assert_string_equal(seen.why, "urgent data");
+    wire_stats(cv.w, &st);
+    assert_int_equal(st.desynced, 1);
+    wire_free(cv.w);
+
+    /* the server's urgent data too; and the same session without URG does grant */
+    cv.w = wire_t_new(&seen);
+    cv.c = wire_t_end(0, 7, 40000, 1000), cv.s = wire_t_end(0, 1, 110, 50000);
+    wire_t_greet(&cv);
+    wire_t_send(&cv, 0, 0x30, NULL); /* a bare ACK with URG */
+    wire_t_send(&cv, 1, 0x18, "PASS secret\r\n");
+    wire_t_send(&cv, 0, 0x18, "+OK Logged in.\r\n");
+    assert_int_equal(seen.logins, 0);
+    assert_int_equal(seen.desyncs, 1);
+    wire_free(cv.w);
+    cv.w = wire_t_new(&seen);
+    cv.c = wire_t_end(0, 7, 40000, 1000), cv.s = wire_t_end(0, 1, 110, 50000);
+    wire_t_greet(&cv);
+    wire_t_send(&cv, 1, 0x18, "PASS secret\r\n");
+    wire_t_send(&cv, 0, 0x18, "+OK Logged in.\r\n");
+    assert_int_equal(seen.logins, 1);
+    wire_free(cv.w);
+}
+
+/* test_wire_acked_unseen - a reply that acknowledges client bytes the sniffer never saw
+ * (here: sent after PASS, missing from the capture) answers a stream it does not know */
+static void test_wire_acked_unseen(void **state)
+{
+    struct wire_t_seen seen;
+    struct wire_t_conv cv = {wire_t_new(&seen), wire_t_end(0, 7, 40000, 1000),
+                             wire_t_end(0, 1, 110, 50000), 0, 1700000000000000LL};
+
+    (void)state;
+    wire_t_greet(&cv);
+    wire_t_send(&cv, 1, 0x18, "PASS wrong\r\n");
+    cv.c.seq += 12; /* "PASS right\r\n", which the capture lost */
+    wire_t_send(&cv, 0, 0x18, "+OK Logged in.\r\n");
+    assert_int_equal(seen.logins, 0);
+    assert_int_equal(seen.desyncs, 1);
+    assert_string_equal(seen.why, "reply acknowledges client bytes not seen");
+    wire_free(cv.w);
+}
+
+/* wire_t_fragment - an IPv4 or IPv6 TCP (proto 6) or UDP fragment from a to b at usec;
+ * first: the fragment at offset 0 (else a later one) */
+static void wire_t_fragment(struct wire *w, const struct wire_t_host *a,
+                            const struct wire_t_host *b, int proto, int first, int64_t usec)
+{
+    struct wire_t_frame f;
+
+    if (a->v6) {
+        wire_t_build(&f, 0, proto, a, b, 0, 0x18, "PASS right\r\n", 1);
+        if (!first) /* offset 8 bytes, no more fragments: no TCP header to read */
+            f.b[14 + 42] = 0, f.b[14 + 43] = 8;
+    } else {
+        wire_t_build(&f, 0, proto, a, b, 0, 0x18, "PASS right\r\n", first ? 0x2000 : 0x0001);
+    }
+    wire_packet(w, f.b, f.len, f.len, usec);
+}
+
+/* wire_t_frag_session - a POP3 login on cv with a fragment from fa to fb (proto, first)
+ * sent after PASS (when = 1), or before the SYN (when = 0); returns the logins */
+static int wire_t_frag_session(struct wire_t_conv *cv, const struct wire_t_host *fa,
+                               const struct wire_t_host *fb, int proto, int first, int when)
+{
+    struct wire_stats st;
+    int logins;
+
+    if (when == 0)
+        wire_t_fragment(cv->w, fa, fb, proto, first, cv->usec - 1000);
+    wire_t_greet(cv);
+    wire_t_send(cv, 1, 0x18, "PASS secret\r\n");
+    if (when == 1)
+        wire_t_fragment(cv->w, fa, fb, proto, first, cv->usec);
+    wire_t_send(cv, 0, 0x18, "+OK Logged in.\r\n");
+    wire_stats(cv->w, &st);
+    assert_int_equal(st.fragments, 1);
+    logins = (int)st.logins;
+    wire_free(cv->w);
+    return logins;
+}
+
+/* test_wire_fragments - a TCP fragment between the two hosts of a conversation, seen
+ * after it started, refuses its login (the server may have reassembled bytes the sniffer
+ * never saw); one between other hosts, one before the conversation, or a UDP one does not */
+static void test_wire_fragments(void **state)
+{
+    static const struct {
+        int v6, from_client, other_pair, proto, first, when, logins;
+    } cases[] = {
+        {0, 1, 0, 6, 1, 1, 0},  /* first fragment from the client */
+        {0, 1, 0, 6, 0, 1, 0},  /* a later fragment: no ports, only the addresses */
+        {0, 0, 0, 6, 0, 1, 0},  /* from the server: the pair has no direction */
+        {1, 1, 0, 6, 1, 1, 0},  /* IPv6 fragment header */
+        {1, 1, 0, 6, 0, 1, 0},  /* IPv6, a later fragment */
+        {1, 1, 0, 60, 0, 1, 0}, /* IPv6, fragmentable part starts with an option header */
+        {0, 1, 1, 6, 1, 1, 1},  /* another address pair */
+        {1, 1, 1, 6, 0, 1, 1},  /* another address pair, IPv6 */
+        {0, 1, 0, 17, 1, 1, 1}, /* UDP */
+        {0, 1, 0, 6, 1, 0, 1},  /* before the conversation started */
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < UTIL_ARRAY_LEN(cases); i++) {
+        struct wire_t_seen seen;
+        struct wire_t_conv cv = {wire_t_new(&seen), wire_t_end(cases[i].v6, 7, 40000, 1000),
+                                 wire_t_end(cases[i].v6, 1, 110, 50000), 0, 1700000000000000LL};
+        struct wire_t_host other = wire_t_end(cases[i].v6, 9, 40001, 1);
+        const struct wire_t_host *fa = cases[i].from_client ? &cv.c : &cv.s;
+        const struct wire_t_host *fb = cases[i].other_pair    ? &other
+                                       : cases[i].from_client ? &cv.s
+                                                              : &cv.c;
+        int got = wire_t_frag_session(&cv, fa, fb, cases[i].proto, cases[i].first, cases[i].when);
+
+        if (got != cases[i].logins || seen.logins != cases[i].logins)
+            fail_msg("case %zu: %d logins, want %d", i, got, cases[i].logins);
+        if (cases[i].logins == 0 &&
+            (seen.desyncs != 1 ||
+             strcmp(seen.why, "IP fragments between the hosts during the conversation") != 0))
+            fail_msg("case %zu: %d desyncs (%s)", i, seen.desyncs, seen.why ? seen.why : "-");
+    }
+}
+
+/* test_wire_fragments_ahead - wire_packets takes fragments in their turn, not when it
+ * decodes them ahead: a fragment just after the login does not refuse it */
+static void test_wire_fragments_ahead(void **state)
+{
+    static struct wire_t_tape tape;
+    struct wire_t_seen seen;
+    struct wire_t_conv cv = {NULL, wire_t_end(0, 7, 40000, 1000), wire_t_end(0, 1, 110, 50000), 0,
+                             1700000000000000LL};
+    struct wire_t_frame f;
+    struct wire *w;
+
+    (void)state;
+    memset(&tape, 0, sizeof(tape));
+    wire_t_recording = &tape;
+    wire_t_greet(&cv);
+    wire_t_send(&cv, 1, 0x18, "PASS secret\r\n");
+    wire_t_send(&cv, 0, 0x18, "+OK Logged in.\r\n");
+    wire_t_recording = NULL;
+    wire_t_build(&f, 0, 6, &cv.c, &cv.s, 0, 0x18, "x\r\n", 0x2000);
+    memcpy(tape.bytes + tape.used, f.b, f.len);
+    tape.rec[tape.n].frame = tape.bytes + tape.used;
+    tape.rec[tape.n].caplen = tape.rec[tape.n].wirelen = f.len;
+    tape.rec[tape.n].usec = cv.usec + 1000;
+    tape.n++;
+    w = wire_t_new(&seen);
+    assert_int_equal(wire_packets(w, tape.rec, tape.n), tape.n);
+    assert_int_equal(seen.logins, 1);
+    wire_free(w);
+    /* and one before the reply, in the same batch, does */
+    tape.rec[tape.n - 1].usec = tape.rec[tape.n - 2].usec;
+    {
+        struct wire_record last = tape.rec[tape.n - 1];
+
+        tape.rec[tape.n - 1] = tape.rec[tape.n - 2];
+        tape.rec[tape.n - 2] = last;
+    }
+    w = wire_t_new(&seen);
+    assert_int_equal(wire_packets(w, tape.rec, tape.n), tape.n);
+    assert_int_equal(seen.logins, 0);
+    assert_int_equal(seen.desyncs, 1);
+    wire_free(w);
+}
+
+#define WIRE_T_BUDGET_FLOWS 2100
+#define WIRE_T_PIECE        1400
+
+/* test_wire_budget - the detectors' buffers together stay within WIRE_BUFFER_BUDGET:
+ * conversations joined with a partial line of 4,101 bytes (each buffer grows to 8 KiB)
+ * fill it at 2,048; the next ones are given up; a finished one frees its share */
+static void test_wire_budget(void **state)
+{
+    static const struct wire_events events = {.login = wire_t_login, .desync = wire_t_desync};
+    const struct wire_limits limits = {4096, 600 * 1000000LL, 8192, 0x5eed};
+    char piece[WIRE_T_PIECE + 1];
+    struct wire_t_seen seen;
+    struct wire_ports ports;
+    struct wire_stats st;
+    struct wire_t_conv cv;
+    struct wire *w;
+    unsigned i;
+
+    (void)state;
+    memset(&seen, 0, sizeof(seen));
+    wire_t_default_ports(&ports);
+    w = wire_new(PACKET_DLT_EN10MB, &ports, &limits, &events, &seen);
+    memset(piece, 'A', WIRE_T_PIECE);
+    piece[WIRE_T_PIECE] = '\0';
+    for (i = 0; i < WIRE_T_BUDGET_FLOWS; i++) {
+        cv = (struct wire_t_conv){w, wire_t_end(0, 7, (uint16_t)(10000 + i), 1000 + i),
+                                  wire_t_end(0, 1, 110, 50000), 0, 1700000000000000LL + i};
+        piece[0] = '\n'; /* joined: skipped up to the first LF */
+        wire_t_send(&cv, 1, 0x18, piece);
+        piece[0] = 'A';
+        wire_t_send(&cv, 1, 0x18, piece);
+        wire_t_send(&cv, 1, 0x18, piece);
+        wire_t_send(&cv, 1, 0x18, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+        wire_stats(w, &st);
+        assert_true(st.buffered <= WIRE_BUFFER_BUDGET);
+    }
+    wire_stats(w, &st);
+    assert_int_equal(WIRE_BUFFER_BUDGET / 8192, 2048);
+    assert_int_equal(st.buffered, WIRE_BUFFER_BUDGET);
+    assert_int_equal(seen.desyncs, WIRE_T_BUDGET_FLOWS - 2048);
+    assert_string_equal(seen.why, "detector buffer budget exhausted");
+    /* the first conversation ends: the next one has room again */
+    cv = (struct wire_t_conv){w, wire_t_end(0, 7, 10000, 1000 + 3 * WIRE_T_PIECE + 50),
+                              wire_t_end(0, 1, 110, 50000), 0, 1700000000000000LL + 5000};
+    wire_t_send(&cv, 1, 0x14, NULL); /* RST */
+    wire_stats(w, &st);
+    assert_int_equal(st.buffered, WIRE_BUFFER_BUDGET - 8192);
+    cv = (struct wire_t_conv){w, wire_t_end(0, 8, 10000, 1), wire_t_end(0, 1, 110, 50000), 0,
+                              1700000000000000LL + 6000};
+    piece[0] = '\n';
+    wire_t_send(&cv, 1, 0x18, piece);
+    wire_t_send(&cv, 1, 0x18, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    wire_stats(w, &st);
+    assert_int_equal(seen.desyncs, WIRE_T_BUDGET_FLOWS - 2048);
+    assert_int_equal(st.buffered, WIRE_BUFFER_BUDGET - 8192 + 2048);
+    wire_free(w);
+}
+
+/* --- wire_packets ------------------------------------------------------------------ */
+
+/* wire_t_sessions - five POP3 sessions (the third and fifth refused) and an IMAP one,
+ * interleaved as a capture would hold them, recorded on tape */
+static void wire_t_sessions(struct wire_t_tape *tape)
+{
+    struct wire_t_conv cv[6];
+    int i, step;
+
+    memset(tape, 0, sizeof(*tape));
+    wire_t_recording = tape;
+    for (i = 0; i < 6; i++) {
+        struct wire_t_conv c = {
+            NULL, wire_t_end(i == 5, (uint8_t)(10 + i), (uint16_t)(40000 + i), 1000u * (unsigned)i),
+            wire_t_end(i == 5, 1, i == 5 ? 143 : 110, 0xfffffff0u), 0, 1700000000000000LL + i};
+        cv[i] = c;
+    }
+    for (step = 0; step < 5; step++) {
+        for (i = 0; i < 6; i++) {
+            static const char *pop3[5][2] = {{NULL, "+OK ready\r\n"},
+                                             {"USER u\r\n", "+OK\r\n"},
+                                             {"PASS p\r\n", "+OK Logged in.\r\n"},
+                                             {"STAT\r\n", "+OK 0 0\r\n"},
+                                             {"QUIT\r\n", "+OK bye\r\n"}};
+            static const char *imap[5][2] = {{NULL, "* OK ready\r\n"},
+                                             {"a LOGIN u p\r\n", "a OK\r\n"},
+                                             {"b SELECT INBOX\r\n", "b OK\r\n"},
+                                             {"c NOOP\r\n", "c OK\r\n"},
+                                             {"d LOGOUT\r\n", "d OK\r\n"}};
+            const char *(*lines)[2] = i == 5 ? imap : pop3;
+            const char *reply = lines[step][1];
+
+            if (step == 0) {
+                wire_t_send(&cv[i], 1, 0x02, NULL);
+                wire_t_send(&cv[i], 0, 0x12, NULL);
+            } else {
+                wire_t_send(&cv[i], 1, 0x18, lines[step][0]);
+            }
+            if (step == 2 && (i == 2 || i == 4))
+                reply = "-ERR [AUTH] Authentication failed.\r\n";
+            wire_t_send(&cv[i], 0, 0x18, reply);
+        }
+    }
+    wire_t_recording = NULL;
+}
+
+/* wire_t_pausing - a login callback that records the login and pauses the wire */
+static void wire_t_pausing(void *ctx, const struct wire_login *lg)
+{
+    struct wire_t_seen *s = ctx;
+
+    wire_t_login(ctx, lg);
+    wire_pause(s->w);
+}
+
+/* test_wire_packets - wire_packets gives what wire_packet gives frame by frame, also in
+ * pieces, and stops right after a frame whose callback paused it */
+static void test_wire_packets(void **state)
+{
+    static struct wire_t_tape tape;
+    static const struct wire_events pausing = {.login = wire_t_pausing, .desync = wire_t_desync};
+    const struct wire_limits limits = {64, 600 * 1000000LL, 8192, 0x5eed};
+    struct wire_t_seen one, all, cut;
+    struct wire_stats a, b, c;
+    struct wire_ports ports;
+    struct wire *w;
+    size_t i, k, n, stops = 0;
+
+    (void)state;
+    wire_t_sessions(&tape);
+    w = wire_t_new(&one);
+    for (i = 0; i < tape.n; i++)
+        wire_packet(w, tape.rec[i].frame, tape.rec[i].caplen, tape.rec[i].wirelen,
+                    tape.rec[i].usec);
+    wire_stats(w, &a);
+    wire_free(w);
+    assert_int_equal(one.logins, 4);
+
+    w = wire_t_new(&all);
+    for (i = 0; i < tape.n; i += k) /* pieces of 1 to 11 records */
+        k = wire_packets(w, tape.rec + i, (i % 11) + 1 < tape.n - i ? (i % 11) + 1 : tape.n - i);
+    wire_stats(w, &b);
+    wire_free(w);
+    assert_int_equal(all.logins, one.logins);
+    assert_memory_equal(all.client, one.client, sizeof(one.client));
+    assert_memory_equal(all.usec, one.usec, sizeof(one.usec));
+    assert_memory_equal(&a, &b, sizeof(a));
+
+    wire_t_default_ports(&ports);
+    memset(&cut, 0, sizeof(cut));
+    w = cut.w = wire_new(PACKET_DLT_EN10MB, &ports, &limits, &pausing, &cut);
+    for (i = 0; i < tape.n; i += n) {
+        int before = cut.logins;
+
+        n = wire_packets(w, tape.rec + i, tape.n - i);
+        assert_true(n >= 1 && n <= tape.n - i);
+        if (n < tape.n - i) { /* paused: the last frame taken gave a login */
+            assert_int_equal(cut.logins, before + 1);
+            assert_int_equal(cut.usec[cut.logins - 1], tape.rec[i + n - 1].usec);
+            stops++;
+        }
+    }
+    wire_stats(w, &c);
+    wire_free(w);
+    assert_int_equal(stops, 4 - 1 + (cut.usec[3] != tape.rec[tape.n - 1].usec));
+    assert_int_equal(cut.logins, one.logins);
+    assert_memory_equal(cut.usec, one.usec, sizeof(one.usec));
+    assert_memory_equal(&a, &c, sizeof(a));
+}
+
+/* --- classic pcap files ------------------------------------------------------------ */
+
+/* wire_t_put - 32 bits in little-endian (be = 0) or big-endian order */
+static void wire_t_put(uint8_t *p, uint32_t v, int be)
+{
+    if (be) {
+        wire_t_put32(p, v);
+    } else {
+        p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16);
+        p[3] = (uint8_t)(v >> 24);
+    }
+}
+
+/* wire_t_file_header - a classic pcap file header */
+static void wire_t_file_header(uint8_t *p, uint32_t magic, int be, unsigned major, unsigned minor,
+                               uint32_t snaplen, uint32_t linktype)
+{
+    memset(p, 0, WIRE_PCAP_HEADER);
+    wire_t_put(p, magic, be);
+    if (be) {
+        wire_t_put16(p + 4, major);
+        wire_t_put16(p + 6, minor);
+    } else {
+        p[4] = (uint8_t)major, p[6] = (uint8_t)minor;
+    }
+    wire_t_put(p + 16, snaplen, be);
+    wire_t_put(p + 20, linktype, be);
+}
+
+/* wire_t_host_be - 1 if this host is big-endian */
+static int wire_t_host_be(void)
+{
+    const uint16_t one = 1;
+
+    return *(const uint8_t *)&one == 0;
+}
+
+/* test_wire_pcap_header - which headers are read here, and how */
+static void test_wire_pcap_header(void **state)
+{
+    static const struct {
+        uint32_t magic;
+        int be;
+        unsigned major, minor;
+        int ok, nsec;
+    } cases[] = {
+        {0xa1b2c3d4, 0, 2, 4, 1, 0},   {0xa1b2c3d4, 1, 2, 4, 1, 0}, {0xa1b23c4d, 0, 2, 4, 1, 1},
+        {0xa1b23c4d, 1, 2, 4, 1, 1},   {0xa1b2c3d4, 0, 2, 3, 0, 0}, {0xa1b2c3d4, 1, 2, 2, 0, 0},
+        {0xa1b2c3d4, 0, 543, 0, 0, 0}, {0xa1b2cd34, 0, 2, 4, 0, 0}, /* Kuznetzov's */
+        {0x0a0d0d0a, 0, 1, 0, 0, 0},                                /* pcapng */
+        {0xa12b3c4d, 0, 2, 4, 0, 0},                                /* Navtel */
+    };
+    uint8_t h[WIRE_PCAP_HEADER];
+    struct wire_pcap pc;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < UTIL_ARRAY_LEN(cases); i++) {
+        memset(&pc, 0x55, sizeof(pc));
+        wire_t_file_header(h, cases[i].magic, cases[i].be, cases[i].major, cases[i].minor, 65535,
+                           1);
+        assert_int_equal(wire_pcap_header(h, sizeof(h), &pc), cases[i].ok ? 0 : -1);
+        if (!cases[i].ok)
+            continue;
+        assert_int_equal(pc.swapped, cases[i].be != wire_t_host_be());
+        assert_int_equal(pc.nsec, cases[i].nsec);
+        assert_int_equal(wire_pcap_header(h, sizeof(h) - 1, &pc), -1);
+    }
+}
+
+/* wire_t_record - append a record to buf at *off: times, lengths, then caplen bytes */
+static void wire_t_record(uint8_t *buf, size_t *off, int be, uint32_t sec, uint32_t frac,
+                          uint32_t caplen, uint32_t len)
+{
+    size_t i;
+
+    wire_t_put(buf + *off, sec, be);
+    wire_t_put(buf + *off + 4, frac, be);
+    wire_t_put(buf + *off + 8, caplen, be);
+    wire_t_put(buf + *off + 12, len, be);
+    for (i = 0; i < caplen; i++)
+        buf[*off + WIRE_PCAP_RECORD + i] = (uint8_t)(i * 7 + caplen);
+    *off += WIRE_PCAP_RECORD + caplen;
+}
+
+/* test_wire_pcap_record - records as libpcap reads them: complete or not, cut to the
+ * snapshot length, too long, and their times */
+static void test_wire_pcap_record(void **state)
+{
+    static uint8_t buf[WIRE_PCAP_MAX_CAPLEN + 2 * WIRE_PCAP_RECORD + 200];
+    struct wire_pcap pc = {!wire_t_host_be(), 0, 100};
+    struct wire_record r;
+    size_t off = 0, n;
+
+    (void)state;
+    wire_t_record(buf, &off, 1, 1700000000, 123456, 60, 1514);
+    n = off;
+    assert_int_equal(wire_pcap_record(&pc, buf, n, &r), 1);
+    assert_ptr_equal(r.frame, buf + WIRE_PCAP_RECORD);
+    assert_int_equal(r.caplen, 60);
+    assert_int_equal(r.wirelen, 1514);
+    assert_int_equal(r.usec, 1700000000123456LL);
+    assert_int_equal(r.size, WIRE_PCAP_RECORD + 60);
+    assert_int_equal(wire_pcap_record(&pc, buf, n - 1, &r), 0);
+    assert_int_equal(wire_pcap_record(&pc, buf, WIRE_PCAP_RECORD - 1, &r), 0);
+    pc.nsec = 1; /* nanoseconds, divided down */
+    assert_int_equal(wire_pcap_record(&pc, buf, n, &r), 1);
+    assert_int_equal(r.usec, 1700000000000123LL);
+    pc.nsec = 0;
+
+    off = 0; /* longer than the snapshot length: cut, and the rest skipped */
+    wire_t_record(buf, &off, 1, 5, 0, 150, 150);
+    assert_int_equal(wire_pcap_record(&pc, buf, off, &r), 1);
+    assert_int_equal(r.caplen, 100);
+    assert_int_equal(r.wirelen, 150);
+    assert_int_equal(r.size, WIRE_PCAP_RECORD + 150);
+
+    off = 0; /* 2^31 seconds: in 2038 in a swapped file, before 1970 (0) in a native one */
+    wire_t_record(buf, &off, 1, 0x80000000u, 5, 1, 1);
+    assert_int_equal(wire_pcap_record(&pc, buf, off, &r), 1);
+    assert_int_equal(r.usec, pc.swapped ? 0x80000000LL * 1000000 + 5 : 0);
+    off = 0;
+    wire_t_record(buf, &off, !pc.swapped, 0x80000000u, 5, 1, 1);
+    pc.swapped = !pc.swapped;
+    assert_int_equal(wire_pcap_record(&pc, buf, off, &r), 1);
+    assert_int_equal(r.usec, pc.swapped ? 0x80000000LL * 1000000 + 5 : 0);
+    pc.swapped = !pc.swapped;
+    off = 0;
+    wire_t_record(buf, &off, 1, 7, 2000000, 1, 1); /* a fraction over a second: clamped */
+    assert_int_equal(wire_pcap_record(&pc, buf, off, &r), 1);
+    assert_int_equal(r.usec, 7999999);
+
+    pc.snaplen = WIRE_PCAP_MAX_CAPLEN;
+    off = 0; /* the largest record libpcap reads; one byte more is a corrupt file */
+    wire_t_record(buf, &off, 1, 1, 0, WIRE_PCAP_MAX_CAPLEN, WIRE_PCAP_MAX_CAPLEN);
+    assert_int_equal(wire_pcap_record(&pc, buf, off, &r), 1);
+    assert_int_equal(r.caplen, WIRE_PCAP_MAX_CAPLEN);
+    off = 0;
+    wire_t_record(buf, &off, 1, 1, 0, WIRE_PCAP_MAX_CAPLEN + 1, 10);
+    assert_int_equal(wire_pcap_record(&pc, buf, off, &r), -1);
+    assert_int_equal(wire_pcap_record(&pc, buf, WIRE_PCAP_RECORD, &r), -1); /* known at once */
+}
+
+/* test_wire_pcap_like_libpcap - files in both byte orders and both precisions, with
+ * records cut to the snapshot length and odd times: every record as libpcap reads it */
+static void test_wire_pcap_like_libpcap(void **state)
+{
+    static uint8_t file[1 << 16];
+    static const uint32_t times[][2] = {{1700000000, 999999}, {0, 0},           {0x7fffffff, 1},
+                                        {0x80000000u, 7},     {3, 0xffffffffu}, {9, 1999999999}};
+    int be, nsec;
+
+    (void)state;
+    for (be = 0; be < 2; be++) {
+        for (nsec = 0; nsec < 2; nsec++) {
+            char errbuf[PCAP_ERRBUF_SIZE];
+            struct pcap_pkthdr *h;
+            const u_char *data;
+            struct wire_pcap pc;
+            struct wire_record r;
+            size_t off = WIRE_PCAP_HEADER, pos = WIRE_PCAP_HEADER, i;
+            FILE *fp;
+            pcap_t *p;
+            int rc;
+
+            wire_t_file_header(file, nsec ? 0xa1b23c4d : 0xa1b2c3d4, be, 2, 4, 96, 1);
+            for (i = 0; i < UTIL_ARRAY_LEN(times); i++)
+                wire_t_record(file, &off, be, times[i][0], times[i][1], (uint32_t)(40 + 30 * i),
+                              (uint32_t)(60 + 30 * i));
+            assert_int_equal(wire_pcap_header(file, off, &pc), 0);
+            fp = fmemopen(file, off, "rb");
+            assert_non_null(fp);
+            p = pcap_fopen_offline(fp, errbuf);
+            assert_non_null(p);
+            pc.snaplen = (uint32_t)pcap_snapshot(p);
+            assert_int_equal(pc.snaplen, 96);
+            for (i = 0; (rc = pcap_next_ex(p, &h, &data)) == 1; i++) {
+                assert_int_equal(wire_pcap_record(&pc, file + pos, off - pos, &r), 1);
+                assert_int_equal(r.caplen, h->caplen);
+                assert_int_equal(r.wirelen, h->len);
+                assert_int_equal(r.usec, wire_time((int64_t)h->ts.tv_sec, (int64_t)h->ts.tv_usec));
+                assert_memory_equal(r.frame, data, h->caplen);
+                pos += r.size;
+            }
+            assert_int_equal(rc, PCAP_ERROR_BREAK); /* the end of the file */
+            assert_int_equal(i, UTIL_ARRAY_LEN(times));
+            assert_int_equal(pos, off);
+            pcap_close(p);
+        }
+    }
+}
+
+/* main - run every test */
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_wire_ports),
+        cmocka_unit_test(test_wire_ports_limit),
+        cmocka_unit_test(test_wire_filter_compiles),
+        cmocka_unit_test(test_wire_filter_frames),
+        cmocka_unit_test(test_wire_time),
+        cmocka_unit_test(test_wire_pop3_login),
+        cmocka_unit_test(test_wire_pop3_refused),
+        cmocka_unit_test(test_wire_imap_vlan_ipv6),
+        cmocka_unit_test(test_wire_ignored),
+        cmocka_unit_test(test_wire_expire),
+        cmocka_unit_test(test_wire_urgent),
+        cmocka_unit_test(test_wire_acked_unseen),
+        cmocka_unit_test(test_wire_fragments),
+        cmocka_unit_test(test_wire_fragments_ahead),
+        cmocka_unit_test(test_wire_budget),
+        cmocka_unit_test(test_wire_packets),
+        cmocka_unit_test(test_wire_pcap_header),
+        cmocka_unit_test(test_wire_pcap_record),
+        cmocka_unit_test(test_wire_pcap_like_libpcap),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
