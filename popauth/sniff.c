@@ -462,6 +462,17 @@ static int sniff_drain(struct source *src, char *err, size_t errlen)
     return 0;
 }
 
+/* sniff_free - close the handle and release the source (started or not) */
+static void sniff_free(struct sniff *s)
+{
+    wire_free(s->wire);
+    if (s->pcap != NULL)
+        pcap_close(s->pcap);
+    sniff_iobuf_drop(s);
+    free(s->device);
+    free(s);
+}
+
 /* sniff_stop - stop watching, log what was seen, close the handle, free the source */
 static void sniff_stop(struct source *src, struct ev_loop *loop)
 {
@@ -477,12 +488,7 @@ static void sniff_stop(struct source *src, struct ev_loop *loop)
     }
     sniff_account(s);
     sniff_summary(s, "stop");
-    wire_free(s->wire);
-    if (s->pcap != NULL)
-        pcap_close(s->pcap);
-    sniff_iobuf_drop(s);
-    free(s->device);
-    free(s);
+    sniff_free(s);
 }
 
 static const struct source_ops sniff_ops = {
@@ -566,17 +572,6 @@ static int sniff_filter(struct sniff *s, const struct wire_ports *ports, char *e
     return 0;
 }
 
-/* sniff_free_unstarted - release a source whose opening failed */
-static void sniff_free_unstarted(struct sniff *s)
-{
-    wire_free(s->wire);
-    if (s->pcap != NULL)
-        pcap_close(s->pcap);
-    sniff_iobuf_drop(s);
-    free(s->device);
-    free(s);
-}
-
 /* sniff_interface_new - open live capture on ifname */
 struct source *sniff_interface_new(const char *ifname, const struct config *cfg, char *err,
                                    size_t errlen)
@@ -625,7 +620,7 @@ struct source *sniff_interface_new(const char *ifname, const struct config *cfg,
     }
     return &s->src;
 fail:
-    sniff_free_unstarted(s);
+    sniff_free(s);
     return NULL;
 }
 
@@ -671,6 +666,6 @@ struct source *sniff_file_new(const char *path, const struct config *cfg, char *
     }
     return &s->src;
 fail:
-    sniff_free_unstarted(s);
+    sniff_free(s);
     return NULL;
 }

@@ -20,26 +20,18 @@
 #include "shared/decide.h"
 #include "shared/log.h"
 #include "shared/util.h"
+#include "smtpgate/accept.h"
 #include "smtpgate/policy.h"
 #include "smtpgate/policyd.h"
 
 #define POLICYD_OWNER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
-#define POLICYD_ACCEPT_BURST             64   /* connections accepted per listener event */
 #define POLICYD_OUT_INITIAL              1024 /* first size of a connection's output buffer */
 #define POLICYD_LOG_FIELD                256  /* bytes of request data shown in a log field */
-#define POLICYD_PAUSE                    1.0 /* seconds accepting pauses when descriptors run out */
 
 /* One reply text: "action=TEXT\n\n". */
 struct policyd_reply {
     char text[POLICYD_ACTION_MAX + 16];
     size_t len;
-};
-
-struct policyd_listener {
-    struct policyd *pd;
-    ev_io w;
-    int fd;
-    char name[128];
 };
 
 struct policyd_conn {
@@ -61,11 +53,9 @@ struct policyd {
     const struct config *cfg;
     struct grants *grants;
     struct policyd_reply permit, local, reject, defer, dunno;
-    struct policyd_listener *listeners[POLICYD_MAX_LISTENERS];
-    size_t nlisteners;
+    struct acceptor acceptor;
     struct policyd_conn *conns;
     size_t nconns;
-    ev_timer pause_w; /* accepting paused after EMFILE */
     ev_timer drain_w; /* deadline for a draining server */
     int draining;
     policyd_done_fn done;
@@ -437,64 +427,15 @@ static void policyd_refuse(struct policyd *pd, int fd, const struct sockaddr_sto
     pd->refuse_logged = now;
 }
 
-/* policyd_accepting - start (on) or stop every listener watcher */
-static void policyd_accepting(struct policyd *pd, int on)
+/* policyd_on_accept - serve the accepted socket fd, or refuse it over the limit */
+static void policyd_on_accept(void *ctx, int fd, const struct sockaddr_storage *ss)
 {
-    size_t i;
+    struct policyd *pd = ctx;
 
-    for (i = 0; i < pd->nlisteners; i++) {
-        if (on)
-            ev_io_start(pd->loop, &pd->listeners[i]->w);
-        else
-            ev_io_stop(pd->loop, &pd->listeners[i]->w);
-    }
-}
-
-/* policyd_accept_cb - take the waiting connections of one listener */
-static void policyd_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-    struct policyd_listener *l = POLICYD_OWNER(w, struct policyd_listener, w);
-    struct policyd *pd = l->pd;
-    int i;
-
-    (void)loop, (void)revents;
-    for (i = 0; i < POLICYD_ACCEPT_BURST; i++) {
-        struct sockaddr_storage ss;
-        socklen_t sslen = sizeof(ss);
-        int fd = accept4(l->fd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-        if (fd < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return;
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                log_warn("action=accept listener=%s pausing=%.0fs", l->name, POLICYD_PAUSE);
-                policyd_accepting(pd, 0);
-                ev_timer_set(&pd->pause_w, POLICYD_PAUSE, 0.);
-                ev_timer_start(pd->loop, &pd->pause_w);
-                return;
-            }
-            if (errno != EINTR && errno != ECONNABORTED && errno != EPROTO)
-                log_warn("action=accept listener=%s", l->name);
-            continue;
-        }
-        memset((char *)&ss + sslen, 0, sizeof(ss) > sslen ? sizeof(ss) - sslen : 0);
-        if (sslen == 0)
-            ss.ss_family = AF_UNIX;
-        if (pd->nconns >= (size_t)pd->cfg->policy_max_connections)
-            policyd_refuse(pd, fd, &ss);
-        else
-            policyd_conn_new(pd, fd, &ss);
-    }
-}
-
-/* policyd_pause_cb - accept again after running out of descriptors */
-static void policyd_pause_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    struct policyd *pd = POLICYD_OWNER(w, struct policyd, pause_w);
-
-    (void)loop, (void)revents;
-    if (!pd->draining && pd->done == NULL)
-        policyd_accepting(pd, 1);
+    if (pd->nconns >= (size_t)pd->cfg->policy_max_connections)
+        policyd_refuse(pd, fd, ss);
+    else
+        policyd_conn_new(pd, fd, ss);
 }
 
 /* policyd_drain_cb - the drain deadline passed: close what is left */
@@ -517,7 +458,7 @@ struct policyd *policyd_new(struct ev_loop *loop, const struct config *cfg, stru
     pd->grants = grants;
     pd->refuse_logged = -1e9;
     policyd_set_config(pd, cfg);
-    ev_timer_init(&pd->pause_w, policyd_pause_cb, POLICYD_PAUSE, 0.);
+    accept_init(&pd->acceptor, loop, "policy_listen", policyd_on_accept, pd);
     ev_timer_init(&pd->drain_w, policyd_drain_cb, POLICYD_DRAIN_TIMEOUT, 0.);
     return pd;
 }
@@ -525,19 +466,7 @@ struct policyd *policyd_new(struct ev_loop *loop, const struct config *cfg, stru
 /* policyd_listen - accept connections on the listening socket fd (name for logs) */
 int policyd_listen(struct policyd *pd, int fd, const char *name, char *err, size_t errlen)
 {
-    struct policyd_listener *l;
-
-    if (pd->nlisteners >= POLICYD_MAX_LISTENERS)
-        return util_seterr(err, errlen, "policy_listen: more than %d entries",
-                           POLICYD_MAX_LISTENERS);
-    l = xcalloc(1, sizeof(*l));
-    l->pd = pd;
-    l->fd = fd;
-    util_strlcpy(l->name, name, sizeof(l->name));
-    ev_io_init(&l->w, policyd_accept_cb, fd, EV_READ);
-    ev_io_start(pd->loop, &l->w);
-    pd->listeners[pd->nlisteners++] = l;
-    return 0;
+    return accept_add(&pd->acceptor, fd, name, err, errlen);
 }
 
 /* policyd_drain - stop accepting, answer what arrived, flush and close; see policyd.h */
@@ -545,8 +474,7 @@ void policyd_drain(struct policyd *pd, policyd_done_fn done, void *ctx)
 {
     struct policyd_conn *c, *next;
 
-    policyd_accepting(pd, 0);
-    ev_timer_stop(pd->loop, &pd->pause_w);
+    accept_stop(&pd->acceptor);
     pd->done = done;
     pd->done_ctx = ctx;
     pd->draining = 1;
@@ -578,18 +506,12 @@ size_t policyd_connections(const struct policyd *pd)
 /* policyd_free - close every connection and release pd; NULL is allowed */
 void policyd_free(struct policyd *pd)
 {
-    size_t i;
-
     if (pd == NULL)
         return;
     pd->draining = 0;
     while (pd->conns != NULL)
         policyd_close(pd->conns);
-    ev_timer_stop(pd->loop, &pd->pause_w);
     ev_timer_stop(pd->loop, &pd->drain_w);
-    for (i = 0; i < pd->nlisteners; i++) {
-        ev_io_stop(pd->loop, &pd->listeners[i]->w);
-        free(pd->listeners[i]);
-    }
+    accept_free(&pd->acceptor);
     free(pd);
 }

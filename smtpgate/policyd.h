@@ -25,9 +25,10 @@
 #include <ev.h>
 
 #include "shared/config.h"
+#include "smtpgate/accept.h"
 #include "smtpgate/grants.h"
 
-#define POLICYD_MAX_LISTENERS 16
+#define POLICYD_MAX_LISTENERS ACCEPT_MAX_LISTENERS
 #define POLICYD_ACTION_MAX    512 /* bytes of a configured action text */
 #define POLICYD_READ_CHUNK    65536
 #define POLICYD_DRAIN_TIMEOUT 5.0 /* seconds a stopping server waits for output to flush */

@@ -48,8 +48,6 @@
 #include "smtpgate/smtp.h"
 
 #define PROXY_OWNER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
-#define PROXY_ACCEPT_BURST             64   /* connections accepted per listener event */
-#define PROXY_PAUSE                    1.0  /* seconds accepting pauses when descriptors run out */
 #define PROXY_HASH                     1024 /* buckets of the per-client session index */
 #define PROXY_SLACK                    64   /* bytes a re-serialised command may add to its line */
 #define PROXY_LOG_FIELD                256  /* bytes of client data shown in a log field */
@@ -174,27 +172,18 @@ struct proxy_target {
     socklen_t len;
 };
 
-struct proxy_listener {
-    struct proxy *p;
-    ev_io w;
-    int fd;
-    char name[128];
-};
-
 struct proxy {
     struct ev_loop *loop;
     const struct config *cfg;
     struct grants *grants;
     struct proxy_target backend;
     int identity;
-    struct proxy_listener *listeners[PROXY_MAX_LISTENERS];
-    size_t nlisteners;
+    struct acceptor acceptor;
     struct proxy_session *sessions;
     size_t nsessions;
     struct proxy_session *bucket[PROXY_HASH];
     char *pool[PROXY_POOL]; /* free buffers of PROXY_BUF bytes */
     size_t npool;
-    ev_timer pause_w; /* accepting paused after EMFILE */
     ev_timer drain_w; /* deadline of a draining proxy */
     int draining;
     proxy_done_fn done;
@@ -1474,56 +1463,10 @@ static void proxy_session_new(struct proxy *p, int fd, const struct sockaddr_sto
     proxy_service(s);
 }
 
-/* proxy_accepting - start (on) or stop every listener watcher */
-static void proxy_accepting(struct proxy *p, int on)
+/* proxy_on_accept - start a session for the accepted client socket fd */
+static void proxy_on_accept(void *ctx, int fd, const struct sockaddr_storage *ss)
 {
-    size_t i;
-
-    for (i = 0; i < p->nlisteners; i++)
-        proxy_io(p->loop, &p->listeners[i]->w, on);
-}
-
-/* proxy_accept_cb - take the waiting connections of one listener */
-static void proxy_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-    struct proxy_listener *l = PROXY_OWNER(w, struct proxy_listener, w);
-    struct proxy *p = l->p;
-    int i;
-
-    (void)loop, (void)revents;
-    for (i = 0; i < PROXY_ACCEPT_BURST && !p->draining; i++) {
-        struct sockaddr_storage ss;
-        socklen_t sslen = sizeof(ss);
-        int fd;
-
-        memset(&ss, 0, sizeof(ss));
-        fd = accept4(l->fd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return;
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                log_warn("action=accept listener=%s pausing=%.0fs", l->name, PROXY_PAUSE);
-                proxy_accepting(p, 0);
-                ev_timer_set(&p->pause_w, PROXY_PAUSE, 0.);
-                ev_timer_start(p->loop, &p->pause_w);
-                return;
-            }
-            if (errno != EINTR && errno != ECONNABORTED && errno != EPROTO)
-                log_warn("action=accept listener=%s", l->name);
-            continue;
-        }
-        proxy_session_new(p, fd, &ss);
-    }
-}
-
-/* proxy_pause_cb - accept again after running out of descriptors */
-static void proxy_pause_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    struct proxy *p = PROXY_OWNER(w, struct proxy, pause_w);
-
-    (void)loop, (void)revents;
-    if (!p->draining)
-        proxy_accepting(p, 1);
+    proxy_session_new(ctx, fd, ss);
 }
 
 /* proxy_drain_cb - the drain deadline passed: close what is left with 421 */
@@ -1550,7 +1493,7 @@ struct proxy *proxy_new(struct ev_loop *loop, const struct config *cfg, struct g
     p->grants = grants;
     p->refuse_logged = -1e9;
     proxy_set_config(p, cfg);
-    ev_timer_init(&p->pause_w, proxy_pause_cb, PROXY_PAUSE, 0.);
+    accept_init(&p->acceptor, loop, "proxy_listen", proxy_on_accept, p);
     ev_timer_init(&p->drain_w, proxy_drain_cb, PROXY_DRAIN_TIMEOUT, 0.);
     log_info("action=proxy backend=%s client_identity=%s session_bytes=%zu buffer_bytes=%d",
              cfg->proxy_backend, cfg->proxy_client_identity, sizeof(struct proxy_session),
@@ -1561,18 +1504,7 @@ struct proxy *proxy_new(struct ev_loop *loop, const struct config *cfg, struct g
 /* proxy_listen - accept client connections on the listening socket fd (name for logs) */
 int proxy_listen(struct proxy *p, int fd, const char *name, char *err, size_t errlen)
 {
-    struct proxy_listener *l;
-
-    if (p->nlisteners >= PROXY_MAX_LISTENERS)
-        return util_seterr(err, errlen, "proxy_listen: more than %d entries", PROXY_MAX_LISTENERS);
-    l = xcalloc(1, sizeof(*l));
-    l->p = p;
-    l->fd = fd;
-    util_strlcpy(l->name, name, sizeof(l->name));
-    ev_io_init(&l->w, proxy_accept_cb, fd, EV_READ);
-    ev_io_start(p->loop, &l->w);
-    p->listeners[p->nlisteners++] = l;
-    return 0;
+    return accept_add(&p->acceptor, fd, name, err, errlen);
 }
 
 /* proxy_set_config - new sessions and every decision from now on use cfg (checked) */
@@ -1592,8 +1524,7 @@ void proxy_drain(struct proxy *p, proxy_done_fn done, void *ctx)
 {
     struct proxy_session *s, *next;
 
-    proxy_accepting(p, 0);
-    ev_timer_stop(p->loop, &p->pause_w);
+    accept_stop(&p->acceptor);
     p->draining = 1;
     p->done = done;
     p->done_ctx = ctx;
@@ -1619,19 +1550,13 @@ size_t proxy_sessions(const struct proxy *p)
 /* proxy_free - close every session and release p; NULL is allowed */
 void proxy_free(struct proxy *p)
 {
-    size_t i;
-
     if (p == NULL)
         return;
     p->done = NULL;
     while (p->sessions != NULL)
         proxy_session_free(p->sessions);
-    ev_timer_stop(p->loop, &p->pause_w);
     ev_timer_stop(p->loop, &p->drain_w);
-    for (i = 0; i < p->nlisteners; i++) {
-        ev_io_stop(p->loop, &p->listeners[i]->w);
-        free(p->listeners[i]);
-    }
+    accept_free(&p->acceptor);
     while (p->npool > 0)
         free(p->pool[--p->npool]);
     free(p);

@@ -98,9 +98,10 @@
 #include <ev.h>
 
 #include "shared/config.h"
+#include "smtpgate/accept.h"
 #include "smtpgate/grants.h"
 
-#define PROXY_MAX_LISTENERS    16
+#define PROXY_MAX_LISTENERS    ACCEPT_MAX_LISTENERS
 #define PROXY_BUF              16384 /* bytes of one session buffer */
 #define PROXY_POOL             64    /* free buffers kept for reuse */
 #define PROXY_PIPELINE         100   /* commands waiting for their replies, per session */
