@@ -3,20 +3,25 @@
  * the lines that produced them.
  *
  * Exactly once: a source advances its position past a line before it hands the line to
- * ingest_line. ingest_flush writes the pending grants, every dirty position and the
- * counters in one store transaction, so after a crash the store holds either a line's
- * grant and the position after it, or neither; a restart resumes from the committed
- * position. When the batch is full, ingest_line flushes after adding the line's grant,
- * never before, so a committed position always covers its line's grant.
+ * ingest_line. A batch carries the pending grants, every source's position and counters
+ * as they were when it was sealed, and is written in one store transaction, so after a
+ * crash the store holds either a line's grant and the position after it, or neither; a
+ * restart resumes from the committed position. A batch is sealed only between lines or
+ * after a line's grant was added, never before, so a committed position always covers
+ * its line's grant.
  *
- * The batch is an open-addressing hash table keyed by client address: a burst of logins
- * from one address becomes one store write, carrying the newest login.
+ * Two batches take turns: one takes logins while the other (out) is written by the
+ * committer thread, or kept after a failed commit; out is always written before the
+ * next one is sealed, so positions only move forward in the store. The filling batch
+ * is an open-addressing hash table keyed by client address: a burst of logins from one
+ * address becomes one store write, carrying the newest login.
  */
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <string.h>
 #include <time.h>
 
+#include "popauth/committer.h"
 #include "popauth/ingest.h"
 #include "popauth/patterns.h"
 #include "shared/cidr.h"
@@ -25,15 +30,10 @@
 
 #define INGEST_MAX_PENDING  16384 /* distinct addresses in one batch before a forced flush */
 #define INGEST_SLOTS        32768 /* hash slots: twice the batch, a power of two */
-#define INGEST_MAX_SOURCES  64    /* sources registered at once */
+#define INGEST_MAX_SOURCES  COMMITTER_MAX_SOURCES /* sources registered at once */
 #define INGEST_FUTURE_SLACK 300   /* seconds a line's time may lie ahead of the clock */
-
-struct ingest_entry {
-    struct addr client;
-    char user[STORE_USER_MAX];
-    const char *source;
-    int64_t time;
-};
+#define INGEST_EAGER        1024  /* grants that a long drain hands to an idle committer */
+#define INGEST_BULK_GRANTS  65536 /* grants in one bulk transaction (popauth --once) */
 
 struct ingest {
     const struct config *cfg;
@@ -43,9 +43,19 @@ struct ingest {
     int dry_run;
     struct source *sources[INGEST_MAX_SOURCES];
     size_t nsources;
-    uint32_t slots[INGEST_SLOTS]; /* 0: free, else 1 + index into entries */
-    struct ingest_entry entries[INGEST_MAX_PENDING];
-    size_t pending; /* entries in use */
+    uint32_t slots[INGEST_SLOTS]; /* 0: free, else 1 + index into fill->grants */
+    struct committer_batch batches[2];
+    struct committer_batch *fill; /* taking logins (hashed in slots) */
+    struct committer_batch *out;  /* submitted, or kept after its commit failed; or NULL */
+    struct committer *committer;  /* NULL: commits run on the caller's thread */
+    int inflight;                 /* out is being written by the committer */
+    int out_flags;                /* how (COMMITTER_BEGIN, COMMITTER_COMMIT) */
+    int failed;                   /* the last commit failed: out is kept for a retry */
+    char failerr[1024];           /* why */
+    int bulk;                     /* batches share transactions (ingest_start) */
+    int txn_open;                 /* a bulk transaction holds batches not yet committed */
+    size_t txn_grants;            /* grants in it */
+    int broken;                   /* a bulk transaction failed: nothing more is written */
 };
 
 /* ingest_new - a core writing to st (may be NULL with dry_run) under cfg */
@@ -59,7 +69,21 @@ struct ingest *ingest_new(const struct config *cfg, struct store *st,
     ing->patterns = patterns;
     ing->formats = formats;
     ing->dry_run = dry_run || st == NULL;
+    committer_batch_init(&ing->batches[0], INGEST_MAX_PENDING);
+    committer_batch_init(&ing->batches[1], INGEST_MAX_PENDING);
+    ing->fill = &ing->batches[0];
     return ing;
+}
+
+/* ingest_start - from now on, commits run on a thread of their own */
+int ingest_start(struct ingest *ing, void (*wake)(void *), void *arg, int bulk, char *err,
+                 size_t errlen)
+{
+    if (ing->dry_run || ing->committer != NULL)
+        return 0;
+    ing->bulk = bulk;
+    ing->committer = committer_new(ing->st, wake, arg, err, errlen);
+    return ing->committer == NULL ? -1 : 0;
 }
 
 /* ingest_set_config - use a new config (SIGHUP); the caller keeps ownership */
@@ -107,56 +131,231 @@ static size_t ingest_hash(const struct addr *a)
 /* ingest_full - 1 while the batch is full and could not be committed: take no more lines */
 int ingest_full(const struct ingest *ing)
 {
-    return ing->pending >= INGEST_MAX_PENDING;
+    return ing->fill->ngrants >= INGEST_MAX_PENDING;
 }
 
 /* ingest_add - put a login in the batch, keeping the newest login per address */
 static void ingest_add(struct ingest *ing, const struct login *lg)
 {
+    struct committer_batch *b = ing->fill;
     size_t i = ingest_hash(&lg->client);
-    struct ingest_entry *e;
+    struct committer_grant *g;
 
     for (;; i = (i + 1) & (INGEST_SLOTS - 1)) {
         if (ing->slots[i] == 0) {
             if (ingest_full(ing)) /* sources check ingest_full first: never reached */
                 fatal("ingest: batch overflow");
-            e = &ing->entries[ing->pending++];
-            ing->slots[i] = (uint32_t)ing->pending;
+            g = &b->grants[b->ngrants++];
+            ing->slots[i] = (uint32_t)b->ngrants;
             break;
         }
-        e = &ing->entries[ing->slots[i] - 1];
-        if (addr_compare(&e->client, &lg->client) == 0) {
-            if (lg->time < e->time)
+        g = &b->grants[ing->slots[i] - 1];
+        if (addr_compare(&g->client, &lg->client) == 0) {
+            if (lg->time < g->time)
                 return;
             break;
         }
     }
-    e->client = lg->client;
-    util_strlcpy(e->user, lg->user, sizeof(e->user));
-    e->source = lg->source;
-    e->time = lg->time;
+    g->client = lg->client;
+    util_strlcpy(g->user, lg->user, sizeof(g->user));
+    g->source = lg->source;
+    g->time = lg->time;
 }
 
-/* ingest_login - count a recognised login and decide whether it becomes a grant */
-void ingest_login(struct ingest *ing, struct source *src, struct login *lg)
+/* ingest_dirty - 1 if the filling batch or a source has anything to write */
+static int ingest_dirty(const struct ingest *ing)
+{
+    static const struct source_counters zero;
+    size_t i;
+
+    if (ing->fill->ngrants > 0)
+        return 1;
+    for (i = 0; i < ing->nsources; i++)
+        if (ing->sources[i]->position_dirty ||
+            memcmp(&ing->sources[i]->counters, &zero, sizeof(zero)) != 0)
+            return 1;
+    return 0;
+}
+
+/* ingest_seal - close the filling batch: take each source's position and counter
+ * deltas with it, and start an empty one */
+static struct committer_batch *ingest_seal(struct ingest *ing)
+{
+    struct committer_batch *b = ing->fill;
+    size_t i;
+
+    b->nsources = 0;
+    for (i = 0; i < ing->nsources; i++) {
+        struct source *src = ing->sources[i];
+        struct committer_source *cs = &b->sources[b->nsources++];
+        util_strlcpy(cs->name, src->name, sizeof(cs->name));
+        cs->has_position = src->persistent && src->position_dirty;
+        cs->position = src->position;
+        cs->counters = src->counters;
+        src->position_dirty = 0;
+        memset(&src->counters, 0, sizeof(src->counters));
+    }
+    memset(ing->slots, 0, sizeof(ing->slots));
+    ing->fill = b == &ing->batches[0] ? &ing->batches[1] : &ing->batches[0];
+    ing->fill->ngrants = 0;
+    ing->fill->nsources = 0;
+    return b;
+}
+
+/* ingest_filter - before each attempt to write b: drop the grants the config now
+ * refuses (it may have changed since they were taken) and set the others' expiry */
+static void ingest_filter(const struct ingest *ing, struct committer_batch *b)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < b->ngrants; i++) {
+        struct committer_grant *g = &b->grants[i];
+        if (cidr_list_match(ing->cfg->never_grant, &g->client) ||
+            cidr_list_match(ing->cfg->local_networks, &g->client))
+            continue;
+        g->expires = g->time + ing->cfg->grant_lifetime;
+        if (n != i)
+            b->grants[n] = *g;
+        n++;
+    }
+    b->ngrants = n;
+}
+
+/* ingest_failed - remember a failed write: its batch stays in out for a retry, unless
+ * it was part of a bulk transaction, whose earlier batches are gone with the rollback:
+ * then nothing more is written (their positions were not committed either) */
+static void ingest_failed(struct ingest *ing, const char *why)
+{
+    ing->failed = 1;
+    ing->broken = ing->bulk;
+    ing->txn_open = 0;
+    ing->txn_grants = 0;
+    util_strlcpy(ing->failerr, why, sizeof(ing->failerr));
+}
+
+/* ingest_done - out was written (and committed, or kept in the open bulk transaction):
+ * out is free again */
+static void ingest_done(struct ingest *ing)
+{
+    ing->failed = 0;
+    ing->txn_open = !(ing->out_flags & COMMITTER_COMMIT);
+    ing->txn_grants = ing->txn_open ? ing->txn_grants + ing->out->ngrants : 0;
+    ing->out = NULL;
+}
+
+/* ingest_collect - take the committer's result for out if it is written (with wait,
+ * once it is): 1 committed, -1 failed (out is kept), 0 nothing was being written */
+static int ingest_collect(struct ingest *ing, int wait)
+{
+    char err[sizeof(ing->failerr)];
+    int rc;
+
+    if (!ing->inflight)
+        return 0;
+    rc = committer_collect(ing->committer, wait, err, sizeof(err));
+    if (rc != 0)
+        ing->inflight = 0;
+    if (rc < 0)
+        ingest_failed(ing, err);
+    else if (rc > 0)
+        ingest_done(ing);
+    return rc;
+}
+
+/* ingest_submit - write out: on the committer thread, or here before ingest_start. A
+ * batch commits on its own, except in bulk mode, where the transaction commits with
+ * the last batch (ingest_sync) or when it holds INGEST_BULK_GRANTS grants. */
+static void ingest_submit(struct ingest *ing, int last)
+{
+    char err[sizeof(ing->failerr)];
+
+    ingest_filter(ing, ing->out);
+    ing->out_flags = ing->txn_open ? 0 : COMMITTER_BEGIN;
+    if (!ing->bulk || last || ing->txn_grants + ing->out->ngrants >= INGEST_BULK_GRANTS)
+        ing->out_flags |= COMMITTER_COMMIT;
+    if (ing->committer != NULL) {
+        committer_submit(ing->committer, ing->out, ing->out_flags);
+        ing->inflight = 1;
+    } else if (committer_write(ing->st, ing->out, ing->out_flags, err, sizeof(err)) < 0) {
+        ingest_failed(ing, err);
+    } else {
+        ingest_done(ing);
+    }
+}
+
+/* ingest_next - seal the filling batch into out if out is free and there is work (or,
+ * with force, even if there is none): 1 if out holds a batch to submit */
+static int ingest_next(struct ingest *ing, int force)
+{
+    if (ing->out == NULL && (force || ingest_dirty(ing)))
+        ing->out = ingest_seal(ing);
+    return ing->out != NULL;
+}
+
+/* ingest_flush - collect a finished commit and hand over the next batch (see ingest.h) */
+int ingest_flush(struct ingest *ing, char *err, size_t errlen)
+{
+    if (ing->dry_run) {
+        if (ingest_dirty(ing))
+            ingest_seal(ing);
+        return 0;
+    }
+    /* Without a thread the loop commits the kept batch and then the new one; with it,
+     * it ends as soon as a batch is being written. */
+    while (!ing->broken && ingest_collect(ing, 0) >= 0 && !ing->inflight && ingest_next(ing, 0)) {
+        ingest_submit(ing, 0);
+        if (ing->failed)
+            break;
+    }
+    if (ing->failed)
+        return util_seterr(err, errlen, "%s", ing->failerr);
+    return 0;
+}
+
+/* ingest_sync - wait for the committer and commit everything pending (see ingest.h) */
+int ingest_sync(struct ingest *ing, char *err, size_t errlen)
+{
+    if (ing->dry_run)
+        return ingest_flush(ing, err, errlen);
+    /* an open bulk transaction is committed even if nothing new came since */
+    while (!ing->broken && ingest_collect(ing, 1) >= 0 && ingest_next(ing, ing->txn_open)) {
+        ingest_submit(ing, 1);
+        if (!ing->inflight && ing->failed)
+            break;
+    }
+    if (ing->failed)
+        return util_seterr(err, errlen, "%s", ing->failerr);
+    return 0;
+}
+
+/* ingest_login - count a recognised login; 1 if it became a grant in the batch */
+int ingest_login(struct ingest *ing, struct source *src, struct login *lg)
 {
     int64_t now = time(NULL);
-    char err[512];
+    char err[1024];
 
     src->counters.logins++;
     if (lg->time > now + INGEST_FUTURE_SLACK || lg->time <= 0)
         lg->time = now; /* a clock or year mix-up must not stretch a grant */
     if (lg->time + ing->cfg->grant_lifetime <= now)
-        return; /* older than grant_lifetime: grants nothing */
+        return 0; /* older than grant_lifetime: grants nothing */
     if (cidr_list_match(ing->cfg->local_networks, &lg->client) ||
         cidr_list_match(ing->cfg->never_grant, &lg->client))
-        return;
+        return 0;
     src->counters.grants++;
     ingest_add(ing, lg);
-    /* A full batch is committed at once; if that fails, ingest_full stays true and the
-     * sources stop handing over lines (keeping their positions) until a flush succeeds. */
-    if (ingest_full(ing) && ingest_flush(ing, err, sizeof(err)) < 0)
-        log_warnx("action=flush status=failed reason=\"%s\"", err);
+    /* A full batch is handed over at once, when the one before it is written; if a
+     * commit failed, ingest_full stays true and the sources stop handing over lines
+     * (keeping their positions) until a flush succeeds. A long drain also hands over
+     * its batch whenever the committer is idle, so that reading and writing overlap. */
+    if (ingest_full(ing)) {
+        ingest_collect(ing, 1);
+        if (ingest_flush(ing, err, sizeof(err)) < 0)
+            log_warnx("action=flush status=failed reason=\"%s\"", err);
+    } else if (ing->committer != NULL && ing->fill->ngrants >= INGEST_EAGER && !ing->failed) {
+        ingest_flush(ing, err, sizeof(err));
+    }
+    return 1;
 }
 
 /* ingest_verdict - act on what a parser said of one line */
@@ -210,110 +409,17 @@ void ingest_line(struct ingest *ing, struct source *src, const char *line, size_
     ingest_verdict(ing, src, v, &lg);
 }
 
-/* ingest_write_counters - add one source's counter deltas to the store */
-static int ingest_write_counters(struct ingest *ing, struct source *src, char *err, size_t errlen)
-{
-    const struct {
-        const char *name;
-        int64_t value;
-    } c[] = {{"lines", src->counters.lines},   {"logins", src->counters.logins},
-             {"grants", src->counters.grants}, {"rejected", src->counters.rejected},
-             {"errors", src->counters.errors}, {"truncated", src->counters.truncated}};
-    size_t i;
-
-    for (i = 0; i < UTIL_ARRAY_LEN(c); i++)
-        if (c[i].value != 0 &&
-            store_counter_add(ing->st, src->name, c[i].name, c[i].value, err, errlen) < 0)
-            return -1;
-    return 0;
-}
-
-/* ingest_write - inside the open transaction: grants, positions, counters */
-static int ingest_write(struct ingest *ing, char *err, size_t errlen)
-{
-    char text[ADDR_STRLEN];
-    size_t i;
-
-    for (i = 0; i < ing->pending; i++) {
-        const struct ingest_entry *e = &ing->entries[i];
-        /* the config may have changed (SIGHUP) since the entry was taken */
-        if (cidr_list_match(ing->cfg->never_grant, &e->client) ||
-            cidr_list_match(ing->cfg->local_networks, &e->client))
-            continue;
-        addr_format(&e->client, text, sizeof(text));
-        if (store_grant(ing->st, text, e->user, e->source, e->time,
-                        e->time + ing->cfg->grant_lifetime, err, errlen) < 0)
-            return -1;
-    }
-    for (i = 0; i < ing->nsources; i++) {
-        struct source *src = ing->sources[i];
-        if (src->persistent && src->position_dirty &&
-            store_position_put(ing->st, src->name, &src->position, err, errlen) < 0)
-            return -1;
-        if (ingest_write_counters(ing, src, err, errlen) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-/* ingest_clear - forget the batch and the counter deltas after a commit */
-static void ingest_clear(struct ingest *ing)
-{
-    size_t i;
-
-    if (ing->pending > 0)
-        memset(ing->slots, 0, sizeof(ing->slots));
-    ing->pending = 0;
-    for (i = 0; i < ing->nsources; i++) {
-        ing->sources[i]->position_dirty = 0;
-        memset(&ing->sources[i]->counters, 0, sizeof(ing->sources[i]->counters));
-    }
-}
-
-/* ingest_dirty - 1 if anything waits to be written */
-static int ingest_dirty(const struct ingest *ing)
-{
-    static const struct source_counters zero;
-    size_t i;
-
-    if (ing->pending > 0)
-        return 1;
-    for (i = 0; i < ing->nsources; i++)
-        if (ing->sources[i]->position_dirty ||
-            memcmp(&ing->sources[i]->counters, &zero, sizeof(zero)) != 0)
-            return 1;
-    return 0;
-}
-
-/* ingest_flush - commit pending grants, positions and counters; -1 and err on failure */
-int ingest_flush(struct ingest *ing, char *err, size_t errlen)
-{
-    char rberr[256];
-
-    if (!ingest_dirty(ing))
-        return 0;
-    if (ing->dry_run) {
-        ingest_clear(ing);
-        return 0;
-    }
-    if (store_begin(ing->st, err, errlen) < 0)
-        return -1;
-    if (ingest_write(ing, err, errlen) < 0 || store_commit(ing->st, err, errlen) < 0) {
-        store_rollback(ing->st, rberr, sizeof(rberr));
-        return -1; /* the batch stays pending: the next flush tries again */
-    }
-    ingest_clear(ing);
-    return 0;
-}
-
-/* ingest_pending - number of grants waiting for the next flush */
+/* ingest_pending - grants not yet committed */
 size_t ingest_pending(const struct ingest *ing)
 {
-    return ing->pending;
+    return ing->fill->ngrants + (ing->out != NULL ? ing->out->ngrants : 0);
 }
 
-/* ingest_free - release the core (pending work is dropped: flush first) */
+/* ingest_free - release the core (pending work is dropped: sync first) */
 void ingest_free(struct ingest *ing)
 {
+    committer_free(ing->committer);
+    committer_batch_free(&ing->batches[0]);
+    committer_batch_free(&ing->batches[1]);
     free(ing);
 }

@@ -4,10 +4,11 @@
  * For each line: split it (logline), try the enabled built-in formats and the custom
  * patterns, drop logins from local_networks (they need no grant) and never_grant, and
  * logins older than grant_lifetime; the rest join the pending batch, one entry per
- * client address. ingest_flush writes the batch, every source's position and counters
- * in one store transaction; the daemon calls it once per event-loop iteration, so a
- * grant is readable a few milliseconds after its line was appended, and a burst of
- * logins from one address costs one write.
+ * client address. ingest_flush hands the batch, with every source's position and
+ * counters, to the committer thread, which writes it in one store transaction while the
+ * sources go on reading into the next batch. The daemon calls it once per event-loop
+ * iteration, so a grant is readable a few milliseconds after its line was appended, and
+ * a burst of logins from one address costs one write.
  *
  * With dry_run set, everything happens except the store writes.
  */
@@ -29,6 +30,19 @@ struct ingest;
 /* ingest_new - a core writing to st (may be NULL with dry_run) under cfg */
 struct ingest *ingest_new(const struct config *cfg, struct store *st,
                           const struct patterns *patterns, unsigned formats, int dry_run);
+/*
+ * ingest_start - from now on batches are written by a committer thread (committer.h);
+ * wake(arg), if not NULL, is called from that thread after each batch so the event
+ * loop can call ingest_flush. Call it after the privilege drop, so that the thread
+ * holds no more privilege than the loop. Before it, flushes write on the caller's
+ * thread. With bulk set (popauth --once: nobody waits for a single grant), batches
+ * share a transaction that commits at ingest_sync or every 65,536 grants, which saves
+ * rewriting the same store pages once per batch; a failed write then ends the writing
+ * (ingest_flush and ingest_sync return -1 from then on), since the rollback took the
+ * earlier batches and their positions with it. -1 and err if the thread cannot start.
+ */
+int ingest_start(struct ingest *ing, void (*wake)(void *), void *arg, int bulk, char *err,
+                 size_t errlen);
 /* ingest_set_config - use a new config (SIGHUP); the caller keeps ownership */
 void ingest_set_config(struct ingest *ing, const struct config *cfg,
                        const struct patterns *patterns, unsigned formats);
@@ -49,15 +63,25 @@ void ingest_logline(struct ingest *ing, struct source *src, const struct logline
                     const char *raw, size_t rawlen);
 /*
  * ingest_login - a login recognised by src itself (the sniffer): counted, filtered like
- * a log line's login (local_networks, never_grant, age) and added to the batch. lg->time
- * may be adjusted (a time in the future becomes now).
+ * a log line's login (local_networks, never_grant, age) and added to the batch; 1 if it
+ * became a grant. lg->time may be adjusted (a time in the future becomes now).
  */
-void ingest_login(struct ingest *ing, struct source *src, struct login *lg);
-/* ingest_flush - commit pending grants, positions and counters; -1 and err on failure */
+int ingest_login(struct ingest *ing, struct source *src, struct login *lg);
+/*
+ * ingest_flush - never waits for a write in progress: takes the result of a finished
+ * one, then hands the pending grants, positions and counters to the committer if it is
+ * idle (before ingest_start: writes them here). A batch whose commit failed is kept and
+ * handed over again by the next call, before anything newer. -1 and err while the last
+ * commit has failed (until one succeeds), else 0.
+ */
 int ingest_flush(struct ingest *ing, char *err, size_t errlen);
-/* ingest_pending - number of grants waiting for the next flush */
+/* ingest_sync - wait until everything pending is committed; -1 and err if a commit
+ * failed (what it held is kept, as with ingest_flush) */
+int ingest_sync(struct ingest *ing, char *err, size_t errlen);
+/* ingest_pending - grants not yet committed: taking logins, or being written */
 size_t ingest_pending(const struct ingest *ing);
-/* ingest_free - release the core (pending work is dropped: flush first) */
+/* ingest_free - stop the committer and release the core (pending work is dropped: sync
+ * first) */
 void ingest_free(struct ingest *ing);
 
 #endif

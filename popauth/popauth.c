@@ -11,12 +11,14 @@
  * run_user; followed log files are opened (and reopened after rotation) as run_user.
  * log_sources may be empty when a capture source is configured; with no source at all
  * popauth refuses to start. The loop flushes the ingest core once per iteration (an
- * ev_prepare watcher, run just before the loop waits), so a grant is committed a few
- * milliseconds after its line arrived; log lines on stderr are written at the same
- * moment, in one block. SIGTERM and SIGINT read what the sources have, commit and exit
- * 0; SIGHUP re-reads the config (a bad new config is logged and the old one kept;
- * sources, store and run_user change only at a restart). With --once every source is
- * read to its current end, committed, and popauth exits.
+ * ev_prepare watcher, run just before the loop waits): the batch goes to the committer
+ * thread, started after the privilege drop, which wakes the loop when it is written, so
+ * a grant is committed a few milliseconds after its line arrived and the loop never
+ * waits for the disk; log lines on stderr are written at the same moment, in one block.
+ * SIGTERM and SIGINT read what the sources have, commit and exit 0; SIGHUP re-reads the
+ * config (a bad new config is logged and the old one kept; sources, store and run_user
+ * change only at a restart). With --once every source is read to its current end,
+ * committed (in one transaction per 65,536 grants), and popauth exits.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -59,6 +61,7 @@ struct popauth {
     size_t nsources;
     struct ev_loop *loop;
     ev_prepare flush_w;
+    ev_async commit_w; /* the committer thread finished a batch */
     ev_timer retry_w;
     ev_signal term_w, int_w, hup_w;
     int store_failing; /* the last flush failed: log again only when it recovers */
@@ -231,10 +234,25 @@ static void popauth_flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
     (void)revents;
     log_flush();
     if (pa->store_failing)
-        return; /* the retry timer tries again; don't stall every iteration on busy_timeout */
+        return; /* the retry timer tries again, once a second, not at every iteration */
     popauth_flush(pa);
     if (popauth_all_finished(pa) && !pa->store_failing)
         ev_break(loop, EVBREAK_ALL);
+}
+
+/* popauth_wake - on the committer thread, after a commit: wake the loop, whose flush
+ * watcher then takes the result and hands over the next batch */
+static void popauth_wake(void *arg)
+{
+    struct popauth *pa = arg;
+
+    ev_async_send(pa->loop, &pa->commit_w);
+}
+
+/* popauth_commit_cb - a commit finished: nothing to do but let the loop iterate */
+static void popauth_commit_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+    (void)loop, (void)w, (void)revents;
 }
 
 /* popauth_retry_cb - try again to commit after a store error */
@@ -298,8 +316,21 @@ static void popauth_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
     log_info("action=reload status=ok");
 }
 
+/* popauth_sync - wait until everything read is committed; 0, or 1 if that failed (what
+ * the failed commit held is read again at the next start) */
+static int popauth_sync(struct popauth *pa)
+{
+    char err[1024];
+
+    if (ingest_sync(pa->ing, err, sizeof(err)) == 0)
+        return 0;
+    log_error("action=commit status=failed pending=%zu reason=\"%s\"", ingest_pending(pa->ing),
+              err);
+    return 1;
+}
+
 /* popauth_run - start the sources and run the loop until a signal or all sources end;
- * 0, or 1 if the last commit failed (what it held is read again at the next start) */
+ * 0, or 1 if the last commit failed */
 static int popauth_run(struct popauth *pa)
 {
     char err[1024];
@@ -309,6 +340,10 @@ static int popauth_run(struct popauth *pa)
     if (pa->loop == NULL)
         fatal("cannot start the event loop");
     signal(SIGPIPE, SIG_IGN);
+    ev_async_init(&pa->commit_w, popauth_commit_cb);
+    ev_async_start(pa->loop, &pa->commit_w);
+    if (ingest_start(pa->ing, popauth_wake, pa, 0, err, sizeof(err)) < 0)
+        fatal("%s", err);
     ev_prepare_init(&pa->flush_w, popauth_flush_cb);
     ev_timer_init(&pa->retry_w, popauth_retry_cb, POPAUTH_RETRY, POPAUTH_RETRY);
     ev_signal_init(&pa->term_w, popauth_term_cb, SIGTERM);
@@ -324,7 +359,7 @@ static int popauth_run(struct popauth *pa)
             fatal("%s", err);
     log_info("action=start sources=%zu", pa->nsources);
     ev_run(pa->loop, 0);
-    return popauth_flush(pa) < 0 ? 1 : 0;
+    return popauth_sync(pa);
 }
 
 /* popauth_once - read every source to its current end and commit */
@@ -334,6 +369,8 @@ static int popauth_once(struct popauth *pa)
     size_t i;
     int rc = 0;
 
+    if (ingest_start(pa->ing, NULL, NULL, 1, err, sizeof(err)) < 0)
+        fatal("%s", err);
     for (i = 0; i < pa->nsources; i++) {
         for (;;) {
             if (pa->sources[i]->ops->drain(pa->sources[i], err, sizeof(err)) < 0) {
@@ -343,17 +380,11 @@ static int popauth_once(struct popauth *pa)
             }
             if (!ingest_full(pa->ing))
                 break;
-            if (ingest_flush(pa->ing, err, sizeof(err)) < 0) { /* a full batch: commit it */
-                log_error("action=commit status=failed reason=\"%s\"", err);
+            if (popauth_sync(pa) != 0) /* a full batch that could not be committed */
                 return 1;
-            }
         }
     }
-    if (ingest_flush(pa->ing, err, sizeof(err)) < 0) {
-        log_error("action=commit status=failed reason=\"%s\"", err);
-        return 1;
-    }
-    return rc;
+    return popauth_sync(pa) != 0 ? 1 : rc;
 }
 
 /* main - options, config, store, sources, privilege drop; then --once or the loop */

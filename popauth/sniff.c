@@ -132,8 +132,6 @@ static void sniff_login(void *ctx, const struct wire_login *wl)
     struct ingest *ing = s->src.ingest;
     struct login lg;
     char addr[ADDR_STRLEN], user[STORE_USER_MAX];
-    int64_t grants = s->src.counters.grants;
-    size_t pending = ingest_pending(ing);
     int granted;
 
     if (ingest_full(ing)) { /* the store is failing and the batch is full: lost */
@@ -146,9 +144,7 @@ static void sniff_login(void *ctx, const struct wire_login *wl)
     util_strlcpy(lg.user, wl->user, sizeof(lg.user));
     lg.time = wl->usec / 1000000;
     lg.source = wl->proto == POP3IMAP_POP3 ? SNIFF_SOURCE_POP3 : SNIFF_SOURCE_IMAP;
-    ingest_login(ing, &s->src, &lg);
-    /* a grant is counted; or it filled the batch, which was committed (counters reset) */
-    granted = s->src.counters.grants != grants || ingest_pending(ing) < pending;
+    granted = ingest_login(ing, &s->src, &lg);
     if (log_level_current >= LOG_LEVEL_DEBUG) /* like the log sources: counted, not logged */
         log_debug("source=%s action=login proto=%s client=%s port=%u user=\"%s\" grant=%s",
                   s->src.name, wl->proto == POP3IMAP_POP3 ? "pop3" : "imap",

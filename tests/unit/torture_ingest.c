@@ -2,7 +2,8 @@
  * torture_ingest - the ingest core against a real store: lines become grants, a burst
  * from one address is one write, filters (local networks, never_grant, age, clock skew)
  * hold, positions and counters commit with the grants they belong to, dry_run writes
- * nothing, and a failed commit keeps the batch for the next one.
+ * nothing, and a failed commit keeps the batch for the next one; the same through the
+ * committer thread, and bulk mode's one transaction, which a failure ends.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -272,6 +273,157 @@ static void test_dry_run(void **state)
     ingest_free(dry);
 }
 
+/* t_wake - the committer's wake function: count the calls (from its thread) */
+static void t_wake(void *arg)
+{
+    __atomic_fetch_add((int *)arg, 1, __ATOMIC_SEQ_CST);
+}
+
+/* t_sync - ingest_sync that must succeed */
+static void t_sync(struct t_fixture *f)
+{
+    char err[512];
+
+    if (ingest_sync(f->ing, err, sizeof(err)) < 0)
+        fail_msg("sync: %s", err);
+}
+
+/* t_reader - 1 if a separate read-only handle sees an active grant for addr */
+static int t_reader(struct t_fixture *f, const char *addr)
+{
+    struct store *ro;
+    struct store_grant g;
+    char err[512];
+    int rc;
+
+    ro = store_open(f->db, STORE_READONLY, err, sizeof(err));
+    if (ro == NULL)
+        fail_msg("read-only open: %s", err);
+    rc = store_lookup(ro, addr, time(NULL), &g, err, sizeof(err));
+    store_close(ro);
+    return rc;
+}
+
+/* t_bulk_lines - n logins from distinct addresses 198.18.x.y, oldest first */
+static void t_bulk_lines(struct t_fixture *f, int first, int n)
+{
+    char addr[64];
+    int i;
+
+    for (i = first; i < first + n; i++) {
+        snprintf(addr, sizeof(addr), "198.18.%d.%d", i / 250, 1 + i % 250);
+        t_line(f, addr, "bulk", 0);
+    }
+}
+
+/* test_committer_thread - with ingest_start, a flush hands the batch to the thread, which
+ * writes it and wakes the caller; sync waits for it; positions and counters go along */
+static void test_committer_thread(void **state)
+{
+    struct t_fixture *f = *state;
+    struct store_position pos;
+    char err[512];
+    int wakes = 0;
+    int64_t lines = 0;
+
+    assert_int_equal(ingest_start(f->ing, t_wake, &wakes, 0, err, sizeof(err)), 0);
+    t_line(f, "203.0.113.70", "carol", 0);
+    assert_int_equal(ingest_flush(f->ing, err, sizeof(err)), 0);
+    assert_int_equal(ingest_pending(f->ing), 1); /* being written, or waiting to be taken */
+    t_line(f, "203.0.113.71", "dave", 0);        /* goes to the other batch meanwhile */
+    t_sync(f);
+    assert_int_equal(ingest_pending(f->ing), 0);
+    assert_true(__atomic_load_n(&wakes, __ATOMIC_SEQ_CST) >= 2);
+    assert_int_equal(t_grant(f, "203.0.113.70", NULL), 1);
+    assert_int_equal(t_grant(f, "203.0.113.71", NULL), 1);
+    assert_int_equal(store_position_get(f->st, f->src.name, &pos, err, sizeof(err)), 1);
+    assert_int_equal(pos.offset, f->src.position.offset);
+    assert_int_equal(store_counters(f->st, t_counter, &lines, err, sizeof(err)), 0);
+    assert_int_equal(lines, 2);
+}
+
+/* test_committer_failure_kept - a batch the thread could not commit is kept and written
+ * again before the batch taken meanwhile, so the newest position is the one saved */
+static void test_committer_failure_kept(void **state)
+{
+    struct t_fixture *f = *state;
+    struct store *blocker;
+    struct store_position pos;
+    char err[512];
+
+    assert_int_equal(ingest_start(f->ing, NULL, NULL, 0, err, sizeof(err)), 0);
+    blocker = store_open(f->db, STORE_READWRITE, err, sizeof(err));
+    assert_non_null(blocker);
+    assert_int_equal(store_begin(blocker, err, sizeof(err)), 0); /* holds the write lock */
+    t_line(f, "203.0.113.80", "first", 0);
+    assert_int_equal(ingest_flush(f->ing, err, sizeof(err)), 0); /* handed over */
+    t_line(f, "203.0.113.81", "second", 0);
+    assert_int_equal(ingest_sync(f->ing, err, sizeof(err)), -1); /* busy timeout */
+    assert_non_null(strstr(err, "locked"));
+    assert_int_equal(ingest_pending(f->ing), 2); /* the kept batch and the new one */
+    assert_int_equal(ingest_flush(f->ing, err, sizeof(err)), -1); /* still failing... */
+    assert_int_equal(store_rollback(blocker, err, sizeof(err)), 0);
+    store_close(blocker);
+    t_sync(f); /* ...until the retry succeeds */
+    assert_int_equal(ingest_pending(f->ing), 0);
+    assert_int_equal(t_grant(f, "203.0.113.80", NULL), 1);
+    assert_int_equal(t_grant(f, "203.0.113.81", NULL), 1);
+    assert_int_equal(store_position_get(f->st, f->src.name, &pos, err, sizeof(err)), 1);
+    assert_int_equal(pos.offset, f->src.position.offset);
+}
+
+/* test_bulk_one_transaction - in bulk mode a long drain hands batches over as it goes,
+ * but nothing (no grant, no position) is visible until ingest_sync commits */
+static void test_bulk_one_transaction(void **state)
+{
+    struct t_fixture *f = *state;
+    struct store_position pos;
+    char err[512];
+    int wakes = 0, i;
+
+    assert_int_equal(ingest_start(f->ing, t_wake, &wakes, 1, err, sizeof(err)), 0);
+    t_bulk_lines(f, 0, 1024); /* INGEST_EAGER: the last one hands the batch over */
+    for (i = 0; i < 5000 && __atomic_load_n(&wakes, __ATOMIC_SEQ_CST) == 0; i++)
+        usleep(1000);
+    assert_int_equal(__atomic_load_n(&wakes, __ATOMIC_SEQ_CST), 1); /* written... */
+    assert_int_equal(t_reader(f, "198.18.0.1"), 0);                 /* ...not committed */
+    t_bulk_lines(f, 1024, 2000);
+    assert_int_equal(t_reader(f, "198.18.0.1"), 0);
+    t_sync(f);
+    assert_int_equal(ingest_pending(f->ing), 0);
+    assert_int_equal(t_reader(f, "198.18.0.1"), 1);
+    assert_int_equal(t_reader(f, "198.18.11.250"), 1); /* the 3000th */
+    assert_int_equal(store_position_get(f->st, f->src.name, &pos, err, sizeof(err)), 1);
+    assert_int_equal(pos.offset, f->src.position.offset);
+    t_sync(f); /* with nothing new, nothing to commit */
+}
+
+/* test_bulk_failure_ends - in bulk mode a failed write ends the writing: the rollback
+ * took the earlier batches, so nothing after it may commit (its positions would skip
+ * lines whose grants were lost) */
+static void test_bulk_failure_ends(void **state)
+{
+    struct t_fixture *f = *state;
+    struct store *blocker;
+    struct store_position pos;
+    char err[512];
+
+    assert_int_equal(ingest_start(f->ing, NULL, NULL, 1, err, sizeof(err)), 0);
+    blocker = store_open(f->db, STORE_READWRITE, err, sizeof(err));
+    assert_non_null(blocker);
+    assert_int_equal(store_begin(blocker, err, sizeof(err)), 0); /* holds the write lock */
+    t_bulk_lines(f, 0, 1500);
+    assert_int_equal(ingest_sync(f->ing, err, sizeof(err)), -1);
+    assert_int_equal(store_rollback(blocker, err, sizeof(err)), 0);
+    store_close(blocker);
+    t_bulk_lines(f, 1500, 10);
+    assert_int_equal(ingest_flush(f->ing, err, sizeof(err)), -1);
+    assert_int_equal(ingest_sync(f->ing, err, sizeof(err)), -1);
+    assert_int_equal(t_reader(f, "198.18.0.1"), 0);
+    assert_int_equal(t_reader(f, "198.18.6.11"), 0); /* the 1511th */
+    assert_int_equal(store_position_get(f->st, f->src.name, &pos, err, sizeof(err)), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -283,6 +435,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failed_commit_kept, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_full_batch_backpressure, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_dry_run, t_setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_committer_thread, t_setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_committer_failure_kept, t_setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_bulk_one_transaction, t_setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_bulk_failure_ends, t_setup, t_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

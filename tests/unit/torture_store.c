@@ -23,8 +23,8 @@
 #include "db/store.h"
 
 #define T_ERRLEN   512
-#define T_SCHEMA   2   /* the schema version db/schema.sql creates */
-#define T_SCHEMA_S "2" /* the same, as PRAGMA user_version prints it */
+#define T_SCHEMA   3   /* the schema version db/schema.sql creates */
+#define T_SCHEMA_S "3" /* the same, as PRAGMA user_version prints it */
 
 struct t_fixture {
     char dir[64];
@@ -459,7 +459,7 @@ static void t_assert_fresh_schema(const char *path)
                "SELECT group_concat(name, ' ') FROM"
                " (SELECT name FROM sqlite_master ORDER BY name)",
                buf, sizeof(buf));
-    assert_string_equal(buf, "auth auth_expires counters positions");
+    assert_string_equal(buf, "auth counters positions");
 }
 
 /* test_create_missing - a read-write open creates an absent file with the schema */
@@ -790,6 +790,41 @@ static void test_migrate_v1(void **state)
     assert_int_equal(g.expires, 900);
 }
 
+/* test_migrate_v2 - a version 2 store keeps its grants, positions and counters and
+ * loses the index on expires */
+static void test_migrate_v2(void **state)
+{
+    struct t_fixture *f = *state;
+    char err[T_ERRLEN] = "";
+    struct store_grant g;
+    struct store_position p;
+
+    t_sql_exec(f->path,
+               "CREATE TABLE auth (address TEXT NOT NULL PRIMARY KEY,"
+               " user TEXT NOT NULL, source TEXT NOT NULL, first_login INTEGER NOT NULL,"
+               " last_login INTEGER NOT NULL, logins INTEGER NOT NULL,"
+               " expires INTEGER NOT NULL) WITHOUT ROWID;"
+               " CREATE INDEX auth_expires ON auth (expires);"
+               " CREATE TABLE positions (source TEXT NOT NULL PRIMARY KEY,"
+               " device INTEGER NOT NULL, inode INTEGER NOT NULL, offset INTEGER NOT NULL,"
+               " head TEXT NOT NULL, cursor TEXT NOT NULL, updated INTEGER NOT NULL)"
+               " WITHOUT ROWID;"
+               " CREATE TABLE counters (source TEXT NOT NULL, name TEXT NOT NULL,"
+               " value INTEGER NOT NULL, PRIMARY KEY (source, name)) WITHOUT ROWID;"
+               " INSERT INTO auth VALUES ('2001:db8::1', 'bob', 'pcap-imap', 10, 20, 2, 900);"
+               " INSERT INTO positions VALUES ('stdin', 1, 2, 300, 'ab', '', 5);"
+               " PRAGMA user_version = 2;");
+    f->st = store_open(f->path, STORE_READWRITE, err, sizeof(err));
+    if (f->st == NULL)
+        fail_msg("store_open: %s", err);
+    t_assert_fresh_schema(f->path);
+    assert_int_equal(store_lookup(f->st, "2001:db8::1", 100, &g, err, sizeof(err)), 1);
+    assert_string_equal(g.user, "bob");
+    assert_int_equal(g.expires, 900);
+    assert_int_equal(store_position_get(f->st, "stdin", &p, err, sizeof(err)), 1);
+    assert_int_equal(p.offset, 300);
+}
+
 /* test_positions - a source's position is saved, replaced and read back */
 static void test_positions(void **state)
 {
@@ -870,6 +905,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_corrupt_page, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_uri, t_setup_bare, t_teardown),
         cmocka_unit_test_setup_teardown(test_migrate_v1, t_setup_bare, t_teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_v2, t_setup_bare, t_teardown),
         cmocka_unit_test_setup_teardown(test_positions, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_counters, t_setup, t_teardown),
     };
