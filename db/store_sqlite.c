@@ -49,6 +49,9 @@
 #define STORE_SQLITE_READER_PRAGMAS "PRAGMA cache_size = -16384; PRAGMA mmap_size = 268435456"
 #define STORE_SQLITE_WRITER_PRAGMAS "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384"
 #define STORE_SQLITE_SCHEMA_VERSION 3 /* the version db/schema.sql creates */
+/* The oldest version a reader (smtpgate) reads: 3 only dropped an index, so smtpgate
+ * may be upgraded before popauth migrates the store. */
+#define STORE_SQLITE_READER_MIN_VERSION 2
 
 extern const char store_schema_sql[];
 extern const char store_migrate_2_sql[];
@@ -329,9 +332,10 @@ static int store_sqlite_setup_rw(struct store_sqlite *s, enum store_mode mode, c
     return store_sqlite_migrate(s, err, errlen);
 }
 
-/* store_sqlite_check_ro - a reader accepts only the latest schema version, and reads
- * through a page cache as large as the writers' and a memory map of the file, so that a
- * lookup in a large store costs no system calls */
+/* store_sqlite_check_ro - a reader accepts the schema versions it can read (the auth
+ * table has not changed since STORE_SQLITE_READER_MIN_VERSION), and reads through a
+ * page cache as large as the writers' and a memory map of the file, so that a lookup
+ * in a large store costs no system calls */
 static int store_sqlite_check_ro(struct store_sqlite *s, char *err, size_t errlen)
 {
     int version;
@@ -342,11 +346,14 @@ static int store_sqlite_check_ro(struct store_sqlite *s, char *err, size_t errle
 
     if (store_sqlite_version(s, &version, err, errlen) < 0)
         return -1;
-    if (version != STORE_SQLITE_SCHEMA_VERSION)
+    if (version > STORE_SQLITE_SCHEMA_VERSION)
+        return store_sqlite_newer(s, version, err, errlen);
+    if (version < STORE_SQLITE_READER_MIN_VERSION)
         return util_seterr(err, errlen,
-                           "database %s: schema version %d, expected %d"
+                           "database %s: schema version %d, expected %d to %d"
                            " (run popauthctl once to migrate)",
-                           s->path, version, STORE_SQLITE_SCHEMA_VERSION);
+                           s->path, version, STORE_SQLITE_READER_MIN_VERSION,
+                           STORE_SQLITE_SCHEMA_VERSION);
     return 0;
 }
 

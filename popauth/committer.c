@@ -1,15 +1,21 @@
 /*
- * committer - the store transaction of one ingest batch, and the thread that runs it.
+ * committer - the store transaction of ingest batches, and the thread that runs it.
  *
  * The thread waits on a condition variable for a submitted batch, writes it with
  * committer_write, records the result and calls the wake function. The mutex guards
- * only the hand-over fields (job, done, result); the batch and the store are used by
- * one thread at a time, the hand-over through the mutex ordering their accesses. The
- * thread never logs: its error text travels back with the result.
+ * the hand-over fields (job, keep_open, done, result, err, quit); the batch and the
+ * store are used by one thread at a time, the hand-over through the mutex ordering
+ * their accesses. The state of a kept-open transaction (txn_*) and of a lost one
+ * belongs to the thread alone. The thread never logs: its error text travels back
+ * with the result. It runs with every signal blocked, so signals reach the loop's
+ * thread.
  */
+#include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "popauth/committer.h"
 #include "shared/log.h"
@@ -23,11 +29,17 @@ struct committer {
     pthread_mutex_t lock;
     pthread_cond_t cond;         /* job submitted, job done, or quit */
     struct committer_batch *job; /* submitted and not yet collected */
-    int flags;                   /* how to write it */
-    int done;                    /* job has been written */
-    int result;                  /* its committer_write return */
+    int keep_open;               /* leave its transaction open for the next batch */
+    int done;                    /* job has been written (read without the lock too) */
+    int result;                  /* 0, or committer_collect's -1 or -2 */
     int quit;                    /* committer_free asks the thread to end */
-    char err[1024];              /* its error text */
+    char err[1024];              /* why the job failed */
+    /* the thread's own: */
+    int txn_open;                 /* a kept-open transaction holds written batches */
+    struct timespec txn_deadline; /* when it commits at the latest (CLOCK_MONOTONIC) */
+    size_t txn_grants;            /* grants in it */
+    int lost;                     /* its commit at the deadline failed: report it */
+    char lost_err[1024];
 };
 
 /* committer_batch_init - allocate a batch of capacity grants (free with _free) */
@@ -115,50 +127,125 @@ int committer_write(struct store *st, struct committer_batch *b, int flags, char
     return 0;
 }
 
-/* committer_main - the thread: write each submitted batch, report, wake the loop */
+/* committer_due - 1 if the kept-open transaction's deadline has passed */
+static int committer_due(const struct committer *c)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > c->txn_deadline.tv_sec ||
+           (now.tv_sec == c->txn_deadline.tv_sec && now.tv_nsec >= c->txn_deadline.tv_nsec);
+}
+
+/* committer_run - on the thread, without the lock: write job, keeping its transaction
+ * open if asked and allowed; 0, -1 (nothing of it stayed) or -2 (earlier batches lost) */
+static int committer_run(struct committer *c, struct committer_batch *job, int keep_open, char *err,
+                         size_t errlen)
+{
+    int flags = 0, rc;
+
+    if (c->lost) { /* the last transaction's commit failed: its batches are gone */
+        c->lost = 0;
+        util_strlcpy(err, c->lost_err, errlen);
+        return -2;
+    }
+    if (!c->txn_open) {
+        flags |= COMMITTER_BEGIN;
+        clock_gettime(CLOCK_MONOTONIC, &c->txn_deadline);
+        c->txn_deadline.tv_sec += COMMITTER_TXN_SECONDS;
+    }
+    if (!keep_open || c->txn_grants + job->ngrants >= COMMITTER_TXN_GRANTS || committer_due(c))
+        flags |= COMMITTER_COMMIT;
+    rc = committer_write(c->st, job, flags, err, errlen);
+    if (rc < 0)
+        rc = c->txn_open ? -2 : -1;
+    c->txn_open = rc == 0 && !(flags & COMMITTER_COMMIT);
+    c->txn_grants = c->txn_open ? c->txn_grants + job->ngrants : 0;
+    return rc;
+}
+
+/* committer_close_txn - on the thread, without the lock: commit (or, when quitting,
+ * roll back) the kept-open transaction; a failed commit is reported with the next job */
+static void committer_close_txn(struct committer *c, int commit)
+{
+    char err[sizeof(c->lost_err)];
+
+    c->txn_open = 0;
+    c->txn_grants = 0;
+    if (!commit) {
+        store_rollback(c->st, err, sizeof(err));
+        return;
+    }
+    if (store_commit(c->st, c->lost_err, sizeof(c->lost_err)) < 0) {
+        store_rollback(c->st, err, sizeof(err));
+        c->lost = 1;
+    }
+}
+
+/* committer_main - the thread: write each submitted batch, report, wake the loop; commit
+ * a kept-open transaction at its deadline if no batch comes */
 static void *committer_main(void *arg)
 {
     struct committer *c = arg;
     struct committer_batch *job;
     char err[sizeof(c->err)];
-    int rc, flags;
+    int rc, keep_open;
 
     pthread_mutex_lock(&c->lock);
     for (;;) {
-        while (!c->quit && (c->job == NULL || c->done))
-            pthread_cond_wait(&c->cond, &c->lock);
+        while (!c->quit && (c->job == NULL || c->done)) {
+            if (!c->txn_open)
+                pthread_cond_wait(&c->cond, &c->lock);
+            else if (pthread_cond_timedwait(&c->cond, &c->lock, &c->txn_deadline) == ETIMEDOUT &&
+                     !c->quit && (c->job == NULL || c->done)) {
+                pthread_mutex_unlock(&c->lock);
+                committer_close_txn(c, 1);
+                pthread_mutex_lock(&c->lock);
+            }
+        }
         if (c->quit)
             break;
         job = c->job;
-        flags = c->flags;
+        keep_open = c->keep_open;
         pthread_mutex_unlock(&c->lock);
         err[0] = '\0';
-        rc = committer_write(c->st, job, flags, err, sizeof(err));
+        rc = committer_run(c, job, keep_open, err, sizeof(err));
         pthread_mutex_lock(&c->lock);
         c->result = rc;
         memcpy(c->err, err, sizeof(err));
-        c->done = 1;
+        __atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
         pthread_cond_broadcast(&c->cond);
         if (c->wake != NULL)
             c->wake(c->arg);
     }
     pthread_mutex_unlock(&c->lock);
+    if (c->txn_open) /* nobody asked for the commit: what it held is read again */
+        committer_close_txn(c, 0);
     return NULL;
 }
 
-/* committer_new - start the thread writing to st */
+/* committer_new - start the thread writing to st, with every signal blocked */
 struct committer *committer_new(struct store *st, void (*wake)(void *), void *arg, char *err,
                                 size_t errlen)
 {
     struct committer *c = xcalloc(1, sizeof(*c));
+    pthread_condattr_t attr;
+    sigset_t all, old;
     int rc;
 
     c->st = st;
     c->wake = wake;
     c->arg = arg;
     pthread_mutex_init(&c->lock, NULL);
-    pthread_cond_init(&c->cond, NULL);
-    if ((rc = pthread_create(&c->thread, NULL, committer_main, c)) != 0) {
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cond, &attr);
+    pthread_condattr_destroy(&attr);
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_create(&c->thread, NULL, committer_main, c);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
         util_seterr(err, errlen, "cannot start the store thread: %s", strerror(rc));
         pthread_cond_destroy(&c->cond);
         pthread_mutex_destroy(&c->lock);
@@ -169,27 +256,18 @@ struct committer *committer_new(struct store *st, void (*wake)(void *), void *ar
 }
 
 /* committer_submit - hand b to the thread; the committer must be idle */
-void committer_submit(struct committer *c, struct committer_batch *b, int flags)
+void committer_submit(struct committer *c, struct committer_batch *b, int keep_open)
 {
     pthread_mutex_lock(&c->lock);
-    if (c->job != NULL)
+    if (c->job != NULL) {
+        pthread_mutex_unlock(&c->lock);
         fatal("committer: a batch was submitted while another is being written");
+    }
     c->job = b;
-    c->flags = flags;
-    c->done = 0;
+    c->keep_open = keep_open;
+    __atomic_store_n(&c->done, 0, __ATOMIC_RELAXED);
     pthread_cond_broadcast(&c->cond);
     pthread_mutex_unlock(&c->lock);
-}
-
-/* committer_busy - 1 while a submitted batch is being written */
-int committer_busy(struct committer *c)
-{
-    int busy;
-
-    pthread_mutex_lock(&c->lock);
-    busy = c->job != NULL && !c->done;
-    pthread_mutex_unlock(&c->lock);
-    return busy;
 }
 
 /* committer_collect - the result of the submitted batch (see committer.h) */
@@ -197,15 +275,17 @@ int committer_collect(struct committer *c, int wait, char *err, size_t errlen)
 {
     int rc = 0;
 
+    if (!wait && !__atomic_load_n(&c->done, __ATOMIC_ACQUIRE))
+        return 0; /* still being written (or nothing submitted): no need to lock */
     pthread_mutex_lock(&c->lock);
     while (wait && c->job != NULL && !c->done)
         pthread_cond_wait(&c->cond, &c->lock);
     if (c->job != NULL && c->done) {
-        rc = c->result < 0 ? -1 : 1;
+        rc = c->result == 0 ? 1 : c->result;
         if (rc < 0)
             util_strlcpy(err, c->err, errlen);
         c->job = NULL;
-        c->done = 0;
+        __atomic_store_n(&c->done, 0, __ATOMIC_RELAXED);
     }
     pthread_mutex_unlock(&c->lock);
     return rc;

@@ -1,16 +1,26 @@
 /*
  * committer - writes the ingest core's batches to the store on a thread of its own, so
- * that popauth's event loop never waits for SQLite or the disk.
+ * that popauth's event loop waits for SQLite and the disk only when a batch fills up
+ * while the one before it is still being written.
  *
- * A batch is everything one store transaction holds: the grants (one per client
- * address), and for each source that produced them its position and counter deltas.
- * committer_write is that transaction; the committer thread runs it for one batch at a
- * time, in the order the batches were submitted, and then calls the wake function (from
- * its own thread), so the event loop can collect the result and hand over the next
- * batch. While a batch is submitted the thread owns it, and the submitter reads and
- * writes neither the batch nor the store until committer_collect has returned its
- * result. Like Redis's background I/O threads, the thread only does the slow system
- * work; every decision (what to grant, what to retry) stays on the loop's thread.
+ * A batch is what the ingest core collected between two hand-overs: the grants (one per
+ * client address), and for each source that produced them its position and counter
+ * deltas. committer_write writes one inside a store transaction; the committer thread
+ * runs it for one batch at a time, in the order the batches were submitted, and then
+ * calls the wake function (from its own thread), so the event loop can collect the
+ * result and hand over the next batch. While a batch is submitted the thread owns it
+ * and the store, and the submitter touches neither until committer_collect has
+ * returned its result. Like Redis's background I/O threads, the thread only does the
+ * slow system work; every decision (what to grant, what to retry) stays on the loop's
+ * thread, and the thread never logs.
+ *
+ * A batch commits on its own, unless it is submitted with keep_open (popauth --once,
+ * where nobody waits for a single grant): then the next batches join its transaction,
+ * which saves rewriting the same store pages once per batch. The thread commits such a
+ * transaction after COMMITTER_TXN_SECONDS or COMMITTER_TXN_GRANTS grants, or with the
+ * first batch submitted without keep_open, and also on its own when the deadline
+ * passes with no batch to write, so that it never holds the store's write lock longer
+ * than that, even while the sources wait for input.
  */
 #ifndef POPAUTH_COMMITTER_H
 #define POPAUTH_COMMITTER_H
@@ -22,7 +32,9 @@
 #include "popauth/source.h"
 #include "shared/addr.h"
 
-#define COMMITTER_MAX_SOURCES 64 /* sources in one batch */
+#define COMMITTER_MAX_SOURCES 64    /* sources in one batch */
+#define COMMITTER_TXN_SECONDS 1     /* a kept-open transaction commits after this long */
+#define COMMITTER_TXN_GRANTS  65536 /* or once it holds this many grants */
 
 /* One row to write: the newest login of one client address. */
 struct committer_grant {
@@ -64,8 +76,8 @@ struct committer; /* opaque */
 void committer_batch_init(struct committer_batch *b, size_t capacity);
 /* committer_batch_free - release what committer_batch_init allocated */
 void committer_batch_free(struct committer_batch *b);
-/* How committer_write brackets a batch: a batch of its own is BEGIN | COMMIT; a bulk
- * transaction (popauth --once) begins with the first batch and commits with the last. */
+
+/* How committer_write brackets a batch in its transaction. */
 #define COMMITTER_BEGIN  1 /* start the transaction before the batch */
 #define COMMITTER_COMMIT 2 /* commit it after the batch */
 
@@ -79,20 +91,21 @@ int committer_write(struct store *st, struct committer_batch *b, int flags, char
  * the thread after each batch. NULL and err if the thread cannot be created. */
 struct committer *committer_new(struct store *st, void (*wake)(void *), void *arg, char *err,
                                 size_t errlen);
-/* committer_submit - hand b to the thread, to write as committer_write(b, flags); the
- * committer must be idle (nothing submitted, or the last result collected) */
-void committer_submit(struct committer *c, struct committer_batch *b, int flags);
-/* committer_busy - 1 while a submitted batch is being written */
-int committer_busy(struct committer *c);
+/* committer_submit - hand b to the thread (see above for keep_open); the committer
+ * must be idle (nothing submitted, or the last result collected) */
+void committer_submit(struct committer *c, struct committer_batch *b, int keep_open);
 /*
- * committer_collect - the result of the submitted batch: 1 committed, -1 failed (err
- * says why), 0 if nothing was submitted or (wait 0) it is still being written. With
- * wait 1 it blocks until the batch is done. After a non-zero return the committer is
- * idle and the batch belongs to the caller again.
+ * committer_collect - the result of the submitted batch: 1 written (and committed,
+ * unless its transaction was kept open), 0 if nothing was submitted or (wait 0) it is
+ * still being written; -1 and err if it failed and nothing of it stayed, so it may be
+ * submitted again; -2 and err if it failed and took with it the earlier batches of its
+ * kept-open transaction (or that transaction's commit had failed before): they are
+ * lost, with their positions. With wait 1 it blocks until the batch is done. After a
+ * non-zero return the committer is idle and the batch belongs to the caller again.
  */
 int committer_collect(struct committer *c, int wait, char *err, size_t errlen);
-/* committer_free - wait for a submitted batch, stop the thread and release it; NULL is
- * allowed */
+/* committer_free - wait for a submitted batch, stop the thread (rolling back a
+ * transaction still kept open) and release it; NULL is allowed */
 void committer_free(struct committer *c);
 
 #endif

@@ -31,9 +31,8 @@
 #define INGEST_MAX_PENDING  16384 /* distinct addresses in one batch before a forced flush */
 #define INGEST_SLOTS        32768 /* hash slots: twice the batch, a power of two */
 #define INGEST_MAX_SOURCES  COMMITTER_MAX_SOURCES /* sources registered at once */
-#define INGEST_FUTURE_SLACK 300   /* seconds a line's time may lie ahead of the clock */
-#define INGEST_EAGER        1024  /* grants that a long drain hands to an idle committer */
-#define INGEST_BULK_GRANTS  65536 /* grants in one bulk transaction (popauth --once) */
+#define INGEST_FUTURE_SLACK 300  /* seconds a line's time may lie ahead of the clock */
+#define INGEST_EAGER        1024 /* grants that a long drain hands to an idle committer */
 
 struct ingest {
     const struct config *cfg;
@@ -49,13 +48,13 @@ struct ingest {
     struct committer_batch *out;  /* submitted, or kept after its commit failed; or NULL */
     struct committer *committer;  /* NULL: commits run on the caller's thread */
     int inflight;                 /* out is being written by the committer */
-    int out_flags;                /* how (COMMITTER_BEGIN, COMMITTER_COMMIT) */
-    int failed;                   /* the last commit failed: out is kept for a retry */
+    size_t out_grants;            /* grants in out (the committer may be reading it) */
+    int out_kept_open;            /* out asked to keep its transaction open */
+    int failed;                   /* the last write failed: out is kept for a retry */
     char failerr[1024];           /* why */
-    int bulk;                     /* batches share transactions (ingest_start) */
-    int txn_open;                 /* a bulk transaction holds batches not yet committed */
-    size_t txn_grants;            /* grants in it */
-    int broken;                   /* a bulk transaction failed: nothing more is written */
+    int bulk;                     /* batches join kept-open transactions (ingest_start) */
+    int open;                     /* such a transaction may hold written batches */
+    int broken;                   /* a write lost earlier batches: nothing more is written */
 };
 
 /* ingest_new - a core writing to st (may be NULL with dry_run) under cfg */
@@ -128,10 +127,11 @@ static size_t ingest_hash(const struct addr *a)
     return (size_t)(h ^ (h >> 29)) & (INGEST_SLOTS - 1);
 }
 
-/* ingest_full - 1 while the batch is full and could not be committed: take no more lines */
+/* ingest_full - 1 while the batch is full and could not be committed, or nothing more
+ * can be written: take no more lines */
 int ingest_full(const struct ingest *ing)
 {
-    return ing->fill->ngrants >= INGEST_MAX_PENDING;
+    return ing->fill->ngrants >= INGEST_MAX_PENDING || ing->broken;
 }
 
 /* ingest_add - put a login in the batch, keeping the newest login per address */
@@ -221,30 +221,29 @@ static void ingest_filter(const struct ingest *ing, struct committer_batch *b)
     b->ngrants = n;
 }
 
-/* ingest_failed - remember a failed write: its batch stays in out for a retry, unless
- * it was part of a bulk transaction, whose earlier batches are gone with the rollback:
- * then nothing more is written (their positions were not committed either) */
-static void ingest_failed(struct ingest *ing, const char *why)
+/* ingest_failed - remember a failed write: its batch stays in out for a retry; if it
+ * took earlier batches of a kept-open transaction with it (lost > 0), nothing more is
+ * written, since their positions were not committed either */
+static void ingest_failed(struct ingest *ing, const char *why, int lost)
 {
     ing->failed = 1;
-    ing->broken = ing->bulk;
-    ing->txn_open = 0;
-    ing->txn_grants = 0;
+    ing->broken |= lost;
+    ing->open = 0;
     util_strlcpy(ing->failerr, why, sizeof(ing->failerr));
 }
 
-/* ingest_done - out was written (and committed, or kept in the open bulk transaction):
+/* ingest_done - out was written (and committed, or kept in a transaction left open):
  * out is free again */
-static void ingest_done(struct ingest *ing)
+static void ingest_done(struct ingest *ing, int kept_open)
 {
     ing->failed = 0;
-    ing->txn_open = !(ing->out_flags & COMMITTER_COMMIT);
-    ing->txn_grants = ing->txn_open ? ing->txn_grants + ing->out->ngrants : 0;
+    ing->open = kept_open;
     ing->out = NULL;
+    ing->out_grants = 0;
 }
 
 /* ingest_collect - take the committer's result for out if it is written (with wait,
- * once it is): 1 committed, -1 failed (out is kept), 0 nothing was being written */
+ * once it is): 1 written, -1 failed (out is kept), 0 nothing was being written */
 static int ingest_collect(struct ingest *ing, int wait)
 {
     char err[sizeof(ing->failerr)];
@@ -253,33 +252,34 @@ static int ingest_collect(struct ingest *ing, int wait)
     if (!ing->inflight)
         return 0;
     rc = committer_collect(ing->committer, wait, err, sizeof(err));
-    if (rc != 0)
-        ing->inflight = 0;
-    if (rc < 0)
-        ingest_failed(ing, err);
-    else if (rc > 0)
-        ingest_done(ing);
-    return rc;
+    if (rc == 0)
+        return 0;
+    ing->inflight = 0;
+    if (rc < 0) {
+        ingest_failed(ing, err, rc == -2);
+        return -1;
+    }
+    ingest_done(ing, ing->out_kept_open);
+    return 1;
 }
 
-/* ingest_submit - write out: on the committer thread, or here before ingest_start. A
- * batch commits on its own, except in bulk mode, where the transaction commits with
- * the last batch (ingest_sync) or when it holds INGEST_BULK_GRANTS grants. */
+/* ingest_submit - write out: on the committer thread, or here before ingest_start. In
+ * bulk mode every batch but the last (ingest_sync) asks to keep its transaction open. */
 static void ingest_submit(struct ingest *ing, int last)
 {
     char err[sizeof(ing->failerr)];
 
     ingest_filter(ing, ing->out);
-    ing->out_flags = ing->txn_open ? 0 : COMMITTER_BEGIN;
-    if (!ing->bulk || last || ing->txn_grants + ing->out->ngrants >= INGEST_BULK_GRANTS)
-        ing->out_flags |= COMMITTER_COMMIT;
+    ing->out_grants = ing->out->ngrants;
+    ing->out_kept_open = ing->bulk && !last;
     if (ing->committer != NULL) {
-        committer_submit(ing->committer, ing->out, ing->out_flags);
+        committer_submit(ing->committer, ing->out, ing->out_kept_open);
         ing->inflight = 1;
-    } else if (committer_write(ing->st, ing->out, ing->out_flags, err, sizeof(err)) < 0) {
-        ingest_failed(ing, err);
+    } else if (committer_write(ing->st, ing->out, COMMITTER_BEGIN | COMMITTER_COMMIT, err,
+                               sizeof(err)) < 0) {
+        ingest_failed(ing, err, 0);
     } else {
-        ingest_done(ing);
+        ingest_done(ing, 0);
     }
 }
 
@@ -317,8 +317,8 @@ int ingest_sync(struct ingest *ing, char *err, size_t errlen)
 {
     if (ing->dry_run)
         return ingest_flush(ing, err, errlen);
-    /* an open bulk transaction is committed even if nothing new came since */
-    while (!ing->broken && ingest_collect(ing, 1) >= 0 && ingest_next(ing, ing->txn_open)) {
+    /* a transaction kept open is committed even if nothing new came since */
+    while (!ing->broken && ingest_collect(ing, 1) >= 0 && ingest_next(ing, ing->open)) {
         ingest_submit(ing, 1);
         if (!ing->inflight && ing->failed)
             break;
@@ -409,10 +409,10 @@ void ingest_line(struct ingest *ing, struct source *src, const char *line, size_
     ingest_verdict(ing, src, v, &lg);
 }
 
-/* ingest_pending - grants not yet committed */
+/* ingest_pending - grants taken and not yet written */
 size_t ingest_pending(const struct ingest *ing)
 {
-    return ing->fill->ngrants + (ing->out != NULL ? ing->out->ngrants : 0);
+    return ing->fill->ngrants + ing->out_grants;
 }
 
 /* ingest_free - release the core (pending work is dropped: sync first) */

@@ -36,10 +36,11 @@ struct ingest *ingest_new(const struct config *cfg, struct store *st,
  * loop can call ingest_flush. Call it after the privilege drop, so that the thread
  * holds no more privilege than the loop. Before it, flushes write on the caller's
  * thread. With bulk set (popauth --once: nobody waits for a single grant), batches
- * share a transaction that commits at ingest_sync or every 65,536 grants, which saves
- * rewriting the same store pages once per batch; a failed write then ends the writing
- * (ingest_flush and ingest_sync return -1 from then on), since the rollback took the
- * earlier batches and their positions with it. -1 and err if the thread cannot start.
+ * join a transaction kept open for up to COMMITTER_TXN_SECONDS or COMMITTER_TXN_GRANTS,
+ * and ingest_sync commits it; a write that fails inside such a transaction takes the
+ * earlier batches with it (and their positions), so nothing more is written: ingest_full
+ * stays 1 and ingest_flush and ingest_sync return -1. -1 and err if the thread cannot
+ * start.
  */
 int ingest_start(struct ingest *ing, void (*wake)(void *), void *arg, int bulk, char *err,
                  size_t errlen);
@@ -51,9 +52,10 @@ void ingest_add_source(struct ingest *ing, struct source *src);
 /* ingest_remove_source - forget a source (before it is freed) */
 void ingest_remove_source(struct ingest *ing, struct source *src);
 /*
- * ingest_full - 1 while the batch is full and its commit failed. A source checks it
- * before each line and, while it is 1, hands over nothing and keeps its position, so a
- * store outage loses nothing; the daemon's retry commits and then resumes the sources.
+ * ingest_full - 1 while the batch is full and its commit failed (or bulk writing ended).
+ * A source checks it before each line and, while it is 1, hands over nothing and keeps
+ * its position, so a store outage loses nothing; the daemon's retry commits and then
+ * resumes the sources.
  */
 int ingest_full(const struct ingest *ing);
 /* ingest_line - process one raw log line (no newline) read by src at time now */
@@ -75,10 +77,12 @@ int ingest_login(struct ingest *ing, struct source *src, struct login *lg);
  * commit has failed (until one succeeds), else 0.
  */
 int ingest_flush(struct ingest *ing, char *err, size_t errlen);
-/* ingest_sync - wait until everything pending is committed; -1 and err if a commit
- * failed (what it held is kept, as with ingest_flush) */
+/* ingest_sync - wait until everything taken is committed; -1 and err if a commit failed
+ * (what it held is kept for the next call, as with ingest_flush, unless bulk writing
+ * ended: see ingest_start) */
 int ingest_sync(struct ingest *ing, char *err, size_t errlen);
-/* ingest_pending - grants not yet committed: taking logins, or being written */
+/* ingest_pending - grants taken and not yet written: in the filling batch, or in the
+ * one being written or kept after a failure */
 size_t ingest_pending(const struct ingest *ing);
 /* ingest_free - stop the committer and release the core (pending work is dropped: sync
  * first) */

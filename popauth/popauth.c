@@ -13,12 +13,14 @@
  * popauth refuses to start. The loop flushes the ingest core once per iteration (an
  * ev_prepare watcher, run just before the loop waits): the batch goes to the committer
  * thread, started after the privilege drop, which wakes the loop when it is written, so
- * a grant is committed a few milliseconds after its line arrived and the loop never
- * waits for the disk; log lines on stderr are written at the same moment, in one block.
+ * a grant is committed a few milliseconds after its line arrived, and the loop waits
+ * for the disk only when a batch fills up before the one before it is written; log
+ * lines on stderr are written at the same moment, in one block.
  * SIGTERM and SIGINT read what the sources have, commit and exit 0; SIGHUP re-reads the
  * config (a bad new config is logged and the old one kept; sources, store and run_user
  * change only at a restart). With --once every source is read to its current end,
- * committed (in one transaction per 65,536 grants), and popauth exits.
+ * committed (a transaction per second of grants: ingest_start's bulk mode), and popauth
+ * exits.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -284,7 +286,7 @@ static int popauth_restart_needed(const struct config *cur, const struct config 
     static const char *const names[] = {
         "database",           "log_sources",    "journal_directory", "sniff_interfaces",
         "sniff_file",         "sniff_ports",    "sniff_promiscuous", "sniff_max_flows",
-        "sniff_flow_timeout", "sniff_max_line", "run_user",
+        "sniff_flow_timeout", "sniff_max_line", "run_user",          "dry_run",
     };
     size_t i;
 
@@ -308,8 +310,8 @@ static void popauth_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
         return;
     }
     if (popauth_restart_needed(pa->setup.cfg, next.cfg))
-        log_warnx("action=reload changes to database, log_sources, journal_directory, sniff_* "
-                  "or run_user take effect at the next restart");
+        log_warnx("action=reload changes to database, log_sources, journal_directory, sniff_*, "
+                  "run_user or dry_run take effect at the next restart");
     ingest_set_config(pa->ing, next.cfg, next.patterns, next.formats);
     popauth_setup_free(&pa->setup);
     pa->setup = next;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "db/store.h"
 #include "popauth/ingest.h"
@@ -27,6 +28,7 @@ struct t_fixture {
     struct store *st;
     struct ingest *ing;
     struct source src;
+    int wakes; /* calls of t_wake, from the committer thread */
 };
 
 /* t_setup - a fresh store, a config with 10.0.0.0/8 local and 192.0.2.66 never granted */
@@ -316,24 +318,71 @@ static void t_bulk_lines(struct t_fixture *f, int first, int n)
     }
 }
 
-/* test_committer_thread - with ingest_start, a flush hands the batch to the thread, which
- * writes it and wakes the caller; sync waits for it; positions and counters go along */
+/* t_sql - run sql on the fixture's database through a connection of its own */
+static void t_sql(struct t_fixture *f, const char *sql)
+{
+    sqlite3 *db;
+    char *msg = NULL;
+
+    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg);
+    sqlite3_close(db);
+}
+
+/* t_wait_wakes - wait (up to 10 s) until the committer has woken the caller n times */
+static void t_wait_wakes(struct t_fixture *f, int n)
+{
+    int i;
+
+    for (i = 0; i < 10000 && __atomic_load_n(&f->wakes, __ATOMIC_SEQ_CST) < n; i++)
+        usleep(1000);
+    assert_int_equal(__atomic_load_n(&f->wakes, __ATOMIC_SEQ_CST), n);
+}
+
+/* t_blocker - a second writer holding the store's write lock (release with t_release) */
+static struct store *t_blocker(struct t_fixture *f)
+{
+    struct store *blocker;
+    char err[512];
+
+    blocker = store_open(f->db, STORE_READWRITE, err, sizeof(err));
+    assert_non_null(blocker);
+    assert_int_equal(store_begin(blocker, err, sizeof(err)), 0);
+    return blocker;
+}
+
+/* t_release - let go of t_blocker's lock */
+static void t_release(struct store *blocker)
+{
+    char err[512];
+
+    assert_int_equal(store_rollback(blocker, err, sizeof(err)), 0);
+    store_close(blocker);
+}
+
+/* test_committer_thread - with ingest_start, a flush hands the batch to the thread, and
+ * the next batch fills while it is written; sync waits for both; the thread woke the
+ * caller; positions and counters go along */
 static void test_committer_thread(void **state)
 {
     struct t_fixture *f = *state;
+    struct store *blocker = t_blocker(f);
     struct store_position pos;
     char err[512];
-    int wakes = 0;
     int64_t lines = 0;
 
-    assert_int_equal(ingest_start(f->ing, t_wake, &wakes, 0, err, sizeof(err)), 0);
+    assert_int_equal(ingest_start(f->ing, t_wake, &f->wakes, 0, err, sizeof(err)), 0);
     t_line(f, "203.0.113.70", "carol", 0);
     assert_int_equal(ingest_flush(f->ing, err, sizeof(err)), 0);
-    assert_int_equal(ingest_pending(f->ing), 1); /* being written, or waiting to be taken */
-    t_line(f, "203.0.113.71", "dave", 0);        /* goes to the other batch meanwhile */
+    t_line(f, "203.0.113.71", "dave", 0); /* into the other batch, the first one waiting */
+    assert_int_equal(ingest_pending(f->ing), 2);
+    assert_int_equal(ingest_flush(f->ing, err, sizeof(err)), 0); /* no wait, no hand-over */
+    assert_int_equal(ingest_pending(f->ing), 2);
+    t_release(blocker);
     t_sync(f);
     assert_int_equal(ingest_pending(f->ing), 0);
-    assert_true(__atomic_load_n(&wakes, __ATOMIC_SEQ_CST) >= 2);
+    assert_int_equal(__atomic_load_n(&f->wakes, __ATOMIC_SEQ_CST), 2);
     assert_int_equal(t_grant(f, "203.0.113.70", NULL), 1);
     assert_int_equal(t_grant(f, "203.0.113.71", NULL), 1);
     assert_int_equal(store_position_get(f->st, f->src.name, &pos, err, sizeof(err)), 1);
@@ -347,24 +396,20 @@ static void test_committer_thread(void **state)
 static void test_committer_failure_kept(void **state)
 {
     struct t_fixture *f = *state;
-    struct store *blocker;
+    struct store *blocker = t_blocker(f);
     struct store_position pos;
     char err[512];
 
     assert_int_equal(ingest_start(f->ing, NULL, NULL, 0, err, sizeof(err)), 0);
-    blocker = store_open(f->db, STORE_READWRITE, err, sizeof(err));
-    assert_non_null(blocker);
-    assert_int_equal(store_begin(blocker, err, sizeof(err)), 0); /* holds the write lock */
     t_line(f, "203.0.113.80", "first", 0);
     assert_int_equal(ingest_flush(f->ing, err, sizeof(err)), 0); /* handed over */
     t_line(f, "203.0.113.81", "second", 0);
     assert_int_equal(ingest_sync(f->ing, err, sizeof(err)), -1); /* busy timeout */
     assert_non_null(strstr(err, "locked"));
     assert_int_equal(ingest_pending(f->ing), 2); /* the kept batch and the new one */
-    assert_int_equal(ingest_flush(f->ing, err, sizeof(err)), -1); /* still failing... */
-    assert_int_equal(store_rollback(blocker, err, sizeof(err)), 0);
-    store_close(blocker);
-    t_sync(f); /* ...until the retry succeeds */
+    assert_int_equal(ingest_flush(f->ing, err, sizeof(err)), -1); /* retry handed over */
+    t_release(blocker);
+    t_sync(f); /* the retry succeeds, then the new batch */
     assert_int_equal(ingest_pending(f->ing), 0);
     assert_int_equal(t_grant(f, "203.0.113.80", NULL), 1);
     assert_int_equal(t_grant(f, "203.0.113.81", NULL), 1);
@@ -379,14 +424,11 @@ static void test_bulk_one_transaction(void **state)
     struct t_fixture *f = *state;
     struct store_position pos;
     char err[512];
-    int wakes = 0, i;
 
-    assert_int_equal(ingest_start(f->ing, t_wake, &wakes, 1, err, sizeof(err)), 0);
+    assert_int_equal(ingest_start(f->ing, t_wake, &f->wakes, 1, err, sizeof(err)), 0);
     t_bulk_lines(f, 0, 1024); /* INGEST_EAGER: the last one hands the batch over */
-    for (i = 0; i < 5000 && __atomic_load_n(&wakes, __ATOMIC_SEQ_CST) == 0; i++)
-        usleep(1000);
-    assert_int_equal(__atomic_load_n(&wakes, __ATOMIC_SEQ_CST), 1); /* written... */
-    assert_int_equal(t_reader(f, "198.18.0.1"), 0);                 /* ...not committed */
+    t_wait_wakes(f, 1);       /* written... */
+    assert_int_equal(t_reader(f, "198.18.0.1"), 0); /* ...not committed */
     t_bulk_lines(f, 1024, 2000);
     assert_int_equal(t_reader(f, "198.18.0.1"), 0);
     t_sync(f);
@@ -398,29 +440,68 @@ static void test_bulk_one_transaction(void **state)
     t_sync(f); /* with nothing new, nothing to commit */
 }
 
-/* test_bulk_failure_ends - in bulk mode a failed write ends the writing: the rollback
- * took the earlier batches, so nothing after it may commit (its positions would skip
- * lines whose grants were lost) */
-static void test_bulk_failure_ends(void **state)
+/* test_bulk_deadline - a transaction kept open commits on its own after
+ * COMMITTER_TXN_SECONDS even if no batch and no sync comes (the store's write lock is
+ * never held longer) */
+static void test_bulk_deadline(void **state)
 {
     struct t_fixture *f = *state;
-    struct store *blocker;
-    struct store_position pos;
+    char err[512];
+    int i;
+
+    assert_int_equal(ingest_start(f->ing, t_wake, &f->wakes, 1, err, sizeof(err)), 0);
+    t_bulk_lines(f, 0, 1024);
+    t_wait_wakes(f, 1);
+    assert_int_equal(t_reader(f, "198.18.0.1"), 0);
+    for (i = 0; i < 50 && t_reader(f, "198.18.0.1") == 0; i++)
+        usleep(100000);
+    assert_int_equal(t_reader(f, "198.18.0.1"), 1);
+    assert_true(i >= 5); /* not long before the deadline */
+    t_bulk_lines(f, 1024, 10);
+    t_sync(f);
+    assert_int_equal(t_reader(f, "198.18.4.34"), 1); /* the 1034th */
+}
+
+/* test_bulk_first_failure_kept - in bulk mode a batch that fails before anything joined
+ * its transaction (the store was locked) is kept and written by the next sync */
+static void test_bulk_first_failure_kept(void **state)
+{
+    struct t_fixture *f = *state;
+    struct store *blocker = t_blocker(f);
     char err[512];
 
     assert_int_equal(ingest_start(f->ing, NULL, NULL, 1, err, sizeof(err)), 0);
-    blocker = store_open(f->db, STORE_READWRITE, err, sizeof(err));
-    assert_non_null(blocker);
-    assert_int_equal(store_begin(blocker, err, sizeof(err)), 0); /* holds the write lock */
     t_bulk_lines(f, 0, 1500);
     assert_int_equal(ingest_sync(f->ing, err, sizeof(err)), -1);
-    assert_int_equal(store_rollback(blocker, err, sizeof(err)), 0);
-    store_close(blocker);
-    t_bulk_lines(f, 1500, 10);
+    t_release(blocker);
+    assert_false(ingest_full(f->ing));
+    t_sync(f);
+    assert_int_equal(t_reader(f, "198.18.0.1"), 1);
+    assert_int_equal(t_reader(f, "198.18.5.250"), 1); /* the 1500th */
+}
+
+/* test_bulk_failure_ends - in bulk mode a write that fails after earlier batches joined
+ * its transaction ends the writing: the rollback took those batches, so nothing after
+ * them may commit (its positions would skip lines whose grants were lost) */
+static void test_bulk_failure_ends(void **state)
+{
+    struct t_fixture *f = *state;
+    struct store_position pos;
+    char err[512];
+
+    /* the second batch holds 198.18.5.1 (the 1251st address), which the store refuses */
+    t_sql(f, "CREATE TRIGGER refuse BEFORE INSERT ON auth WHEN NEW.address = '198.18.5.1'"
+             " BEGIN SELECT RAISE(ABORT, 'refused'); END");
+    assert_int_equal(ingest_start(f->ing, t_wake, &f->wakes, 1, err, sizeof(err)), 0);
+    t_bulk_lines(f, 0, 1024);
+    t_wait_wakes(f, 1); /* the first batch is in the open transaction */
+    t_bulk_lines(f, 1024, 1024);
+    assert_int_equal(ingest_sync(f->ing, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "refused"));
+    assert_true(ingest_full(f->ing)); /* the sources stop */
     assert_int_equal(ingest_flush(f->ing, err, sizeof(err)), -1);
     assert_int_equal(ingest_sync(f->ing, err, sizeof(err)), -1);
     assert_int_equal(t_reader(f, "198.18.0.1"), 0);
-    assert_int_equal(t_reader(f, "198.18.6.11"), 0); /* the 1511th */
     assert_int_equal(store_position_get(f->st, f->src.name, &pos, err, sizeof(err)), 0);
 }
 
@@ -438,6 +519,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_committer_thread, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_committer_failure_kept, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_bulk_one_transaction, t_setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_bulk_deadline, t_setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_bulk_first_failure_kept, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_bulk_failure_ends, t_setup, t_teardown),
     };
 
