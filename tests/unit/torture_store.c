@@ -462,6 +462,18 @@ static void t_assert_fresh_schema(const char *path)
     assert_string_equal(buf, "auth counters positions");
 }
 
+/* t_open_migrated - open the fixture's empty or older store read-write: it must come
+ * out as a fresh one of the latest version */
+static void t_open_migrated(struct t_fixture *f)
+{
+    char err[T_ERRLEN] = "";
+
+    f->st = store_open(f->path, STORE_READWRITE, err, sizeof(err));
+    if (f->st == NULL)
+        fail_msg("store_open: %s", err);
+    t_assert_fresh_schema(f->path);
+}
+
 /* test_create_missing - a read-write open creates an absent file with the schema */
 static void test_create_missing(void **state)
 {
@@ -496,10 +508,7 @@ static void test_create_empty_file(void **state)
     assert_int_equal(stat(f->path, &sb), 0);
     assert_int_equal(sb.st_size, 0);
 
-    f->st = store_open(f->path, STORE_READWRITE, err, sizeof(err));
-    if (f->st == NULL)
-        fail_msg("store_open: %s", err);
-    t_assert_fresh_schema(f->path);
+    t_open_migrated(f);
 }
 
 /* test_missing_dir - a path in a directory that does not exist fails, naming the path */
@@ -764,6 +773,14 @@ static void test_uri(void **state)
     }
 }
 
+/* The auth table and its index as schema versions 1 and 2 created them. */
+#define T_AUTH_V1                                                                                  \
+    "CREATE TABLE auth (address TEXT NOT NULL PRIMARY KEY,"                                        \
+    " user TEXT NOT NULL, source TEXT NOT NULL, first_login INTEGER NOT NULL,"                     \
+    " last_login INTEGER NOT NULL, logins INTEGER NOT NULL,"                                       \
+    " expires INTEGER NOT NULL) WITHOUT ROWID;"                                                    \
+    " CREATE INDEX auth_expires ON auth (expires);"
+
 /* test_migrate_v1 - a version 1 store keeps its grants and gains positions and counters */
 static void test_migrate_v1(void **state)
 {
@@ -771,18 +788,10 @@ static void test_migrate_v1(void **state)
     char err[T_ERRLEN] = "";
     struct store_grant g;
 
-    t_sql_exec(f->path,
-               "CREATE TABLE auth (address TEXT NOT NULL PRIMARY KEY,"
-               " user TEXT NOT NULL, source TEXT NOT NULL, first_login INTEGER NOT NULL,"
-               " last_login INTEGER NOT NULL, logins INTEGER NOT NULL,"
-               " expires INTEGER NOT NULL) WITHOUT ROWID;"
-               " CREATE INDEX auth_expires ON auth (expires);"
+    t_sql_exec(f->path, T_AUTH_V1
                " INSERT INTO auth VALUES ('192.0.2.1', 'alice', 'dovecot', 10, 20, 3, 900);"
                " PRAGMA user_version = 1;");
-    f->st = store_open(f->path, STORE_READWRITE, err, sizeof(err));
-    if (f->st == NULL)
-        fail_msg("store_open: %s", err);
-    t_assert_fresh_schema(f->path);
+    t_open_migrated(f);
     assert_int_equal(store_lookup(f->st, "192.0.2.1", 100, &g, err, sizeof(err)), 1);
     assert_string_equal(g.user, "alice");
     assert_int_equal(g.logins, 3);
@@ -799,12 +808,7 @@ static void test_migrate_v2(void **state)
     struct store_position p;
     struct store *ro;
 
-    t_sql_exec(f->path,
-               "CREATE TABLE auth (address TEXT NOT NULL PRIMARY KEY,"
-               " user TEXT NOT NULL, source TEXT NOT NULL, first_login INTEGER NOT NULL,"
-               " last_login INTEGER NOT NULL, logins INTEGER NOT NULL,"
-               " expires INTEGER NOT NULL) WITHOUT ROWID;"
-               " CREATE INDEX auth_expires ON auth (expires);"
+    t_sql_exec(f->path, T_AUTH_V1
                " CREATE TABLE positions (source TEXT NOT NULL PRIMARY KEY,"
                " device INTEGER NOT NULL, inode INTEGER NOT NULL, offset INTEGER NOT NULL,"
                " head TEXT NOT NULL, cursor TEXT NOT NULL, updated INTEGER NOT NULL)"
@@ -820,10 +824,7 @@ static void test_migrate_v2(void **state)
         fail_msg("read-only store_open: %s", err);
     assert_int_equal(store_lookup(ro, "2001:db8::1", 100, &g, err, sizeof(err)), 1);
     store_close(ro);
-    f->st = store_open(f->path, STORE_READWRITE, err, sizeof(err));
-    if (f->st == NULL)
-        fail_msg("store_open: %s", err);
-    t_assert_fresh_schema(f->path);
+    t_open_migrated(f);
     assert_int_equal(store_lookup(f->st, "2001:db8::1", 100, &g, err, sizeof(err)), 1);
     assert_string_equal(g.user, "bob");
     assert_int_equal(g.expires, 900);
