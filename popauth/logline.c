@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "popauth/logline.h"
+#include "shared/ascii.h"
 
 #define LOGLINE_DAY      86400
 #define LOGLINE_YEAR_MIN 1970
@@ -39,12 +40,6 @@ static const uint32_t logline_months[12] = {
 /* Days in each month of a common year. */
 static const unsigned char logline_mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
-/* logline_digit - 1 if c is an ASCII decimal digit */
-static int logline_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
 /* logline_num - value of n digits at s, or -1 if any of them is not a digit */
 static int logline_num(const char *s, size_t n)
 {
@@ -52,7 +47,7 @@ static int logline_num(const char *s, size_t n)
     size_t i;
 
     for (i = 0; i < n; i++) {
-        if (!logline_digit(s[i]))
+        if (!ascii_is_digit((unsigned char)s[i]))
             return -1;
         v = v * 10 + (s[i] - '0');
     }
@@ -209,7 +204,7 @@ static int logline_iso(const char *s, size_t len, int64_t *out, size_t *used)
         return -1;
     t = logline_days(y, mo, d) * LOGLINE_DAY + hms;
     if (p < len && s[p] == '.') {
-        for (f = p + 1; f < len && logline_digit(s[f]); f++)
+        for (f = p + 1; f < len && ascii_is_digit((unsigned char)s[f]); f++)
             ;
         if (f - p - 1 < 1 || f - p - 1 > 9)
             return -1;
@@ -248,7 +243,7 @@ int logline_parse_time(const char *text, size_t len, int64_t now, int64_t *out, 
         *used = 15;
         return 0;
     }
-    if (len >= 19 && logline_digit(text[0]))
+    if (len >= 19 && ascii_is_digit((unsigned char)text[0]))
         return logline_iso(text, len, out, used);
     return -1;
 }
@@ -294,7 +289,7 @@ static int logline_tag(const char *s, size_t n, size_t *taglen)
         if (s[n - 2] != ']' || n - 2 - (t + 1) < 1 || n - 2 - (t + 1) > LOGLINE_PID_MAX)
             return 0;
         for (i = t + 1; i < n - 2; i++)
-            if (!logline_digit(s[i]))
+            if (!ascii_is_digit((unsigned char)s[i]))
                 return 0;
     }
     *taglen = t;
@@ -352,7 +347,7 @@ static int logline_5424(const char *line, size_t len, struct logline *out)
     size_t p = 1, n, used, i;
     int pri = 0;
 
-    for (n = 0; p < len && logline_digit(line[p]) && n < 3; p++, n++)
+    for (n = 0; p < len && ascii_is_digit((unsigned char)line[p]) && n < 3; p++, n++)
         pri = pri * 10 + (line[p] - '0');
     if (n == 0 || pri > LOGLINE_PRI_MAX || len - p < 3 || memcmp(line + p, ">1 ", 3) != 0)
         return -1;

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "popauth/pop3imap.h"
+#include "shared/ascii.h"
 #include "shared/util.h"
 
 #define POP3IMAP_TAG_MAX    32          /* bytes of an IMAP tag; longer is a desync */
@@ -252,21 +253,10 @@ static void pop3imap_fail(struct pop3imap *s, const char *why)
     }
 }
 
-/* pop3imap_upper - c in upper case (ASCII) */
-static uint8_t pop3imap_upper(uint8_t c)
-{
-    return (c >= 'a' && c <= 'z') ? (uint8_t)(c - 32) : c;
-}
-
 /* pop3imap_ieq - 1 if p[0..n) is the upper-case word w, ignoring case */
 static int pop3imap_ieq(const uint8_t *p, size_t n, const char *w)
 {
-    size_t i;
-
-    for (i = 0; i < n; i++)
-        if (w[i] == '\0' || pop3imap_upper(p[i]) != (uint8_t)w[i])
-            return 0;
-    return w[n] == '\0';
+    return strlen(w) == n && ascii_ieq(p, w, n);
 }
 
 /* pop3imap_word - 1 if p[0..n) starts with word w (exact case) ending at SP or the end */

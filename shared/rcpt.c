@@ -25,6 +25,7 @@
 #include <strings.h>
 
 #include "shared/addr.h"
+#include "shared/ascii.h"
 #include "shared/rcpt.h"
 #include "shared/util.h"
 
@@ -45,22 +46,10 @@ static int rcpt_fail(const char *text, size_t len, const char *why, char *err, s
     return util_seterr(err, errlen, "%s in '%s%s'", why, show, len > RCPT_SHOW_MAX ? "..." : "");
 }
 
-/* rcpt_lower - ASCII lower case of c */
-static char rcpt_lower(char c)
-{
-    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-}
-
-/* rcpt_is_alnum - 1 if c is an ASCII letter or digit */
-static int rcpt_is_alnum(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
 /* rcpt_is_atext - 1 if c may appear unquoted in a local part (RFC 5321 atext, UTF-8) */
 static int rcpt_is_atext(unsigned char c)
 {
-    return rcpt_is_alnum(c) || c >= 0x80 || strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
+    return ascii_is_alnum(c) || c >= 0x80 || strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
 }
 
 /* rcpt_is_routing - 1 if c routes mail on from inside a local part */
@@ -157,11 +146,11 @@ static int rcpt_name(const char *s, size_t len, char *out, size_t outlen, char *
         }
         if ((stray = rcpt_stray_why(c)) != NULL)
             return util_seterr(why, whylen, "%s", stray);
-        if (!rcpt_is_alnum(c) && c != '-')
+        if (!ascii_is_alnum(c) && c != '-')
             return util_seterr(why, whylen, "bad character in domain");
         if (c >= '0' && c <= '9')
             digits++;
-        out[i] = rcpt_lower((char)c);
+        out[i] = (char)ascii_lower(c);
     }
     out[len] = '\0';
     if (digits == len - start)

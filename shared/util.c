@@ -1,6 +1,7 @@
 /*
  * util - allocation that never returns NULL, bounded copies and error buffers.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,28 @@ static char *util_put_digits(char *p, unsigned v, int n)
     for (i = n - 1; i >= 0; i--, v /= 10)
         p[i] = (char)('0' + v % 10);
     return p + n;
+}
+
+/* util_now - seconds on the monotonic clock */
+double util_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* util_sleep - pause for seconds (nothing if <= 0), resuming after a signal */
+void util_sleep(double seconds)
+{
+    struct timespec ts;
+
+    if (seconds <= 0)
+        return;
+    ts.tv_sec = (time_t)seconds;
+    ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
 }
 
 /*

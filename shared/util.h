@@ -34,6 +34,11 @@ int util_seterr(char *err, size_t errlen, const char *fmt, ...)
 /* util_printable - copy at most max bytes of s into dst, replacing unprintable bytes */
 const char *util_printable(const char *s, size_t len, char *dst, size_t dstlen);
 
+/* util_now - seconds on the monotonic clock (for intervals and deadlines) */
+double util_now(void);
+/* util_sleep - pause for seconds (nothing if <= 0), resuming after a signal */
+void util_sleep(double seconds);
+
 /* util_format_time - unix seconds as ISO 8601 UTC ("2026-11-28T16:30:00Z") into buf */
 char *util_format_time(int64_t t, char *buf, size_t buflen);
 

@@ -99,21 +99,12 @@ void grants_set_uri(struct grants *g, const char *uri)
     g->next_open = 0;
 }
 
-/* grants_mono - a monotonic clock in seconds */
-static double grants_mono(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* grants_error - record a failure: close, hold off reopening, answer GRANT_ERROR */
 static void grants_error(struct grants *g, struct decision_grant *out)
 {
     grants_close(g);
     g->failed = 1;
-    g->next_open = grants_mono() + GRANTS_RETRY; /* after the failure, which may have waited */
+    g->next_open = util_now() + GRANTS_RETRY; /* after the failure, which may have waited */
     snprintf(g->reply_err, sizeof(g->reply_err), "%s", g->err);
     out->state = GRANT_ERROR;
     out->error = g->reply_err;
@@ -158,7 +149,7 @@ void grants_lookup(struct grants *g, const struct addr *client, int64_t now,
 
     memset(out, 0, sizeof(*out));
     if (g->st == NULL) {
-        if (g->failed && grants_mono() < g->next_open) {
+        if (g->failed && util_now() < g->next_open) {
             snprintf(g->reply_err, sizeof(g->reply_err), "%s (next retry in under %.0fs)", g->err,
                      GRANTS_RETRY);
             out->state = GRANT_ERROR;
@@ -170,11 +161,11 @@ void grants_lookup(struct grants *g, const struct addr *client, int64_t now,
             return;
         }
         g->failed = 0;
-    } else if (g->path != NULL && grants_mono() >= g->next_stat) {
+    } else if (g->path != NULL && util_now() >= g->next_stat) {
         struct stat sb;
         int changed = grants_changed(g, &sb);
 
-        g->next_stat = grants_mono() + GRANTS_STAT_EVERY;
+        g->next_stat = util_now() + GRANTS_STAT_EVERY;
         if (changed < 0) {
             grants_error(g, out);
             return;

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "shared/ascii.h"
 #include "smtpgate/smtp.h"
 
 #define SMTP_MECH_MAX    20  /* RFC 4422 3.1: characters of a SASL mechanism name */
@@ -80,29 +81,6 @@ struct smtp_out {
     int ok;
 };
 
-/* smtp_upper - ASCII upper case of c */
-static unsigned char smtp_upper(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') ? (unsigned char)(c - 'a' + 'A') : c;
-}
-
-/* smtp_ieq - 1 if s[0..n) equals the upper-case word w[0..n) ignoring ASCII case */
-static int smtp_ieq(const char *s, const char *w, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++)
-        if (smtp_upper((unsigned char)s[i]) != (unsigned char)w[i])
-            return 0;
-    return 1;
-}
-
-/* smtp_is_alnum - 1 if c is an ASCII letter or digit */
-static int smtp_is_alnum(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
 /* smtp_is_graph - 1 if c is printable ASCII other than space (33..126) */
 static int smtp_is_graph(unsigned char c)
 {
@@ -118,19 +96,19 @@ static int smtp_is_print(unsigned char c)
 /* smtp_is_path_char - 1 if c may stand unquoted in a path: atext and . @ , : */
 static int smtp_is_path_char(unsigned char c)
 {
-    return smtp_is_alnum(c) || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~.@,:", c) != NULL);
+    return ascii_is_alnum(c) || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~.@,:", c) != NULL);
 }
 
 /* smtp_is_mech_char - 1 if c may appear in a SASL mechanism name (any case) */
 static int smtp_is_mech_char(unsigned char c)
 {
-    return smtp_is_alnum(c) || c == '-' || c == '_';
+    return ascii_is_alnum(c) || c == '-' || c == '_';
 }
 
 /* smtp_is_base64_char - 1 if c is in the base64 alphabet, padding excluded */
 static int smtp_is_base64_char(unsigned char c)
 {
-    return smtp_is_alnum(c) || c == '+' || c == '/';
+    return ascii_is_alnum(c) || c == '+' || c == '/';
 }
 
 /* smtp_is_special - 1 for the bytes that end or break a line: CR, LF, NUL */
@@ -298,9 +276,9 @@ static int smtp_params_ok(const char *a, size_t n)
     while (i < n) {
         size_t v;
 
-        if (!smtp_is_alnum((unsigned char)a[i]))
+        if (!ascii_is_alnum((unsigned char)a[i]))
             return 0;
-        while (i < n && (smtp_is_alnum((unsigned char)a[i]) || a[i] == '-'))
+        while (i < n && (ascii_is_alnum((unsigned char)a[i]) || a[i] == '-'))
             i++;
         if (i < n && a[i] == '=') {
             v = ++i;
@@ -325,7 +303,7 @@ static enum smtp_error smtp_parse_path_cmd(const char *a, size_t n, const char *
 {
     size_t p, end;
 
-    if (n < kwlen || !smtp_ieq(a, kw, kwlen))
+    if (n < kwlen || !ascii_ieq(a, kw, kwlen))
         return SMTP_ERR_SYNTAX;
     p = kwlen;
     if (p < n && a[p] == ' ')
@@ -433,7 +411,7 @@ enum smtp_error smtp_command_parse(const char *line, size_t len, struct smtp_com
     while (vlen < len && line[vlen] != ' ')
         vlen++;
     for (i = 0; i < sizeof(smtp_verbs) / sizeof(smtp_verbs[0]); i++) {
-        if (smtp_verbs[i].len == vlen && smtp_ieq(line, smtp_verbs[i].name, vlen)) {
+        if (smtp_verbs[i].len == vlen && ascii_ieq(line, smtp_verbs[i].name, vlen)) {
             verb = smtp_verbs[i].verb;
             break;
         }
@@ -628,7 +606,7 @@ static enum smtp_ext smtp_ext_lookup(const char *s, size_t n)
     int i;
 
     for (i = 0; i < SMTP_NEXT; i++)
-        if (smtp_exts[i].len == n && smtp_ieq(s, smtp_exts[i].name, n))
+        if (smtp_exts[i].len == n && ascii_ieq(s, smtp_exts[i].name, n))
             return (enum smtp_ext)i;
     return SMTP_NEXT;
 }

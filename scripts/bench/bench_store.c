@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "db/store.h"
+#include "shared/util.h"
 
 #define BENCH_ROWS     1000000
 #define BENCH_LOOKUPS  1000000
@@ -65,15 +66,6 @@ static void bench_address(long k, char *buf, size_t buflen)
         snprintf(buf, buflen, "10.%lu.%lu.%lu", (h >> 16) & 255, (h >> 8) & 255, h & 255);
     else
         snprintf(buf, buflen, "2001:db8:%lx:%lx::1", 1 + h / 65535, 1 + h % 65535);
-}
-
-/* bench_seconds - monotonic time in seconds */
-static double bench_seconds(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* bench_cmp - qsort order of doubles */
@@ -130,7 +122,7 @@ static double bench_grants(const struct bench_opts *o, const char *path, const l
     unlink(path);
     if ((st = store_open(path, STORE_READWRITE, err, sizeof(err))) == NULL)
         bench_die("open", err);
-    t0 = bench_seconds();
+    t0 = util_now();
     for (i = 0; i < o->rows; i++) {
         if (i % o->batch == 0 && store_begin(st, err, sizeof(err)) < 0)
             bench_die("begin", err);
@@ -143,7 +135,7 @@ static double bench_grants(const struct bench_opts *o, const char *path, const l
             store_commit(st, err, sizeof(err)) < 0)
             bench_die("commit", err);
     }
-    t1 = bench_seconds();
+    t1 = util_now();
     store_close(st);
     return (double)o->rows / (t1 - t0);
 }
@@ -173,13 +165,13 @@ static double bench_lookups(const struct bench_opts *o, const char *path, uint64
     }
     if ((st = store_open(path, STORE_READONLY, err, sizeof(err))) == NULL)
         bench_die("open", err);
-    t0 = bench_seconds();
+    t0 = util_now();
     for (i = 0; i < o->lookups; i++) {
         if ((rc = store_lookup(st, addrs[i], BENCH_NOW, &g, err, sizeof(err))) < 0)
             bench_die("lookup", err);
         hits += rc;
     }
-    t1 = bench_seconds();
+    t1 = util_now();
     store_close(st);
     free(addrs);
     if (hits != want) {

@@ -246,185 +246,152 @@ static void gensniff_granted(struct gensniff_tally *t, unsigned n)
     t->granted[n] = 1;
 }
 
-/* gensniff_pop3 - the next packet of a POP3 session; 0 when it is over */
-static int gensniff_pop3(struct gensniff_out *o, struct gensniff_conv *c, struct gensniff_tally *t)
-{
-    char line[128];
+#define GENSNIFF_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-    switch (c->step++) {
-    case 0:
-        gensniff_tcp(o, &c->c, &c->s, GENSNIFF_SYN, NULL);
-        return 1;
-    case 1:
-        gensniff_tcp(o, &c->s, &c->c, GENSNIFF_SYN | GENSNIFF_ACK, NULL);
-        return 1;
-    case 2:
-        gensniff_tcp(o, &c->c, &c->s, GENSNIFF_ACK, NULL);
-        return 1;
-    case 3:
-        gensniff_tcp(o, &c->s, &c->c, GENSNIFF_PSH | GENSNIFF_ACK, "+OK Dovecot ready.\r\n");
-        return 1;
-    case 4:
-        snprintf(line, sizeof(line), "USER user%u\r\n", c->client);
-        gensniff_tcp(o, &c->c, &c->s, GENSNIFF_PSH | GENSNIFF_ACK, line);
-        return 1;
-    case 5:
-        gensniff_tcp(o, &c->s, &c->c, GENSNIFF_PSH | GENSNIFF_ACK, "+OK\r\n");
-        return 1;
-    case 6:
-        snprintf(line, sizeof(line), "PASS secret%u\r\n", c->client);
-        gensniff_tcp(o, &c->c, &c->s, GENSNIFF_PSH | GENSNIFF_ACK, line);
-        return 1;
-    case 7:
-        if (!c->ok) {
-            gensniff_tcp(o, &c->s, &c->c, GENSNIFF_PSH | GENSNIFF_ACK,
-                         "-ERR [AUTH] Authentication failed.\r\n");
-            t->failed++;
-            c->step = 10;
-            return 1;
-        }
-        gensniff_tcp(o, &c->s, &c->c, GENSNIFF_PSH | GENSNIFF_ACK, "+OK Logged in.\r\n");
-        t->pop3_ok++;
-        gensniff_granted(t, c->client);
-        return 1;
-    case 8:
-        gensniff_tcp(o, &c->c, &c->s, GENSNIFF_PSH | GENSNIFF_ACK, "STAT\r\n");
-        return 1;
-    case 9:
-        gensniff_tcp(o, &c->s, &c->c, GENSNIFF_PSH | GENSNIFF_ACK, "+OK 2 3452\r\n");
-        return 1;
-    case 10:
-        gensniff_tcp(o, &c->c, &c->s, GENSNIFF_PSH | GENSNIFF_ACK, "QUIT\r\n");
-        return 1;
-    case 11:
-        gensniff_tcp(o, &c->s, &c->c, GENSNIFF_PSH | GENSNIFF_ACK, "+OK Logging out.\r\n");
-        return 1;
-    case 12:
-        gensniff_tcp(o, &c->s, &c->c, GENSNIFF_FIN | GENSNIFF_ACK, NULL);
-        return 1;
-    case 13:
-        gensniff_tcp(o, &c->c, &c->s, GENSNIFF_FIN | GENSNIFF_ACK, NULL);
-        return 1;
-    case 14:
-        gensniff_tcp(o, &c->s, &c->c, GENSNIFF_ACK, NULL);
-        return 1;
-    default:
-        return 0;
+/* One TCP segment of a conversation's script. */
+struct gensniff_step {
+    int server;       /* sent by the server, else by the client */
+    uint8_t flags;    /* GENSNIFF_SYN, ... */
+    const char *text; /* payload, each # standing for the client number; NULL for none */
+};
+
+/* The steps of a kind of TCP conversation between the handshake and the close. */
+struct gensniff_script {
+    const struct gensniff_step *steps;
+    unsigned count;
+    unsigned login;     /* the server's login answer: its index in steps, its text the success */
+    const char *denied; /* the login answer when the login fails; NULL when there is no login */
+    unsigned skip;      /* the steps after the login answer that only follow a success */
+};
+
+/* The HTTP body segment: GENSNIFF_PAYLOAD bytes of 'x', filled in by gensniff_mixed. */
+static char gensniff_body[GENSNIFF_PAYLOAD + 1];
+
+/* The handshake before every TCP conversation and the close after it. */
+static const struct gensniff_step gensniff_open[] = {
+    {0, GENSNIFF_SYN, NULL},
+    {1, GENSNIFF_SYN | GENSNIFF_ACK, NULL},
+    {0, GENSNIFF_ACK, NULL},
+};
+
+static const struct gensniff_step gensniff_close[] = {
+    {1, GENSNIFF_FIN | GENSNIFF_ACK, NULL},
+    {0, GENSNIFF_FIN | GENSNIFF_ACK, NULL},
+    {1, GENSNIFF_ACK, NULL},
+};
+
+/* The scripts: USER/PASS, STAT, QUIT; LOGIN, SELECT, LOGOUT; a GET and its download. */
+static const struct gensniff_step gensniff_pop3[] = {
+    {1, GENSNIFF_PSH | GENSNIFF_ACK, "+OK Dovecot ready.\r\n"},
+    {0, GENSNIFF_PSH | GENSNIFF_ACK, "USER user#\r\n"},
+    {1, GENSNIFF_PSH | GENSNIFF_ACK, "+OK\r\n"},
+    {0, GENSNIFF_PSH | GENSNIFF_ACK, "PASS secret#\r\n"},
+    {1, GENSNIFF_PSH | GENSNIFF_ACK, "+OK Logged in.\r\n"}, /* the login answer */
+    {0, GENSNIFF_PSH | GENSNIFF_ACK, "STAT\r\n"},
+    {1, GENSNIFF_PSH | GENSNIFF_ACK, "+OK 2 3452\r\n"},
+    {0, GENSNIFF_PSH | GENSNIFF_ACK, "QUIT\r\n"},
+    {1, GENSNIFF_PSH | GENSNIFF_ACK, "+OK Logging out.\r\n"},
+};
+
+static const struct gensniff_step gensniff_imap[] = {
+    {1, GENSNIFF_PSH | GENSNIFF_ACK,
+     "* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ "
+     "STARTTLS AUTH=PLAIN] Dovecot ready.\r\n"},
+    {0, GENSNIFF_PSH | GENSNIFF_ACK, "a1 LOGIN user# secret#\r\n"},
+    {1, GENSNIFF_PSH | GENSNIFF_ACK, /* the login answer */
+     "a1 OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT "
+     "THREAD=REFERENCES MULTIAPPEND UNSELECT CHILDREN NAMESPACE] Logged in\r\n"},
+    {0, GENSNIFF_PSH | GENSNIFF_ACK, "a2 SELECT INBOX\r\n"},
+    {1, GENSNIFF_PSH | GENSNIFF_ACK,
+     "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n"
+     "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] "
+     "Flags permitted.\r\n* 2 EXISTS\r\n* 0 RECENT\r\n"
+     "a2 OK [READ-WRITE] Select completed (0.001 + 0.000 secs).\r\n"},
+    {0, GENSNIFF_PSH | GENSNIFF_ACK, "a3 LOGOUT\r\n"},
+    {1, GENSNIFF_PSH | GENSNIFF_ACK,
+     "* BYE Logging out\r\na3 OK Logout completed (0.001 + 0.000 secs).\r\n"},
+};
+
+static const struct gensniff_step gensniff_http[] = {
+    {0, GENSNIFF_PSH | GENSNIFF_ACK,
+     "GET /index.html HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: bench\r\n"
+     "Accept: */*\r\n\r\n"},
+    {1, GENSNIFF_ACK, gensniff_body},
+    {1, GENSNIFF_ACK, gensniff_body},
+    {1, GENSNIFF_ACK, gensniff_body},
+    {1, GENSNIFF_ACK, gensniff_body},
+    {0, GENSNIFF_ACK, NULL},
+};
+
+/* Indexed by enum gensniff_kind; DNS is UDP (gensniff_dns). */
+static const struct gensniff_script gensniff_scripts[] = {
+    [GENSNIFF_POP3] = {gensniff_pop3, GENSNIFF_COUNT(gensniff_pop3), 4,
+                       "-ERR [AUTH] Authentication failed.\r\n", 2},
+    [GENSNIFF_IMAP] = {gensniff_imap, GENSNIFF_COUNT(gensniff_imap), 2,
+                       "a1 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n", 2},
+    [GENSNIFF_HTTP] = {gensniff_http, GENSNIFF_COUNT(gensniff_http), 0, NULL, 0},
+};
+
+/* gensniff_expand - text into out (outlen bytes), each # replaced by the number n */
+static void gensniff_expand(const char *text, unsigned n, char *out, size_t outlen)
+{
+    char num[16];
+    size_t o = 0, k;
+
+    for (; *text != '\0'; text++) {
+        k = 1;
+        if (*text == '#')
+            k = (size_t)snprintf(num, sizeof(num), "%u", n);
+        else
+            num[0] = *text;
+        if (o + k >= outlen)
+            break;
+        memcpy(out + o, num, k);
+        o += k;
     }
+    out[o] = '\0';
 }
 
-/* gensniff_imap - the next packet of an IMAP session; 0 when it is over */
-static int gensniff_imap(struct gensniff_out *o, struct gensniff_conv *c, struct gensniff_tally *t)
+/* gensniff_play - the next packet of a TCP conversation (POP3, IMAP, HTTP); 0 when it is over */
+static int gensniff_play(struct gensniff_out *o, struct gensniff_conv *c, struct gensniff_tally *t)
 {
-    char line[128];
+    const struct gensniff_script *sc = &gensniff_scripts[c->kind];
+    const struct gensniff_step *st;
+    const char *text;
+    char line[GENSNIFF_PAYLOAD + 1];
+    size_t n = c->step++;
 
-    switch (c->step++) {
-    case 0:
-        gensniff_tcp(o, &c->c, &c->s, GENSNIFF_SYN, NULL);
-        return 1;
-    case 1:
-        gensniff_tcp(o, &c->s, &c->c, GENSNIFF_SYN | GENSNIFF_ACK, NULL);
-        return 1;
-    case 2:
-        gensniff_tcp(o, &c->c, &c->s, GENSNIFF_ACK, NULL);
-        return 1;
-    case 3:
-        gensniff_tcp(o, &c->s, &c->c, GENSNIFF_PSH | GENSNIFF_ACK,
-                     "* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ "
-                     "STARTTLS AUTH=PLAIN] Dovecot ready.\r\n");
-        return 1;
-    case 4:
-        snprintf(line, sizeof(line), "a1 LOGIN user%u secret%u\r\n", c->client, c->client);
-        gensniff_tcp(o, &c->c, &c->s, GENSNIFF_PSH | GENSNIFF_ACK, line);
-        return 1;
-    case 5:
+    if (n < GENSNIFF_COUNT(gensniff_open))
+        st = &gensniff_open[n];
+    else if ((n -= GENSNIFF_COUNT(gensniff_open)) < sc->count)
+        st = &sc->steps[n];
+    else if ((n -= sc->count) < GENSNIFF_COUNT(gensniff_close))
+        st = &gensniff_close[n];
+    else
+        return 0;
+    text = st->text;
+    if (sc->denied != NULL && st == &sc->steps[sc->login]) {
         if (!c->ok) {
-            gensniff_tcp(o, &c->s, &c->c, GENSNIFF_PSH | GENSNIFF_ACK,
-                         "a1 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n");
+            text = sc->denied;
             t->failed++;
-            c->step = 8;
-            return 1;
+            c->step += sc->skip;
+        } else {
+            if (c->kind == GENSNIFF_POP3)
+                t->pop3_ok++;
+            else
+                t->imap_ok++;
+            gensniff_granted(t, c->client);
         }
-        gensniff_tcp(o, &c->s, &c->c, GENSNIFF_PSH | GENSNIFF_ACK,
-                     "a1 OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT "
-                     "THREAD=REFERENCES MULTIAPPEND UNSELECT CHILDREN NAMESPACE] Logged in\r\n");
-        t->imap_ok++;
-        gensniff_granted(t, c->client);
-        return 1;
-    case 6:
-        gensniff_tcp(o, &c->c, &c->s, GENSNIFF_PSH | GENSNIFF_ACK, "a2 SELECT INBOX\r\n");
-        return 1;
-    case 7:
-        gensniff_tcp(o, &c->s, &c->c, GENSNIFF_PSH | GENSNIFF_ACK,
-                     "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n"
-                     "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] "
-                     "Flags permitted.\r\n* 2 EXISTS\r\n* 0 RECENT\r\n"
-                     "a2 OK [READ-WRITE] Select completed (0.001 + 0.000 secs).\r\n");
-        return 1;
-    case 8:
-        gensniff_tcp(o, &c->c, &c->s, GENSNIFF_PSH | GENSNIFF_ACK, "a3 LOGOUT\r\n");
-        return 1;
-    case 9:
-        gensniff_tcp(o, &c->s, &c->c, GENSNIFF_PSH | GENSNIFF_ACK,
-                     "* BYE Logging out\r\na3 OK Logout completed (0.001 + 0.000 secs).\r\n");
-        return 1;
-    case 10:
-        gensniff_tcp(o, &c->s, &c->c, GENSNIFF_FIN | GENSNIFF_ACK, NULL);
-        return 1;
-    case 11:
-        gensniff_tcp(o, &c->c, &c->s, GENSNIFF_FIN | GENSNIFF_ACK, NULL);
-        return 1;
-    case 12:
-        gensniff_tcp(o, &c->s, &c->c, GENSNIFF_ACK, NULL);
-        return 1;
-    default:
-        return 0;
     }
-}
-
-/* gensniff_http - the next packet of an HTTP download; 0 when it is over */
-static int gensniff_http(struct gensniff_out *o, struct gensniff_conv *c)
-{
-    static char body[GENSNIFF_PAYLOAD + 1];
-
-    if (body[0] == '\0')
-        memset(body, 'x', GENSNIFF_PAYLOAD);
-    switch (c->step++) {
-    case 0:
-        gensniff_tcp(o, &c->c, &c->s, GENSNIFF_SYN, NULL);
-        return 1;
-    case 1:
-        gensniff_tcp(o, &c->s, &c->c, GENSNIFF_SYN | GENSNIFF_ACK, NULL);
-        return 1;
-    case 2:
-        gensniff_tcp(o, &c->c, &c->s, GENSNIFF_ACK, NULL);
-        return 1;
-    case 3:
-        gensniff_tcp(o, &c->c, &c->s, GENSNIFF_PSH | GENSNIFF_ACK,
-                     "GET /index.html HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: bench\r\n"
-                     "Accept: */*\r\n\r\n");
-        return 1;
-    case 4:
-    case 5:
-    case 6:
-    case 7:
-        gensniff_tcp(o, &c->s, &c->c, GENSNIFF_ACK, body);
-        return 1;
-    case 8:
-        gensniff_tcp(o, &c->c, &c->s, GENSNIFF_ACK, NULL);
-        return 1;
-    case 9:
-        gensniff_tcp(o, &c->s, &c->c, GENSNIFF_FIN | GENSNIFF_ACK, NULL);
-        return 1;
-    case 10:
-        gensniff_tcp(o, &c->c, &c->s, GENSNIFF_FIN | GENSNIFF_ACK, NULL);
-        return 1;
-    case 11:
-        gensniff_tcp(o, &c->s, &c->c, GENSNIFF_ACK, NULL);
-        return 1;
-    default:
-        return 0;
+    if (text != NULL) {
+        gensniff_expand(text, c->client, line, sizeof(line));
+        text = line;
     }
+    if (st->server)
+        gensniff_tcp(o, &c->s, &c->c, st->flags, text);
+    else
+        gensniff_tcp(o, &c->c, &c->s, st->flags, text);
+    return 1;
 }
 
 /* gensniff_dns - the next packet of a DNS exchange; 0 when it is over */
@@ -471,6 +438,7 @@ static void gensniff_mixed(struct gensniff_out *o, uint64_t packets)
         perror("gensniff");
         exit(1);
     }
+    memset(gensniff_body, 'x', GENSNIFF_PAYLOAD);
     for (i = 0; i < GENSNIFF_ACTIVE; i++)
         gensniff_conv_start(&conv[i], serial++);
     t->sessions = GENSNIFF_ACTIVE;
@@ -479,20 +447,10 @@ static void gensniff_mixed(struct gensniff_out *o, uint64_t packets)
         int more;
 
         o->usec = start + (int64_t)(o->packets * (GENSNIFF_SPAN * 1000000ULL) / packets);
-        switch (c->kind) {
-        case GENSNIFF_POP3:
-            more = gensniff_pop3(o, c, t);
-            break;
-        case GENSNIFF_IMAP:
-            more = gensniff_imap(o, c, t);
-            break;
-        case GENSNIFF_HTTP:
-            more = gensniff_http(o, c);
-            break;
-        default:
+        if (c->kind == GENSNIFF_DNS)
             more = gensniff_dns(o, c);
-            break;
-        }
+        else
+            more = gensniff_play(o, c, t);
         if (!more) {
             gensniff_conv_start(c, serial++);
             t->sessions++;

@@ -13,17 +13,9 @@
 #include <unistd.h>
 
 #include "db/store.h"
+#include "shared/util.h"
 
 #define LATENCY_TIMEOUT 5.0 /* seconds to wait for one grant */
-
-/* latency_now - monotonic seconds */
-static double latency_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* latency_cmp - qsort order for doubles */
 static int latency_cmp(const void *a, const void *b)
@@ -73,20 +65,20 @@ int main(int argc, char **argv)
                      "%s mx dovecot: pop3-login: Login: user=<lat%d>, method=PLAIN, rip=%s, "
                      "lip=192.0.2.1, mpid=1, session=<l%d>\n",
                      stamp, i, addr, i);
-        t0 = latency_now();
+        t0 = util_now();
         if (write(fd, line, (size_t)n) != n) {
             perror("write");
             return 2;
         }
         while ((rc = store_lookup(st, addr, time(NULL), NULL, err, sizeof(err))) != 1) {
-            if (latency_now() - t0 > LATENCY_TIMEOUT) {
+            if (util_now() - t0 > LATENCY_TIMEOUT) {
                 fprintf(stderr, "latency: no grant for %s after %.0f s (%s)\n", addr,
                         LATENCY_TIMEOUT, rc < 0 ? err : "not found");
                 return 1;
             }
             usleep(100);
         }
-        ms[i] = (latency_now() - t0) * 1000.0;
+        ms[i] = (util_now() - t0) * 1000.0;
     }
     qsort(ms, (size_t)count, sizeof(*ms), latency_cmp);
     printf("append-to-grant latency over %d logins: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", count,

@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shared/util.h"
+
 #define LOAD_MAX_CONNS   256
 #define LOAD_MAX_SAMPLES (8 * 1024 * 1024)
 
@@ -37,15 +39,6 @@ static uint64_t load_rand(void)
     load_state ^= load_state >> 7;
     load_state ^= load_state << 17;
     return load_state;
-}
-
-/* load_now - monotonic seconds */
-static double load_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* load_request - one Postfix-shaped RCPT request into buf; returns its length */
@@ -103,7 +96,7 @@ static void load_send(struct load_conn *c, unsigned n)
     int len = load_request(buf, sizeof(buf), n);
 
     c->got = 0;
-    c->sent_at = load_now();
+    c->sent_at = util_now();
     if (write(c->fd, buf, (size_t)len) != len) {
         perror("write");
         exit(2);
@@ -145,11 +138,11 @@ int main(int argc, char **argv)
         pfd[i].fd = conns[i].fd;
         pfd[i].events = POLLIN;
     }
-    start = load_now();
+    start = util_now();
     end = start + seconds;
     for (i = 0; i < nconn; i++)
         load_send(&conns[i], n++);
-    while (load_now() < end) {
+    while (util_now() < end) {
         if (poll(pfd, (nfds_t)nconn, 1000) < 0 && errno != EINTR) {
             perror("poll");
             return 2;
@@ -172,11 +165,11 @@ int main(int argc, char **argv)
                 return 1;
             }
             if (nsamples < LOAD_MAX_SAMPLES)
-                samples[nsamples++] = (load_now() - c->sent_at) * 1e6;
+                samples[nsamples++] = (util_now() - c->sent_at) * 1e6;
             load_send(c, n++);
         }
     }
-    seconds = load_now() - start;
+    seconds = util_now() - start;
     qsort(samples, nsamples, sizeof(double), load_cmp);
     printf("%d %.0f %.1f %.1f\n", nconn, (double)nsamples / seconds, samples[nsamples / 2],
            samples[nsamples * 99 / 100]);

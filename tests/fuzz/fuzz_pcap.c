@@ -106,10 +106,8 @@ static void fuzz_pcap_packet(u_char *user, const struct pcap_pkthdr *h, const u_
                 wire_time((int64_t)h->ts.tv_sec, (int64_t)h->ts.tv_usec));
 }
 
-/* fuzz_pcap_run - read the capture in data through a fresh pipeline; 0 if it is not a
- * capture popauth would read. *snaplen and *dlt: as libpcap read them. */
-static int fuzz_pcap_run(const uint8_t *data, size_t size, struct fuzz_pcap_run *r,
-                         uint32_t *snaplen, int *dlt_out)
+/* fuzz_pcap_wire - a fresh pipeline for link type dlt, sniffing pop3:110 and imap:143 into r */
+static struct wire *fuzz_pcap_wire(int dlt, struct fuzz_pcap_run *r)
 {
     static const struct wire_events events = {.login = fuzz_pcap_login, .desync = fuzz_pcap_desync};
     char pop3[] = "pop3:110", imap[] = "imap:143";
@@ -117,15 +115,25 @@ static int fuzz_pcap_run(const uint8_t *data, size_t size, struct fuzz_pcap_run 
     const struct strlist list = {items, 2};
     const struct wire_limits limits = {FUZZ_PCAP_MAX_FLOWS, FUZZ_PCAP_TIMEOUT, FUZZ_PCAP_MAX_LINE,
                                        FUZZ_PCAP_SEED};
-    char errbuf[PCAP_ERRBUF_SIZE], err[256];
     struct wire_ports ports;
+    char err[256];
+
+    if (wire_ports_parse(&list, &ports, err, sizeof(err)) < 0)
+        abort();
+    return wire_new(dlt, &ports, &limits, &events, r);
+}
+
+/* fuzz_pcap_run - read the capture in data through a fresh pipeline; 0 if it is not a
+ * capture popauth would read. *snaplen and *dlt: as libpcap read them. */
+static int fuzz_pcap_run(const uint8_t *data, size_t size, struct fuzz_pcap_run *r,
+                         uint32_t *snaplen, int *dlt_out)
+{
+    char errbuf[PCAP_ERRBUF_SIZE];
     FILE *fp;
     pcap_t *p;
     int n, dlt;
 
     memset(r, 0, sizeof(*r));
-    if (wire_ports_parse(&list, &ports, err, sizeof(err)) < 0)
-        abort();
     if ((fp = fmemopen((void *)(uintptr_t)data, size, "rb")) == NULL)
         return 0;
     if ((p = pcap_fopen_offline(fp, errbuf)) == NULL) {
@@ -140,7 +148,7 @@ static int fuzz_pcap_run(const uint8_t *data, size_t size, struct fuzz_pcap_run 
     n = pcap_snapshot(p);
     *snaplen = n > 0 && n < WIRE_PCAP_MAX_CAPLEN ? (uint32_t)n : WIRE_PCAP_MAX_CAPLEN;
     *dlt_out = dlt;
-    r->w = wire_new(dlt, &ports, &limits, &events, r);
+    r->w = fuzz_pcap_wire(dlt, r);
     do
         n = pcap_dispatch(p, -1, fuzz_pcap_packet, (u_char *)r);
     while (n > 0);
@@ -156,25 +164,16 @@ static int fuzz_pcap_run(const uint8_t *data, size_t size, struct fuzz_pcap_run 
 static void fuzz_pcap_own(const uint8_t *data, size_t size, uint32_t snaplen, int dlt,
                           struct fuzz_pcap_run *r)
 {
-    static const struct wire_events events = {.login = fuzz_pcap_login, .desync = fuzz_pcap_desync};
-    char pop3[] = "pop3:110", imap[] = "imap:143";
-    char *items[] = {pop3, imap};
-    const struct strlist list = {items, 2};
-    const struct wire_limits limits = {FUZZ_PCAP_MAX_FLOWS, FUZZ_PCAP_TIMEOUT, FUZZ_PCAP_MAX_LINE,
-                                       FUZZ_PCAP_SEED};
     struct wire_record rec[2 * WIRE_AHEAD + 1];
-    struct wire_ports ports;
     struct wire_pcap pc;
-    char err[256];
     size_t pos = WIRE_PCAP_HEADER, piece = 1, k, i, taken;
 
     memset(r, 0, sizeof(*r));
     r->pause = 1;
-    if (wire_ports_parse(&list, &ports, err, sizeof(err)) < 0 ||
-        wire_pcap_header(data, size, &pc) < 0)
+    if (wire_pcap_header(data, size, &pc) < 0)
         abort();
     pc.snaplen = snaplen;
-    r->w = wire_new(dlt, &ports, &limits, &events, r);
+    r->w = fuzz_pcap_wire(dlt, r);
     for (;;) {
         for (k = 0, i = pos; k < piece; k++) {
             if (wire_pcap_record(&pc, data + i, size - i, &rec[k]) <= 0)

@@ -17,10 +17,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 die() { echo "FAIL - $*"; echo "0 passed, 1 failed"; exit 1; }
 
-for p in popauth popauthctl; do
-    [ -x "$bindir/$p" ] || die "$bindir/$p is not built"
-done
-command -v jq >/dev/null || die "jq is not installed"
+require_built "$bindir" popauth popauthctl
+require_commands jq
 
 work=$(mktemp -d /tmp/pa-dovecot.XXXXXX) || die "mktemp failed"
 trap 'rm -rf "$work"' EXIT # netns_setup chains this after its own cleanup

@@ -1,6 +1,8 @@
 # Assertions shared by the integration tests (sourced, not run).
 # `run CMD...` captures status, stdout and stderr; the expect_* helpers check them and
 # count; `finish` prints "N passed, N failed" and exits non-zero on any failure.
+# `require_built DIR PROG...` and `require_commands CMD...` check what a test needs and
+# call the sourcing script's `die` if something is missing.
 
 passed=0
 failed=0
@@ -48,4 +50,21 @@ finish()
 {
     echo "$passed passed, $failed failed"
     [ "$failed" -eq 0 ]
+}
+
+require_built()
+{
+    local dir=$1 p
+    shift
+    for p in "$@"; do
+        [ -x "$dir/$p" ] || die "$dir/$p is not built"
+    done
+}
+
+require_commands()
+{
+    local c
+    for c in "$@"; do
+        command -v "$c" >/dev/null || die "$c is not installed (scripts/install-deps)"
+    done
 }

@@ -133,6 +133,48 @@ netns__on_exit()
     exit "$rc"
 }
 
+# netns__wait PID CMD...: run CMD every 0.1 s, for at most 10 s and while PID lives; 0
+# as soon as CMD succeeds, 1 if it never did
+netns__wait()
+{
+    local pid=$1 i
+    shift
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        "$@" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# netns__listening NS HOSTPORT: HOSTPORT (A:P or [A6]:P) is a listening TCP socket in NS.
+netns__listening()
+{
+    ip netns exec "$1" ss -Hltn | awk -v want="$2" '$4 == want { found = 1 } END { exit !found }'
+}
+
+# netns__port_listening NS PORT: a TCP socket listens on PORT (any address) in NS
+netns__port_listening()
+{
+    [ "$(ip netns exec "$1" ss -Hltn "sport = :$2" | wc -l)" -ge 1 ]
+}
+
+# netns__all_listening NS HOSTPORT...: every HOSTPORT listens in NS
+netns__all_listening()
+{
+    local ns=$1 hp
+    shift
+    for hp in "$@"; do
+        netns__listening "$ns" "$hp" || return 1
+    done
+}
+
+# netns__pop_ports NS N: at least N sockets listen on ports 110 and 143 in NS
+netns__pop_ports()
+{
+    [ "$(ip netns exec "$1" ss -Hltn '( sport = :110 or sport = :143 )' | wc -l)" -ge "$2" ]
+}
+
 netns_setup()
 {
     [ "$(id -u)" -eq 0 ] || { netns__die "must run as root"; return 1; }
@@ -433,18 +475,10 @@ EOF
 
     # Wait until the master listens on every address and port. ss looks at the sockets
     # without connecting, so the log holds no probe connections.
-    local i ok=0 n want=2
+    local want=2
     [ -n "$addr6" ] && want=4
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$DOVECOT_PID" 2>/dev/null || break
-        n=$(ip netns exec "$NETNS_SERVER" ss -Hltn '( sport = :110 or sport = :143 )' | wc -l)
-        if [ "$n" -ge "$want" ]; then
-            ok=1
-            break
-        fi
-        sleep 0.1
-    done
-    if [ "$ok" -ne 1 ] || ! kill -0 "$DOVECOT_PID" 2>/dev/null; then
+    if ! netns__wait "$DOVECOT_PID" netns__pop_ports "$NETNS_SERVER" "$want" \
+        || ! kill -0 "$DOVECOT_PID" 2>/dev/null; then
         {
             if kill -0 "$DOVECOT_PID" 2>/dev/null; then
                 echo "netns.sh: Dovecot does not listen on 110/143 after 10 s (config $DOVECOT_CONF)"
@@ -760,6 +794,17 @@ swaks_rcpt()
 
 # --- popauth and smtpgate ------------------------------------------------------------
 
+# popauth__ready PID DB LOG: DB exists and process PID has LOG open
+popauth__ready()
+{
+    local fd
+    [ -e "$2" ] || return 1
+    for fd in /proc/"$1"/fd/*; do
+        [ "$(readlink "$fd" 2>/dev/null)" = "$3" ] && return 0
+    done
+    return 1
+}
+
 popauth_start()
 {
     local bindir=$1 db=$2 log=$3
@@ -771,16 +816,7 @@ popauth_start()
     POPAUTH_PID=$!
     netns_track_pid "$POPAUTH_PID"
     # Ready once the store exists and it has the log open (bounded).
-    local i fd
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$POPAUTH_PID" 2>/dev/null || break
-        if [ -e "$db" ]; then
-            for fd in /proc/"$POPAUTH_PID"/fd/*; do
-                [ "$(readlink "$fd" 2>/dev/null)" = "$log" ] && return 0
-            done
-        fi
-        sleep 0.1
-    done
+    netns__wait "$POPAUTH_PID" popauth__ready "$POPAUTH_PID" "$db" "$log" && return 0
     {
         echo "netns.sh: popauth did not open $log and $db within 10 s"
         tail -n 20 "$POPAUTH_ERR"
@@ -799,12 +835,7 @@ smtpgate_start()
     netns_bg "$ns" "$bindir/smtpgate" -c /dev/null -o "database=$db" \
         -o "policy_listen=inet:$hp" "$@" >"$SMTPGATE_ERR" 2>&1
     SMTPGATE_PID=$NETNS_LAST_PID
-    local i
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$SMTPGATE_PID" 2>/dev/null || break
-        [ "$(ip netns exec "$ns" ss -Hltn "sport = :$port" | wc -l)" -ge 1 ] && return 0
-        sleep 0.1
-    done
+    netns__wait "$SMTPGATE_PID" netns__port_listening "$ns" "$port" && return 0
     {
         if kill -0 "$SMTPGATE_PID" 2>/dev/null; then
             echo "netns.sh: smtpgate does not listen on $hp in $ns after 10 s"
@@ -1009,10 +1040,17 @@ mail_close()
     return 0
 }
 
+# dovecot__back N: the restarted master listens on N sockets and has written its pid
+dovecot__back()
+{
+    netns__pop_ports "$NETNS_SERVER" "$1" \
+        && [ "$(cat "$DOVECOT_BASE/master.pid" 2>/dev/null)" = "$DOVECOT_PID" ]
+}
+
 dovecot_reconfigure()
 {
     [ -n "$DOVECOT_PID" ] || { netns__die "dovecot_reconfigure: no Dovecot is running"; return 1; }
-    local n line check i ok=0 stderr=${DOVECOT_CONF%/*}/dovecot.stderr
+    local n line check stderr=${DOVECOT_CONF%/*}/dovecot.stderr
     n=$(ip netns exec "$NETNS_SERVER" ss -Hltn '( sport = :110 or sport = :143 )' | wc -l)
     dovecot_stop
     for line in "$@"; do
@@ -1022,16 +1060,7 @@ dovecot_reconfigure()
         || { netns__die "doveconf rejects $DOVECOT_CONF: $check"; return 1; }
     netns_bg "$NETNS_SERVER" dovecot -F -c "$DOVECOT_CONF" >>"$stderr" 2>&1
     DOVECOT_PID=$NETNS_LAST_PID
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$DOVECOT_PID" 2>/dev/null || break
-        if [ "$(ip netns exec "$NETNS_SERVER" ss -Hltn '( sport = :110 or sport = :143 )' | wc -l)" -ge "$n" ] \
-            && [ "$(cat "$DOVECOT_BASE/master.pid" 2>/dev/null)" = "$DOVECOT_PID" ]; then
-            ok=1
-            break
-        fi
-        sleep 0.1
-    done
-    if [ "$ok" -ne 1 ]; then
+    if ! netns__wait "$DOVECOT_PID" dovecot__back "$n"; then
         {
             echo "netns.sh: Dovecot did not come back with the new settings (config $DOVECOT_CONF)"
             echo "--- tail of $DOVECOT_LOG:"
@@ -1046,7 +1075,7 @@ dovecot_reconfigure()
 
 tcpdump_start()
 {
-    local ns=$1 iface=$2 file=$3 i
+    local ns=$1 iface=$2 file=$3
     command -v tcpdump >/dev/null || { netns__die "tcpdump is not installed (package tcpdump)"; return 1; }
     [ -z "$TCPDUMP_PID" ] || { netns__die "tcpdump_start: a tcpdump is already running"; return 1; }
     TCPDUMP_ERR=$file.stderr
@@ -1058,11 +1087,7 @@ tcpdump_start()
         2>"$TCPDUMP_ERR"
     TCPDUMP_FILE=$file
     TCPDUMP_PID=$NETNS_LAST_PID
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$TCPDUMP_PID" 2>/dev/null || break
-        grep -q 'listening on' "$TCPDUMP_ERR" && return 0
-        sleep 0.1
-    done
+    netns__wait "$TCPDUMP_PID" grep -q 'listening on' "$TCPDUMP_ERR" && return 0
     {
         echo "netns.sh: tcpdump is not capturing on $iface in $ns after 10 s"
         cat "$TCPDUMP_ERR"
@@ -1108,11 +1133,6 @@ postfix_reconfigure()
     netns__die "Postfix did not log a reload within 10 s ($POSTFIX_LOG)"
 }
 
-# netns__listening NS HOSTPORT: HOSTPORT (A:P or [A6]:P) is a listening TCP socket in NS.
-netns__listening()
-{
-    ip netns exec "$1" ss -Hltn | awk -v want="$2" '$4 == want { found = 1 } END { exit !found }'
-}
 
 smtpgate_proxy_start()
 {
@@ -1128,16 +1148,7 @@ smtpgate_proxy_start()
     netns_bg "$ns" "$bindir/smtpgate" -c /dev/null -o "database=$db" -o policy_listen= \
         -o "proxy_listen=$listen" -o "proxy_backend=$backend" "$@" >"$errfile" 2>&1
     PROXY_PID=$NETNS_LAST_PID
-    local i ok
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$PROXY_PID" 2>/dev/null || break
-        ok=1
-        for hp in "${want[@]}"; do
-            netns__listening "$ns" "$hp" || { ok=0; break; }
-        done
-        [ "$ok" -eq 1 ] && return 0
-        sleep 0.1
-    done
+    netns__wait "$PROXY_PID" netns__all_listening "$ns" "${want[@]}" && return 0
     {
         if kill -0 "$PROXY_PID" 2>/dev/null; then
             echo "netns.sh: smtpgate does not listen on $listen in $ns after 10 s"
@@ -1166,12 +1177,7 @@ smtp_sink_start()
     case $addr in *:*) hp="[$addr]:$port" ;; esac
     netns_bg "$ns" smtp-sink -u nobody -v -D "$SINK_DUMP" "$@" "inet:$hp" 256 >"$SINK_LOG" 2>&1
     SINK_PID=$NETNS_LAST_PID
-    local i
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$SINK_PID" 2>/dev/null || break
-        netns__listening "$ns" "$hp" && return 0
-        sleep 0.1
-    done
+    netns__wait "$SINK_PID" netns__listening "$ns" "$hp" && return 0
     {
         echo "netns.sh: smtp-sink does not listen on $hp in $ns after 10 s"
         tail -n 20 "$SINK_LOG"

@@ -57,26 +57,6 @@ struct client_conn {
     int done;       /* answered or closed: no longer polled */
 };
 
-/* client_now - a monotonic clock in seconds */
-static double client_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* client_sleep - pause for seconds */
-static void client_sleep(double seconds)
-{
-    struct timespec ts;
-
-    ts.tv_sec = (time_t)seconds;
-    ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
 /* client_usage - print the usage summary and exit with status */
 static void client_usage(int status)
 {
@@ -173,7 +153,7 @@ static int client_send(int fd, const char *data, size_t len, int one_byte)
             return -1;
         off += (size_t)n;
         if (one_byte)
-            client_sleep(0.001);
+            util_sleep(0.001);
     }
     return 0;
 }
@@ -204,7 +184,7 @@ static void client_wait(struct client_conn *conns, int nconns, size_t want, int 
 
     for (;;) {
         int i, n = 0, ready, ms;
-        double left = deadline - client_now();
+        double left = deadline - util_now();
 
         for (i = 0; i < nconns; i++) {
             struct client_conn *c = &conns[i];
@@ -240,7 +220,7 @@ static int client_one(const struct client_opts *o, const char *data, size_t len)
 
     memset(&c, 0, sizeof(c));
     c.fd = client_connect(o);
-    last_send = client_now();
+    last_send = util_now();
     while (off < len) {
         const char *line = data + off;
         const char *nl = memchr(line, '\n', len - off);
@@ -248,9 +228,9 @@ static int client_one(const struct client_opts *o, const char *data, size_t len)
 
         if (line[0] == '@' && (off == 0 || data[off - 1] == '\n')) {
             if (strncmp(line, "@sleep ", 7) == 0)
-                client_sleep(strtod(line + 7, NULL));
+                util_sleep(strtod(line + 7, NULL));
             else if (strncmp(line, "@wait", 5) == 0)
-                client_wait(&c, 1, sent_requests, 0, client_now() + o->timeout, stdout);
+                client_wait(&c, 1, sent_requests, 0, util_now() + o->timeout, stdout);
             off += linelen;
             continue;
         }
@@ -263,18 +243,18 @@ static int client_one(const struct client_opts *o, const char *data, size_t len)
         if (client_send(c.fd, data + off, end - off, o->one_byte) < 0)
             break;
         sent_requests += client_count(data + off, end - off, &sent_prev_nl);
-        last_send = client_now();
+        last_send = util_now();
         off = end;
     }
     client_wait(&c, 1, o->expect_close ? (size_t)-1 : sent_requests, o->expect_close,
-                client_now() + o->timeout, stdout);
+                util_now() + o->timeout, stdout);
     fflush(stdout);
     if (o->expect_close) {
         if (!c.closed) {
             printf("not closed within %.1f s\n", o->timeout);
             return 1;
         }
-        printf("closed after %.3f s\n", client_now() - last_send);
+        printf("closed after %.3f s\n", util_now() - last_send);
         return 0;
     }
     if (c.replies < sent_requests) {
@@ -298,7 +278,7 @@ static int client_many(const struct client_opts *o, const char *data, size_t len
         if (client_send(conns[i].fd, data, len, 0) < 0)
             conns[i].closed = 1;
     client_wait(conns, o->connections, o->expect_close ? (size_t)-1 : want, o->expect_close,
-                client_now() + o->timeout, NULL);
+                util_now() + o->timeout, NULL);
     for (i = 0; i < o->connections; i++) {
         if (conns[i].replies >= want && want > 0)
             answered++;

@@ -20,12 +20,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 die() { echo "FAIL - $*"; echo "$passed passed, $((failed + 1)) failed"; exit 1; }
 
-for p in popauth popauthctl smtpgate; do
-    [ -x "$bindir/$p" ] || die "$bindir/$p is not built"
-done
-for c in jq swaks postfix; do
-    command -v "$c" >/dev/null || die "$c is not installed (scripts/install-deps)"
-done
+require_built "$bindir" popauth popauthctl smtpgate
+require_commands jq swaks postfix
 
 work=$(mktemp -d /tmp/pa-postfix.XXXXXX) || die "mktemp failed"
 trap 'rm -rf "$work"' EXIT # netns_setup chains this after its own cleanup

@@ -45,12 +45,8 @@ die()
     exit 1
 }
 
-for p in smtpgate popauthctl smtp_client; do
-    [ -x "$bindir/$p" ] || die "$bindir/$p is not built"
-done
-for c in swaks postfix postconf smtp-sink perl jq ss; do
-    command -v "$c" >/dev/null || die "$c is not installed (scripts/install-deps)"
-done
+require_built "$bindir" smtpgate popauthctl smtp_client
+require_commands swaks postfix postconf smtp-sink perl jq ss
 
 work=$(mktemp -d /tmp/pa-proxy.XXXXXX) || die "mktemp failed"
 chmod 755 "$work"

@@ -58,6 +58,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shared/ascii.h"
 #include "shared/util.h"
 
 #define CLIENT_LINE_MAX 16384              /* bytes of one line kept for parsing; more is cut */
@@ -89,28 +90,6 @@ struct client_lines {
     int first_code;  /* code of the first complete reply, 0 before it */
     char first[256]; /* the first line received, line end removed */
 };
-
-/* client_now - a monotonic clock in seconds */
-static double client_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* client_sleep - pause for seconds */
-static void client_sleep(double seconds)
-{
-    struct timespec ts;
-
-    if (seconds <= 0)
-        return;
-    ts.tv_sec = (time_t)seconds;
-    ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
 
 /* client_usage - print the usage summary and exit with status */
 static void client_usage(int status)
@@ -199,18 +178,6 @@ static int client_connect(const struct client_opts *o)
     return fd;
 }
 
-/* client_hex - the value of hex digit c, or -1 */
-static int client_hex(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* client_unescape - decode TEXT's escapes into a new buffer; NULL on a bad escape */
 static char *client_unescape(const char *text, size_t *outlen)
 {
@@ -242,7 +209,8 @@ static char *client_unescape(const char *text, size_t *outlen)
             out[o++] = '\\';
             break;
         case 'x': {
-            int hi = client_hex(text[i + 1]), lo = hi < 0 ? -1 : client_hex(text[i + 2]);
+            int hi = ascii_hex((unsigned char)text[i + 1]),
+                lo = hi < 0 ? -1 : ascii_hex((unsigned char)text[i + 2]);
             if (lo < 0)
                 goto bad;
             out[o++] = (char)(hi * 16 + lo);
@@ -273,7 +241,7 @@ static int client_send(int fd, const char *data, size_t len, double gap)
             return -1;
         off += (size_t)n;
         if (gap > 0 && off < len)
-            client_sleep(gap);
+            util_sleep(gap);
     }
     return 0;
 }
@@ -314,7 +282,7 @@ static int client_read(int fd, struct client_lines *cl, FILE *out, double deadli
 {
     char buf[65536];
     struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    double left = deadline - client_now();
+    double left = deadline - util_now();
     ssize_t n;
 
     if (left <= 0)
@@ -407,7 +375,7 @@ static int client_steps(const struct client_opts *o, int nsteps, char **steps)
 
     if ((fd = client_connect(o)) < 0)
         return 2;
-    last_send = client_now();
+    last_send = util_now();
     for (i = 0; i < nsteps; i++) {
         const char *step = steps[i];
         int stepno = i + 1, early = 0;
@@ -437,11 +405,11 @@ static int client_steps(const struct client_opts *o, int nsteps, char **steps)
                 }
                 early = 1;
             } else {
-                last_send = client_now();
+                last_send = util_now();
             }
             free(data);
         } else if (strcmp(step, "recv") == 0) {
-            double deadline = client_now() + o->timeout;
+            double deadline = util_now() + o->timeout;
 
             if (i + 1 >= nsteps)
                 client_usage(2);
@@ -462,18 +430,17 @@ static int client_steps(const struct client_opts *o, int nsteps, char **steps)
             if (i + 1 >= nsteps)
                 client_usage(2);
             if (!closed)
-                closed =
-                    client_wait_until(fd, &cl, client_now() + strtod(steps[++i], NULL), &reset);
+                closed = client_wait_until(fd, &cl, util_now() + strtod(steps[++i], NULL), &reset);
             early = closed;
         } else if (strcmp(step, "close") == 0) {
             if (!closed)
-                closed = client_wait_until(fd, &cl, client_now() + o->timeout, &reset);
+                closed = client_wait_until(fd, &cl, util_now() + o->timeout, &reset);
             if (!closed) {
                 fprintf(stderr, "smtp_client: step %d (close): still open after %.1f s\n", stepno,
                         o->timeout);
                 return 1;
             }
-            printf("closed after %.3f s%s\n", client_now() - last_send, reset ? " (reset)" : "");
+            printf("closed after %.3f s%s\n", util_now() - last_send, reset ? " (reset)" : "");
             fflush(stdout);
         } else {
             fprintf(stderr, "smtp_client: unknown step '%s'\n", step);
@@ -488,7 +455,7 @@ static int client_steps(const struct client_opts *o, int nsteps, char **steps)
                 return 1;
             }
             if (!closed)
-                closed = client_wait_until(fd, &cl, client_now() + o->timeout, &reset);
+                closed = client_wait_until(fd, &cl, util_now() + o->timeout, &reset);
             i = next - 1;
         }
     }
@@ -504,7 +471,7 @@ static int client_probe(const struct client_opts *o)
 
     for (i = 0; i < o->connections; i++) {
         struct client_lines *cl = xcalloc(1, sizeof(*cl));
-        double deadline = client_now() + o->timeout;
+        double deadline = util_now() + o->timeout;
         int r = 1, reset = 0;
 
         if ((fds[i] = client_connect(o)) < 0) {
@@ -528,7 +495,7 @@ static int client_probe(const struct client_opts *o)
     printf("connections=%d greeted=%d refused=%d other=%d closed=%d\n", o->connections, greeted,
            refused, other, closed);
     fflush(stdout);
-    client_sleep(o->hold);
+    util_sleep(o->hold);
     for (i = 0; i < o->connections; i++)
         if (fds[i] > 0)
             close(fds[i]);
@@ -600,7 +567,7 @@ static int client_backend_line(struct client_backend_session *s, char *line)
     else if (strncasecmp(line, "XCLIENT", 7) == 0)
         client_backend_say(s, "220 recorder ESMTP\r\n");
     else if (strncasecmp(line, "MAIL", 4) == 0) {
-        client_sleep(s->o->mail_delay);
+        util_sleep(s->o->mail_delay);
         client_backend_say(s, "250 2.1.0 Ok\r\n");
     } else if (strncasecmp(line, "RCPT", 4) == 0)
         client_backend_say(s, "250 2.1.5 Ok\r\n");

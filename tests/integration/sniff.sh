@@ -29,12 +29,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 die() { echo "FAIL - $*"; echo "$passed passed, $((failed + 1)) failed"; exit 1; }
 
-for p in popauth popauthctl pcap_craft; do
-    [ -x "$bindir/$p" ] || die "$bindir/$p is not built"
-done
-for c in jq tcpdump openssl md5sum base64 timeout; do
-    command -v "$c" >/dev/null || die "$c is not installed"
-done
+require_built "$bindir" popauth popauthctl pcap_craft
+require_commands jq tcpdump openssl md5sum base64 timeout
 
 work=$(mktemp -d /tmp/pa-sniff.XXXXXX) || die "mktemp failed"
 trap 'rm -rf "$work"' EXIT # netns_setup chains this after its own cleanup

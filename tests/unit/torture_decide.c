@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "shared/addr.h"
+#include "shared/ascii.h"
 #include "shared/config.h"
 #include "shared/decide.h"
 #include "shared/rcpt.h"
@@ -54,18 +55,6 @@ static struct addr torture_client(const char *text)
     return a;
 }
 
-/* torture_hex - the value of hex digit c, or -1 */
-static int torture_hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* torture_unescape - decode the recipient column into out; its length, or -1 if bad */
 static long torture_unescape(const char *s, char *out, size_t outlen)
 {
@@ -92,9 +81,9 @@ static long torture_unescape(const char *s, char *out, size_t outlen)
                 c = '\0';
                 break;
             case 'x':
-                if (torture_hex(s[1]) < 0 || torture_hex(s[2]) < 0)
+                if (ascii_hex((unsigned char)s[1]) < 0 || ascii_hex((unsigned char)s[2]) < 0)
                     return -1;
-                c = (char)(torture_hex(s[1]) * 16 + torture_hex(s[2]));
+                c = (char)(ascii_hex((unsigned char)s[1]) * 16 + ascii_hex((unsigned char)s[2]));
                 s += 2;
                 break;
             default:

@@ -491,31 +491,39 @@ static void test_packet_every_cut(void **state)
     }
 }
 
-/* test_packet_ipv4_length_sweep - every IPv4 total length against a 60-byte padded frame */
-static void test_packet_ipv4_length_sweep(void **state)
+/* t_length_sweep - every value of the IP length field what of s, which leaves out skip bytes */
+static void t_length_sweep(const struct t_spec *s, size_t skip, size_t hdrs, const char *what)
 {
-    const struct t_spec s = {"sweep", ETH, V4, .ip4_opts = 4, .payload = "abcdefgh", .pad = 10};
     struct t_frame f;
+    size_t onwire;
     unsigned len;
 
-    (void)state;
-    t_build(&f, &s);
+    t_build(&f, s);
+    onwire = f.n - f.ip_at - skip; /* what the field may cover */
     for (len = 0; len <= 0xffff; len++) {
-        size_t onwire = f.n - f.ip_at, hdrs = 24 + 20;
         struct packet p;
         uint8_t *copy;
         enum packet_kind kind;
 
         t_set16(&f, f.ip_len_at, len);
-        kind = t_decode(s.dlt, &f, f.n, f.n, &p, &copy);
+        kind = t_decode(s->dlt, &f, f.n, f.n, &p, &copy);
         if (len < hdrs || len > onwire) {
             if (kind != PACKET_MALFORMED)
-                fail_msg("total length %u: kind %d, want MALFORMED", len, kind);
+                fail_msg("%s %u: kind %d, want MALFORMED", what, len, kind);
         } else if (kind != PACKET_TCP || p.paylen != len - hdrs || p.truncated) {
-            fail_msg("total length %u: kind %d paylen %zu", len, kind, p.paylen);
+            fail_msg("%s %u: kind %d paylen %zu", what, len, kind, p.paylen);
         }
         free(copy);
     }
+}
+
+/* test_packet_ipv4_length_sweep - every IPv4 total length against a 60-byte padded frame */
+static void test_packet_ipv4_length_sweep(void **state)
+{
+    const struct t_spec s = {"sweep", ETH, V4, .ip4_opts = 4, .payload = "abcdefgh", .pad = 10};
+
+    (void)state;
+    t_length_sweep(&s, 0, 24 + 20, "total length"); /* IPv4 header with options, TCP */
 }
 
 /* test_packet_ipv6_length_sweep - every IPv6 payload length, with a routing header */
@@ -524,27 +532,9 @@ static void test_packet_ipv6_length_sweep(void **state)
     const struct t_spec s = {
         "sweep",   .dlt = PACKET_DLT_LINUX_SLL2, V6,       .ext = {43}, .extlen = {1},
         .next = 1, .payload = "abcdefgh",        .pad = 10};
-    struct t_frame f;
-    unsigned len;
 
     (void)state;
-    t_build(&f, &s);
-    for (len = 0; len <= 0xffff; len++) {
-        size_t onwire = f.n - f.ip_at - 40, hdrs = 16 + 20;
-        struct packet p;
-        uint8_t *copy;
-        enum packet_kind kind;
-
-        t_set16(&f, f.ip_len_at, len);
-        kind = t_decode(s.dlt, &f, f.n, f.n, &p, &copy);
-        if (len < hdrs || len > onwire) {
-            if (kind != PACKET_MALFORMED)
-                fail_msg("payload length %u: kind %d, want MALFORMED", len, kind);
-        } else if (kind != PACKET_TCP || p.paylen != len - hdrs || p.truncated) {
-            fail_msg("payload length %u: kind %d paylen %zu", len, kind, p.paylen);
-        }
-        free(copy);
-    }
+    t_length_sweep(&s, 40, 16 + 20, "payload length"); /* routing header, TCP */
 }
 
 /* test_packet_header_length_sweeps - IHL, TCP data offset and extension length, each value */
