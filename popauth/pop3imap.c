@@ -256,7 +256,12 @@ static void pop3imap_fail(struct pop3imap *s, const char *why)
 /* pop3imap_ieq - 1 if p[0..n) is the upper-case word w, ignoring case */
 static int pop3imap_ieq(const uint8_t *p, size_t n, const char *w)
 {
-    return strlen(w) == n && ascii_ieq(p, w, n);
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (w[i] == '\0' || ascii_upper(p[i]) != (uint8_t)w[i])
+            return 0;
+    return w[n] == '\0';
 }
 
 /* pop3imap_word - 1 if p[0..n) starts with word w (exact case) ending at SP or the end */
