@@ -14,6 +14,14 @@
  * the capturing machine (either order is accepted), DLT_LOOP in network order; AF_INET
  * is 2 everywhere and AF_INET6 is 24, 28 or 30 depending on the BSD flavour.
  *
+ * Direction: a Linux cooked capture records the packet type (SLL: bytes 0-1; SLL2: byte
+ * 10, after the interface index at 4-7): 0 arrived for this host, 4 sent by it, 1-3
+ * broadcast, multicast or another host's; anything else is taken as "another host's".
+ *
+ * TCP options are read as Linux's tcp_parse_options reads them: NOP skipped, EOL or a
+ * malformed length ends the list, a later option of a kind wins, a window scale above 14
+ * is taken as 14.
+ *
  * IP lengths: an IPv4 total length or IPv6 payload length shorter than the frame is
  * honoured (Ethernet padding is cut off). A length of 0 in a frame with more than 65,535
  * bytes of IP on the wire is the "too big to say" of large segmentation offload, and the
@@ -41,6 +49,14 @@
 #define PACKET_ETHERTYPE_8021Q  0x8100
 #define PACKET_ETHERTYPE_8021AD 0x88a8
 #define PACKET_ETHERTYPE_QINQ   0x9100
+
+#define PACKET_TCPOPT_EOL       0
+#define PACKET_TCPOPT_NOP       1
+#define PACKET_TCPOPT_WSCALE    3
+#define PACKET_TCPOPT_TIMESTAMP 8
+#define PACKET_WSCALE_MAX       14
+
+#define PACKET_SLL_OUTGOING 4 /* Linux packet type of a packet the host sent */
 
 #define PACKET_PROTO_HOPOPTS  0
 #define PACKET_PROTO_ROUTING  43
@@ -98,12 +114,22 @@ static int packet_is_vlan(uint16_t type)
            type == PACKET_ETHERTYPE_QINQ;
 }
 
+/* packet_direction - the direction named by a Linux packet type */
+static uint8_t packet_direction(unsigned type)
+{
+    if (type == 0)
+        return PACKET_DIR_IN;
+    if (type == PACKET_SLL_OUTGOING)
+        return PACKET_DIR_OUT;
+    return PACKET_DIR_OTHER;
+}
+
 /*
  * packet_link - skip the link header of fr; sets *off to the network header and *net to
  * its kind. Returns PACKET_TCP to go on, or the kind the frame ends as.
  */
 static enum packet_kind packet_link(int dlt, const struct packet_frame *fr, size_t *off,
-                                    enum packet_net *net)
+                                    enum packet_net *net, struct packet *out)
 {
     const uint8_t *b = fr->b;
     size_t type_at;
@@ -155,6 +181,12 @@ static enum packet_kind packet_link(int dlt, const struct packet_frame *fr, size
     }
     if (fr->cap < *off)
         return PACKET_MALFORMED;
+    if (dlt == PACKET_DLT_LINUX_SLL) {
+        out->dir = packet_direction(packet_be16(b));
+    } else if (dlt == PACKET_DLT_LINUX_SLL2) {
+        out->dir = packet_direction(b[10]);
+        out->ifindex = packet_be32(b + 4);
+    }
     type = packet_be16(b + type_at);
     while (packet_is_vlan(type)) {
         if (fr->cap - *off < PACKET_VLAN_HLEN)
@@ -223,6 +255,10 @@ static enum packet_kind packet_ipv4(const struct packet_frame *fr, size_t *off, 
     packet_set_addr4(&out->src, ip + 12);
     packet_set_addr4(&out->dst, ip + 16);
     out->proto = ip[9];
+    out->ip = ip;
+    out->ttl = ip[8];
+    if (hlen > PACKET_IPV4_HLEN)
+        out->opts |= PACKET_OPT_IP;
     if ((packet_be16(ip + 6) & 0x3fff) != 0) /* MF, or a fragment offset */
         return PACKET_FRAGMENT;
     if (ip[9] != PACKET_PROTO_TCP)
@@ -271,9 +307,12 @@ static enum packet_kind packet_ipv6(const struct packet_frame *fr, size_t *off, 
     packet_set_addr6(&out->src, ip + 8);
     packet_set_addr6(&out->dst, ip + 24);
     out->proto = PACKET_PROTO_TCP;
+    out->ip = ip;
+    out->ttl = ip[7];
     for (n = 0; next != PACKET_PROTO_TCP; n++) {
         size_t extlen;
 
+        out->opts |= PACKET_OPT_IP;
         if (next == PACKET_PROTO_FRAGMENT) {
             packet_fragment6(fr, pos, *end, out);
             return PACKET_FRAGMENT;
@@ -293,6 +332,29 @@ static enum packet_kind packet_ipv6(const struct packet_frame *fr, size_t *off, 
     return PACKET_TCP;
 }
 
+/* packet_tcp_options - read the TCP options at o (len bytes) that the flow table uses */
+static void packet_tcp_options(const uint8_t *o, size_t len, struct packet *out)
+{
+    size_t i = 0, n;
+
+    while (i < len && o[i] != PACKET_TCPOPT_EOL) {
+        if (o[i] == PACKET_TCPOPT_NOP) {
+            i++;
+            continue;
+        }
+        if (len - i < 2 || (n = o[i + 1]) < 2 || n > len - i)
+            return;
+        if (o[i] == PACKET_TCPOPT_TIMESTAMP && n == 10) {
+            out->tsval = packet_be32(o + i + 2);
+            out->opts |= PACKET_OPT_TS;
+        } else if (o[i] == PACKET_TCPOPT_WSCALE && n == 3) {
+            out->wscale = o[i + 2] < PACKET_WSCALE_MAX ? o[i + 2] : PACKET_WSCALE_MAX;
+            out->opts |= PACKET_OPT_WSCALE;
+        }
+        i += n;
+    }
+}
+
 /* packet_tcp - decode the TCP header at off of a datagram ending at end into out */
 static enum packet_kind packet_tcp(const struct packet_frame *fr, size_t off, size_t end,
                                    struct packet *out)
@@ -310,7 +372,11 @@ static enum packet_kind packet_tcp(const struct packet_frame *fr, size_t off, si
     out->seq = packet_be32(th + 4);
     out->ack = packet_be32(th + 8);
     out->flags = th[13];
+    out->window = packet_be16(th + 14);
     out->proto = PACKET_PROTO_TCP;
+    out->tcp = th;
+    if (hlen > PACKET_TCP_HLEN)
+        packet_tcp_options(th + PACKET_TCP_HLEN, hlen - PACKET_TCP_HLEN, out);
     out->payload = th + hlen;
     out->paylen = capend - off - hlen;
     out->truncated = capend < end;
@@ -346,7 +412,10 @@ enum packet_kind packet_decode(int dlt, const uint8_t *frame, size_t caplen, siz
     enum packet_kind kind;
     size_t off = 0, end = 0;
 
-    if ((kind = packet_link(dlt, &fr, &off, &net)) != PACKET_TCP)
+    out->opts = 0;
+    out->dir = PACKET_DIR_UNKNOWN;
+    out->ifindex = 0;
+    if ((kind = packet_link(dlt, &fr, &off, &net, out)) != PACKET_TCP)
         return kind;
     if (net == PACKET_NET_BYVERSION) {
         if (off >= fr.cap)
@@ -360,4 +429,52 @@ enum packet_kind packet_decode(int dlt, const uint8_t *frame, size_t caplen, siz
     if (kind != PACKET_TCP)
         return kind;
     return packet_tcp(&fr, off, end, out);
+}
+
+/* packet_sum - add len bytes at p, as big-endian 16-bit words, to a running sum */
+static uint64_t packet_sum(uint64_t sum, const uint8_t *p, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i + 1 < len; i += 2)
+        sum += (uint32_t)p[i] << 8 | p[i + 1];
+    if (len & 1)
+        sum += (uint32_t)p[len - 1] << 8;
+    return sum;
+}
+
+/* packet_fold - a running sum folded to 16 bits (ones' complement addition) */
+static uint16_t packet_fold(uint64_t sum)
+{
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)sum;
+}
+
+/* packet_checksum - check the IPv4 header and TCP checksums; see packet.h */
+enum packet_sum packet_checksum(const struct packet *p)
+{
+    size_t tcplen = (size_t)(p->payload - p->tcp) + p->paylen;
+    uint64_t pseudo;
+    uint8_t tail[4];
+
+    if (p->truncated)
+        return PACKET_SUM_BAD;
+    if (p->ip[0] >> 4 == 4) {
+        if (packet_fold(packet_sum(0, p->ip, (size_t)(p->ip[0] & 0x0f) * 4)) != 0xffff)
+            return PACKET_SUM_BAD;
+        pseudo = packet_sum(0, p->ip + 12, 8);
+    } else {
+        pseudo = packet_sum(0, p->ip + 8, 32);
+    }
+    tail[0] = (uint8_t)(tcplen >> 24);
+    tail[1] = (uint8_t)(tcplen >> 16);
+    tail[2] = (uint8_t)(tcplen >> 8);
+    tail[3] = (uint8_t)tcplen;
+    pseudo = packet_sum(pseudo, tail, 4) + PACKET_PROTO_TCP;
+    if (packet_fold(packet_sum(pseudo, p->tcp, tcplen)) == 0xffff)
+        return PACKET_SUM_OK;
+    if (packet_be16(p->tcp + 16) == packet_fold(pseudo))
+        return PACKET_SUM_PARTIAL;
+    return PACKET_SUM_BAD;
 }

@@ -49,6 +49,28 @@
 
 #define PACKET_PROTO_TCP 6 /* struct packet's proto for TCP */
 
+/* What else the headers carried (struct packet's opts). */
+#define PACKET_OPT_TS     0x01 /* a TCP timestamp option: tsval is set */
+#define PACKET_OPT_WSCALE 0x02 /* a TCP window scale option: wscale is set */
+#define PACKET_OPT_IP     0x04 /* IPv4 options, or IPv6 extension headers */
+
+/* Which way a cooked capture saw the packet go (Linux packet types). */
+enum packet_dir {
+    PACKET_DIR_UNKNOWN, /* the link type does not say */
+    PACKET_DIR_IN,      /* addressed to the capturing host (PACKET_HOST) */
+    PACKET_DIR_OUT,     /* sent by the capturing host (PACKET_OUTGOING) */
+    PACKET_DIR_OTHER,   /* broadcast, multicast, or for another host (promiscuous) */
+};
+
+/* What packet_checksum found. */
+enum packet_sum {
+    PACKET_SUM_OK,      /* the IPv4 header and TCP checksums are right */
+    PACKET_SUM_PARTIAL, /* the TCP field holds the bare pseudo-header sum: checksum
+                         * offload (veth, virtio) or GRO left it for hardware */
+    PACKET_SUM_BAD,     /* a wrong TCP or IPv4 header checksum, or one that cannot be
+                         * computed (the capture cut the segment short) */
+};
+
 enum packet_kind {
     PACKET_TCP,       /* a TCP segment: the struct is filled in */
     PACKET_OTHER,     /* not TCP, or a link/network type not followed (ARP, UDP, ...) */
@@ -65,6 +87,15 @@ struct packet {
     const uint8_t *payload; /* into the caller's frame */
     size_t paylen;          /* payload bytes present in the capture */
     int truncated;          /* the capture cut the payload short (snaplen): a gap */
+    const uint8_t *ip;      /* the IP header, for packet_checksum */
+    const uint8_t *tcp;     /* the TCP header, for packet_checksum */
+    uint32_t tsval;         /* TCP timestamp value (PACKET_OPT_TS) */
+    uint32_t ifindex;       /* SLL2: the capturing interface's index; else 0 */
+    uint16_t window;        /* TCP window field, unscaled */
+    uint8_t wscale;         /* window scale shift (PACKET_OPT_WSCALE), at most 14 */
+    uint8_t ttl;            /* IPv4 TTL or IPv6 hop limit */
+    uint8_t opts;           /* PACKET_OPT_... */
+    uint8_t dir;            /* enum packet_dir */
 };
 
 /* packet_link_supported - 1 if dlt is one of the link types above */
@@ -76,5 +107,8 @@ int packet_link_supported(int dlt);
  */
 enum packet_kind packet_decode(int dlt, const uint8_t *frame, size_t caplen, size_t wirelen,
                                struct packet *out);
+/* packet_checksum - check the IPv4 header and TCP checksums of a PACKET_TCP segment whose
+ * frame is still in place */
+enum packet_sum packet_checksum(const struct packet *p);
 
 #endif

@@ -296,6 +296,18 @@ static int popauth_restart_needed(const struct config *cur, const struct config 
     return 0;
 }
 
+/* popauth_sources_reload - hand the new config to the sources that take changes from it */
+static void popauth_sources_reload(struct popauth *pa, const struct config *cfg)
+{
+    char err[1024];
+    size_t i;
+
+    for (i = 0; i < pa->nsources; i++)
+        if (pa->sources[i]->ops->reload != NULL &&
+            pa->sources[i]->ops->reload(pa->sources[i], cfg, err, sizeof(err)) < 0)
+            log_warnx("action=reload source=%s reason=\"%s\"", pa->sources[i]->name, err);
+}
+
 /* popauth_hup_cb - SIGHUP: build a new config; swap it in only if all of it is good */
 static void popauth_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -310,9 +322,11 @@ static void popauth_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
         return;
     }
     if (popauth_restart_needed(pa->setup.cfg, next.cfg))
-        log_warnx("action=reload changes to database, log_sources, journal_directory, sniff_*, "
+        log_warnx("action=reload changes to database, log_sources, journal_directory, sniff_* "
+                  "(but sniff_servers), "
                   "run_user or dry_run take effect at the next restart");
     ingest_set_config(pa->ing, next.cfg, next.patterns, next.formats);
+    popauth_sources_reload(pa, next.cfg);
     popauth_setup_free(&pa->setup);
     pa->setup = next;
     log_info("action=reload status=ok");

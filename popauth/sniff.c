@@ -16,6 +16,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,7 @@
 #include "popauth/packet.h"
 #include "popauth/sniff.h"
 #include "popauth/wire.h"
+#include "shared/cidr.h"
 #include "shared/log.h"
 #include "shared/util.h"
 
@@ -65,7 +68,10 @@ struct sniff {
     unsigned drop_base, ifdrop_base; /* pcap_stats at the last check */
     uint64_t dropped, ifdropped;     /* totals since the handle was opened */
     uint64_t drops_warned;           /* dropped + ifdropped at the last warning */
+    uint64_t drops_noted;            /* dropped + ifdropped last told to the pipeline */
     double drop_warned;              /* ev_now of the last drop warning, 0 if none */
+    struct cidr_list *self;          /* live: this host's addresses, read at start and reload */
+    struct wire_hosts hosts;         /* whose conversations the pipeline follows */
     struct ev_loop *loop;
     ev_io io_w;      /* live: the handle is readable */
     ev_timer tick_w; /* live: sweep, drops */
@@ -273,13 +279,14 @@ static void sniff_summary(struct sniff *s, const char *action)
         return;
     wire_stats(s->wire, &st);
     log_info("source=%s action=%s packets=%llu segments=%llu logins=%llu flows=%llu joined=%llu "
-             "desynced=%llu tls=%llu evicted=%llu fragments=%llu malformed=%llu dropped=%llu",
+             "desynced=%llu tls=%llu evicted=%llu fragments=%llu malformed=%llu dropped=%llu "
+             "foreign=%llu",
              s->src.name, action, (unsigned long long)st.packets, (unsigned long long)st.segments,
              (unsigned long long)st.logins, (unsigned long long)st.flows.flows,
              (unsigned long long)st.flows.joined, (unsigned long long)st.desynced,
              (unsigned long long)st.tls, (unsigned long long)st.flows.evicted,
              (unsigned long long)st.fragments, (unsigned long long)st.malformed,
-             (unsigned long long)(s->dropped + s->ifdropped));
+             (unsigned long long)(s->dropped + s->ifdropped), (unsigned long long)st.foreign);
 }
 
 /* sniff_file_end - a file was read to its end (or could not be read further): forget its
@@ -375,6 +382,10 @@ static void sniff_check_drops(struct sniff *s, double now)
     s->drop_base = ps.ps_drop;
     s->ifdrop_base = ps.ps_ifdrop;
     total = s->dropped + s->ifdropped;
+    if (total != s->drops_noted) { /* some conversation open now may have lost a copy */
+        wire_note_loss(s->wire, (int64_t)(now * 1e6));
+        s->drops_noted = total;
+    }
     if (total == s->drops_warned || (s->drop_warned > 0 && now - s->drop_warned < SNIFF_DROP_QUIET))
         return;
     log_warnx("source=%s action=capture interface=%s dropped=%llu total_dropped=%llu "
@@ -390,14 +401,23 @@ static void sniff_check_drops(struct sniff *s, double now)
 static void sniff_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct sniff *s = w->data;
-    double now = ev_now(loop);
 
     (void)revents;
     if (s->failed)
         return;
-    wire_expire(s->wire, (int64_t)(now * 1e6));
+    wire_expire(s->wire, (int64_t)(ev_now(loop) * 1e6));
     sniff_account(s);
-    sniff_check_drops(s, now);
+    sniff_check_drops(s, ev_time());
+}
+
+/* sniff_before_login - the pipeline is about to confirm a login: a live capture first
+ * asks the kernel whether it dropped packets since the last look */
+static void sniff_before_login(void *ctx)
+{
+    struct sniff *s = ctx;
+
+    if (s->live && !s->failed)
+        sniff_check_drops(s, ev_time());
 }
 
 /* sniff_start - begin reading: a live handle when readable, a file in batches */
@@ -465,6 +485,7 @@ static void sniff_free(struct sniff *s)
     if (s->pcap != NULL)
         pcap_close(s->pcap);
     sniff_iobuf_drop(s);
+    cidr_list_free(s->self);
     free(s->device);
     free(s);
 }
@@ -487,9 +508,110 @@ static void sniff_stop(struct source *src, struct ev_loop *loop)
     sniff_free(s);
 }
 
+/* sniff_loopback_add - remember the index of a loopback interface (once) */
+static void sniff_loopback_add(struct wire_hosts *hosts, unsigned idx)
+{
+    size_t i;
+
+    for (i = 0; i < hosts->nloopback; i++)
+        if (hosts->loopback[i] == idx)
+            return;
+    if (hosts->nloopback < WIRE_MAX_LOOPBACK)
+        hosts->loopback[hosts->nloopback++] = idx;
+}
+
+/* sniff_self_read - this host's addresses, as a new list, and the indexes of its loopback
+ * interfaces into hosts; NULL and err if they cannot be read */
+static struct cidr_list *sniff_self_read(struct wire_hosts *hosts, char *err, size_t errlen)
+{
+    struct ifaddrs *all, *ifa;
+    struct cidr_list *list;
+    char text[INET6_ADDRSTRLEN];
+    unsigned idx;
+
+    if (getifaddrs(&all) < 0) {
+        util_seterr(err, errlen, "sniff_servers: cannot read this host's addresses: %s",
+                    strerror(errno));
+        return NULL;
+    }
+    list = cidr_list_new();
+    hosts->nloopback = 0;
+    for (ifa = all; ifa != NULL; ifa = ifa->ifa_next) {
+        const struct sockaddr *sa = ifa->ifa_addr;
+        const void *a;
+
+        if (sa == NULL)
+            continue;
+        if ((ifa->ifa_flags & IFF_LOOPBACK) && (idx = if_nametoindex(ifa->ifa_name)) != 0)
+            sniff_loopback_add(hosts, idx);
+        if (sa->sa_family == AF_INET)
+            a = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+        else if (sa->sa_family == AF_INET6)
+            a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+        else
+            continue;
+        if (inet_ntop(sa->sa_family, a, text, sizeof(text)) != NULL)
+            (void)cidr_list_add(list, text, strlen(text), err, errlen); /* cannot fail */
+    }
+    freeifaddrs(all);
+    cidr_list_finish(list);
+    return list;
+}
+
+/*
+ * sniff_hosts - whose conversations s follows under cfg: sniff_servers, or (live, when it
+ * is empty) this host's own addresses, read anew into s->self; -1 and err if they cannot
+ * be read (s is then unchanged)
+ */
+static int sniff_hosts(struct sniff *s, const struct config *cfg, struct wire_hosts *hosts,
+                       char *err, size_t errlen)
+{
+    struct cidr_list *self = NULL;
+
+    memset(hosts, 0, sizeof(*hosts));
+    hosts->servers = cfg->sniff_servers;
+    if (s->live) {
+        if ((self = sniff_self_read(hosts, err, errlen)) == NULL)
+            return -1;
+        cidr_list_free(s->self);
+        s->self = self;
+        hosts->local = self;
+        if (cidr_list_count(cfg->sniff_servers) == 0)
+            hosts->servers = self;
+    } else if (cidr_list_count(cfg->sniff_servers) == 0) {
+        return util_seterr(err, errlen,
+                           "sniff_servers: empty; a capture file (sniff_file) needs the "
+                           "addresses of the servers whose replies it may trust "
+                           "(sniff_servers = ADDRESS[/PREFIX], ...)");
+    }
+    return 0;
+}
+
+/* sniff_reload - SIGHUP: follow the new config's sniff_servers (or this host's addresses,
+ * read anew); the config must stay valid until the next reload or stop */
+static int sniff_reload(struct source *src, const struct config *cfg, char *err, size_t errlen)
+{
+    struct sniff *s = (struct sniff *)src;
+    struct wire_hosts hosts;
+    int rc = 0;
+
+    if (s->wire == NULL)
+        return 0; /* a file already read */
+    if (sniff_hosts(s, cfg, &hosts, err, errlen) < 0) {
+        hosts = s->hosts; /* this host as it was read last; the old config's list goes */
+        hosts.servers =
+            s->live && cidr_list_count(cfg->sniff_servers) == 0 ? s->self : cfg->sniff_servers;
+        rc = -1;
+    }
+    s->hosts = hosts;
+    wire_set_hosts(s->wire, &hosts);
+    return rc;
+}
+
 static const struct source_ops sniff_ops = {
     .start = sniff_start,
     .drain = sniff_drain,
+    .reload = sniff_reload,
     .stop = sniff_stop,
 };
 
@@ -521,14 +643,38 @@ static int sniff_seed(uint64_t *seed)
     return n == (ssize_t)sizeof(*seed) ? 0 : -1;
 }
 
+/* sniff_cooked - capture a live interface (not a loopback one) as Linux cooked v2, whose
+ * packet type says whether a packet arrived or left; where it cannot, say so */
+static void sniff_cooked(struct sniff *s)
+{
+    unsigned idx = if_nametoindex(s->device);
+    size_t i;
+
+    for (i = 0; i < s->hosts.nloopback; i++)
+        if (idx != 0 && s->hosts.loopback[i] == idx)
+            return; /* every packet there is this host's own */
+    if (pcap_set_datalink(s->pcap, PACKET_DLT_LINUX_SLL2) < 0)
+        log_warnx("source=%s action=open warning=\"cannot capture as Linux cooked v2 (%s): the "
+                  "direction of packets is unknown, so a forged server reply arriving from "
+                  "outside cannot be told from a real one\"",
+                  s->src.name, pcap_geterr(s->pcap));
+}
+
 /* sniff_link - check the handle's link type and build the pipeline for it */
 static int sniff_link(struct sniff *s, const char *param, const struct config *cfg,
                       const struct wire_ports *ports, char *err, size_t errlen)
 {
-    static const struct wire_events events = {.login = sniff_login, .desync = sniff_desync};
+    static const struct wire_events events = {
+        .login = sniff_login, .desync = sniff_desync, .before_login = sniff_before_login};
     struct wire_limits limits;
+    struct wire_hosts hosts;
     const char *name;
 
+    if (sniff_hosts(s, cfg, &hosts, err, errlen) < 0)
+        return -1;
+    s->hosts = hosts;
+    if (s->live)
+        sniff_cooked(s);
     s->dlt = pcap_datalink(s->pcap);
     if (!packet_link_supported(s->dlt)) {
         name = pcap_datalink_val_to_name(s->dlt);
@@ -543,7 +689,7 @@ static int sniff_link(struct sniff *s, const char *param, const struct config *c
     if (sniff_seed(&limits.seed) < 0)
         return util_seterr(err, errlen, "%s: %s: cannot draw a random seed: %s", param, s->device,
                            strerror(errno));
-    s->wire = wire_new(s->dlt, ports, &limits, &events, s);
+    s->wire = wire_new(s->dlt, ports, &limits, &hosts, &events, s);
     return 0;
 }
 

@@ -7,18 +7,26 @@
  * packet's capture time; like a login read from a log it is counted, and logged only at
  * debug level (action=login ... grant=yes|no).
  *
+ * Whose conversations count: those whose server is in sniff_servers; when that is empty,
+ * a live capture takes this host's own addresses (getifaddrs, read when the source is
+ * created and again at each reload), and a capture file is refused (it could hold
+ * anyone's servers). This host's addresses and loopback interfaces also tell the
+ * pipeline which conversations' recorded direction to judge (wire.h).
+ *
  * The capture handle is opened when the source is created, which popauth does before
  * it drops root (run_user); start only adds watchers. Live handles: snapshot length
  * 65535, promiscuous as sniff_promiscuous, immediate delivery, a 4 MiB kernel buffer,
- * non-blocking, and a BPF filter built from sniff_ports (wire_filter); an ev_io on the
+ * non-blocking, the Linux cooked v2 link type on every interface but a loopback one (so
+ * that each packet says whether it arrived or left; a warning is logged where that
+ * cannot be had), and a BPF filter built from sniff_ports (wire_filter); an ev_io on the
  * handle's descriptor reads what is there in batches, and a one-second timer sweeps
  * idle conversations and checks pcap_stats: when the kernel dropped packets, a warning
- * names the interface and the count (a conversation that lost a segment desynchronises
- * and grants nothing). Files are read without a filter (the pipeline's own port check
- * is the exact one): by popauth --once to their end; by the daemon once, at start, in
- * batches between commits, after which the source is finished and its conversations
- * are forgotten. libpcap opens every file and checks its header; a classic pcap file
- * (as tcpdump -w writes it) is then read here, in large reads into one buffer, by
+ * names the interface and the count, and the pipeline refuses the logins of every
+ * conversation open by then (the kernel is asked again just before each login). Files are read
+ * without a filter (the pipeline's own port check is the exact one): by popauth --once to their
+ * end; by the daemon once, at start, in batches between commits, after which the source is finished
+ * and its conversations are forgotten. libpcap opens every file and checks its header; a classic
+ * pcap file (as tcpdump -w writes it) is then read here, in large reads into one buffer, by
  * libpcap's rules (wire_pcap_record), and its frames are handed to the pipeline in
  * groups (wire_packets); pcapng and older formats are read by libpcap. A file that ends
  * inside a record, or holds a record longer than libpcap accepts, is read up to there

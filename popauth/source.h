@@ -17,6 +17,7 @@
 #include "db/store.h"
 #include "popauth/logline.h"
 
+struct config;
 struct ev_loop;
 struct ingest;
 
@@ -37,6 +38,10 @@ struct source_ops {
     int (*start)(struct source *src, struct ev_loop *loop, char *err, size_t errlen);
     /* drain - read everything available now, without blocking (--once, and shutdown) */
     int (*drain)(struct source *src, char *err, size_t errlen);
+    /* reload - SIGHUP: take what may change without a restart from the new config, which
+     * stays valid until the next reload or stop; NULL if nothing does. -1 and err: a part
+     * could not be taken (the source goes on) */
+    int (*reload)(struct source *src, const struct config *cfg, char *err, size_t errlen);
     /* stop - stop watching and release everything; the source is freed */
     void (*stop)(struct source *src, struct ev_loop *loop);
 };

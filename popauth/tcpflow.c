@@ -27,10 +27,30 @@
  * recognised).
  * A segment that starts in delivered bytes and ends past them is accepted only if its
  * old part passes that same test; its new tail is delivered. A 1-byte segment just
- * before the next expected byte is a keep-alive probe and is dropped.
+ * before the next expected byte is a keep-alive probe and is dropped if it repeats the
+ * last byte delivered (kept per direction); with another byte it is a second, different
+ * copy of that byte.
+ *
+ * Copies the server's kernel drops. Before a segment of a followed flow is used,
+ * tcpflow_refused asks whether the server's stack might drop it (or might have taken a
+ * copy the table never saw): IPv4 options or IPv6 extension headers (Linux drops
+ * source routes and malformed options), data on a SYN (kept only with a valid TCP Fast
+ * Open cookie), a TTL other than the side's first (a copy meant to expire on the way),
+ * PAWS (Linux drops a segment whose TSval is more than TCPFLOW_PAWS_WINDOW below the
+ * last one it recorded, which is never above the highest this side sent: the test here
+ * can only refuse more), a missing timestamp after the side sent them (RFC 7323 says
+ * drop, Linux keeps it: kernels differ), a bad checksum from the client (server-side
+ * checksums may be left to the NIC), a client segment ending past the right edge of the
+ * window the server last offered (its ACK + window << scale, the SYN-ACK's own window
+ * unscaled), and a packet that went the wrong way. It does not judge bare ACKs and
+ * RSTs by the header rules, since they move no byte: an RST ends the flow wherever it
+ * points, and what follows is a joined conversation, which never grants. Any of these
+ * desynchronises: the sniffer does not try to mirror which exact copy a given kernel
+ * keeps, it gives the conversation up.
  *
  * Desynchronisation (the flow is then no longer followed, and its buffered segments are
- * released): old bytes that are not a recognised retransmission; new bytes that differ
+ * released): a segment the server's kernel may drop (above); old bytes that are not a
+ * recognised retransmission; new bytes that differ
  * from buffered bytes they overlap; a segment that cannot be buffered (TCPFLOW_OOO_
  * SEGMENTS, TCPFLOW_OOO_BYTES or the table's TCPFLOW_OOO_TABLE_BYTES reached); a FIN
  * past a hole or before data already buffered, or data past a FIN; an RST past a hole;
@@ -73,6 +93,12 @@ enum tcpflow_state {
 #define TCPFLOW_D_KNOWN     0x01 /* base is set */
 #define TCPFLOW_D_HANDSHAKE 0x02 /* base came from the SYN or SYN-ACK */
 #define TCPFLOW_D_FIN       0x04 /* FIN taken, in order: the direction is finished */
+#define TCPFLOW_D_TS        0x08 /* sent a TCP timestamp: ts_hi is set */
+#define TCPFLOW_D_TTL       0x10 /* ttl is set */
+#define TCPFLOW_D_WSCALE    0x20 /* its SYN (or SYN-ACK) offered window scaling */
+#define TCPFLOW_D_EDGE      0x40 /* server: the window edge is known */
+
+#define TCPFLOW_PAWS_WINDOW 1 /* Linux's TCP_PAWS_WINDOW: a TSval this much older passes */
 
 /* One buffered out-of-order segment. */
 struct tcpflow_seg {
@@ -90,9 +116,12 @@ struct tcpflow_dir {
     uint32_t recent_seq[TCPFLOW_RECENT];
     uint16_t recent_len[TCPFLOW_RECENT]; /* 0: empty, or too long to record */
     uint32_t base;                       /* sequence number of stream offset 0 */
+    uint32_t ts_hi;                      /* the highest TCP timestamp value sent */
     uint16_t ooo_bytes;                  /* payload bytes buffered */
     uint8_t flags;                       /* TCPFLOW_D_... */
     uint8_t recent_pos;                  /* ring slot written next */
+    uint8_t ttl;                         /* the TTL or hop limit its segments carry */
+    uint8_t last;                        /* the last byte delivered */
 };
 
 /* A conversation. What a lookup reads (chain link, key, hash) and what every packet
@@ -104,15 +133,17 @@ struct tcpflow {
     uint8_t state;               /* enum tcpflow_state */
     uint8_t list;                /* TCPFLOW_FOLLOWED or TCPFLOW_DONE */
     uint8_t opened;              /* open was called */
+    uint8_t wscale;              /* the server's window scale (if both offered it) */
     int64_t last;                /* time of the last packet */
     struct tcpflow *prev, *next; /* activity list, oldest first */
     int64_t start;               /* time of the first packet */
     void *user;                  /* the handler's state, NULL until opened */
+    uint32_t edge;               /* right edge of the window the server last offered */
     struct tcpflow_dir dir[2];   /* by enum tcpflow_side */
 };
 
-/* The memory budget: 65,536 flows in about 16 MiB. */
-_Static_assert(sizeof(struct tcpflow) <= 256, "struct tcpflow grew past 256 bytes");
+/* The memory budget: 65,536 flows in about 18 MiB. */
+_Static_assert(sizeof(struct tcpflow) <= 288, "struct tcpflow grew past 288 bytes");
 _Static_assert(offsetof(struct tcpflow, last) + sizeof(int64_t) <= 64,
                "what a lookup reads must fit in 64 bytes");
 
@@ -572,6 +603,7 @@ static int tcpflow_deliver(struct tcpflow_table *t, struct tcpflow *f, enum tcpf
 
     tcpflow_recent_add(t, d, seq, bytes, len);
     d->delivered += len;
+    d->last = bytes[len - 1];
     if (!f->opened) {
         struct tcpflow_key key;
         int joined =
@@ -703,10 +735,6 @@ static void tcpflow_segment(struct tcpflow_table *t, struct tcpflow *f, enum tcp
     int32_t off = (int32_t)(seq - tcpflow_next_seq(d));
     uint32_t old = tcpflow_next_seq(d) - seq; /* bytes already delivered, if off <= 0 */
 
-    if (p->truncated) {
-        tcpflow_desync(t, f, "capture cut a segment short");
-        return;
-    }
     if (off > 0) {
         if (fin)
             tcpflow_desync(t, f, "FIN past a hole");
@@ -744,7 +772,9 @@ static void tcpflow_segment(struct tcpflow_table *t, struct tcpflow *f, enum tcp
     } else if (len > 0) {
         if (tcpflow_recent_match(t, d, seq, bytes, len))
             t->stats.retransmitted++;
-        else if (!(len == 1 && old == 1 && !fin)) /* else a keep-alive probe */
+        else if (len == 1 && old == 1 && !fin && bytes[0] == d->last)
+            t->stats.retransmitted++; /* a keep-alive probe repeating the last byte */
+        else
             tcpflow_desync(t, f, "retransmission differs from the bytes delivered");
     }
     if (fin && f->state == TCPFLOW_S_LIVE) {
@@ -822,22 +852,104 @@ static int tcpflow_syn(struct tcpflow_table *t, struct tcpflow *f, const struct 
     return 0;
 }
 
+/* tcpflow_past_window - 1 if client segment p ends past the window the server offered */
+static int tcpflow_past_window(const struct tcpflow *f, const struct packet *p)
+{
+    uint32_t end = p->seq + (uint32_t)p->paylen + ((p->flags & PACKET_FIN) != 0);
+
+    if (!(f->dir[TCPFLOW_CLIENT].flags & f->dir[TCPFLOW_SERVER].flags & TCPFLOW_D_HANDSHAKE) ||
+        !(f->dir[TCPFLOW_SERVER].flags & TCPFLOW_D_EDGE))
+        return 0;
+    return (int32_t)(end - f->edge) > 0;
+}
+
+/*
+ * tcpflow_refused - why the server's stack might drop segment p where the table would
+ * take it (or take it where the table would not), or NULL; see "Copies the server's
+ * kernel drops" above
+ */
+static const char *tcpflow_refused(const struct tcpflow *f, const struct packet *p,
+                                   enum tcpflow_side side)
+{
+    const struct tcpflow_dir *d = &f->dir[side];
+
+    if (side == TCPFLOW_SERVER && (p->dir == PACKET_DIR_IN || p->dir == PACKET_DIR_OTHER))
+        return "a server segment arrived from outside";
+    if (side == TCPFLOW_CLIENT && p->dir == PACKET_DIR_OTHER)
+        return "a client segment not addressed to this host";
+    if (p->paylen == 0 && !p->truncated && !(p->flags & (PACKET_SYN | PACKET_FIN)))
+        return NULL; /* a bare ACK or RST moves no byte */
+    if (p->truncated)
+        return "capture cut a segment short";
+    if (p->opts & PACKET_OPT_IP)
+        return "IP options or IPv6 extension headers";
+    if ((p->flags & PACKET_SYN) && (p->paylen > 0 || p->truncated))
+        return "data on a SYN";
+    if ((d->flags & TCPFLOW_D_TTL) && p->ttl != d->ttl)
+        return "the TTL or hop limit changed";
+    if (!(p->opts & PACKET_OPT_TS) && (d->flags & TCPFLOW_D_TS))
+        return "a TCP timestamp missing after the side sent them";
+    if ((p->opts & PACKET_OPT_TS) && (d->flags & TCPFLOW_D_TS) &&
+        (int32_t)(d->ts_hi - p->tsval) > TCPFLOW_PAWS_WINDOW)
+        return "a TCP timestamp older than one already seen (PAWS)";
+    if (side == TCPFLOW_CLIENT && packet_checksum(p) == PACKET_SUM_BAD)
+        return "a bad checksum";
+    if (side == TCPFLOW_CLIENT && tcpflow_past_window(f, p))
+        return "a segment past the window the server offered";
+    return NULL;
+}
+
+/* tcpflow_note - remember what an admitted segment p of side says for later checks */
+static void tcpflow_note(struct tcpflow *f, const struct packet *p, enum tcpflow_side side)
+{
+    struct tcpflow_dir *d = &f->dir[side];
+    uint32_t win = p->window;
+
+    if ((p->paylen > 0 || (p->flags & (PACKET_SYN | PACKET_FIN))) && !(d->flags & TCPFLOW_D_TTL)) {
+        d->ttl = p->ttl;
+        d->flags |= TCPFLOW_D_TTL;
+    }
+    if ((p->opts & PACKET_OPT_TS) &&
+        (!(d->flags & TCPFLOW_D_TS) || (int32_t)(p->tsval - d->ts_hi) > 0)) {
+        d->ts_hi = p->tsval;
+        d->flags |= TCPFLOW_D_TS;
+    }
+    if ((p->flags & PACKET_SYN) && (p->opts & PACKET_OPT_WSCALE)) {
+        d->flags |= TCPFLOW_D_WSCALE;
+        if (side == TCPFLOW_SERVER)
+            f->wscale = p->wscale;
+    }
+    if (side != TCPFLOW_SERVER || !(p->flags & PACKET_ACK))
+        return;
+    if (!(p->flags & PACKET_SYN) &&
+        (f->dir[TCPFLOW_CLIENT].flags & f->dir[TCPFLOW_SERVER].flags & TCPFLOW_D_WSCALE))
+        win <<= f->wscale; /* a SYN-ACK's own window is never scaled */
+    f->edge = p->ack + win;
+    d->flags |= TCPFLOW_D_EDGE;
+}
+
 /* tcpflow_follow - one segment of the conversation f (found or just made) */
 static void tcpflow_follow(struct tcpflow_table *t, struct tcpflow *f, const struct packet *p,
                            enum tcpflow_side side, int64_t usec)
 {
     struct tcpflow_dir *d = &f->dir[side];
     uint32_t seq = p->seq;
+    const char *why;
 
     if (f->state != TCPFLOW_S_LIVE) {
         tcpflow_lost_packet(t, f, p, side);
         return;
     }
-    if (p->flags & PACKET_URG) { /* the receiver takes a byte out of the stream */
-        tcpflow_desync(t, f, "urgent data");
+    if (p->flags & PACKET_URG) /* the receiver takes a byte out of the stream */
+        why = "urgent data";
+    else
+        why = tcpflow_refused(f, p, side);
+    if (why != NULL) {
+        tcpflow_desync(t, f, why);
         tcpflow_lost_packet(t, f, p, side);
         return;
     }
+    tcpflow_note(f, p, side);
     if (p->flags & PACKET_SYN) {
         if (tcpflow_syn(t, f, p, side) < 0)
             return;

@@ -11,14 +11,30 @@
  * 64-bit hash keyed by the table's seed, which the caller draws at random per process,
  * so that no one can prepare a different segment with the same hash; a segment that is old bytes
  * plus new ones passes if its old part does, and its new part is delivered); a 1-byte keep-alive
- * probe just before the next byte is dropped. Otherwise, or if its bytes differ from a buffered
+ * probe just before the next byte is dropped if it repeats the last byte delivered. Otherwise
+ * (every copy of every byte is compared, whatever its size), or if its bytes differ from a buffered
  * segment they overlap, or if a hole cannot be waited for (buffer full, FIN/RST past a hole, data
  * past a FIN, a segment the capture cut short), or if a segment from either side has URG set (the
  * receiver's stack takes its urgent byte out of the stream the application reads,
  * unless SO_OOBINLINE, which no server can be assumed to set; a bare ACK's urgent
- * pointer can name a byte of a later segment), the flow is DESYNCHRONISED: the handler is told
+ * pointer can name a byte of a later segment), or if the segment is one that the server's
+ * kernel may drop while the table would take it (see below), the flow is DESYNCHRONISED: the
+ * handler is told
  * once and gets no more bytes from that flow until it ends. A desynchronised flow stays
  * in the table so that its later packets are not mistaken for a new conversation.
+ *
+ * Copies the server's kernel may drop (Ptacek and Newsham's insertion): a segment that
+ * carries data, SYN or FIN desynchronises its flow when it has IPv4 options or IPv6
+ * extension headers, data on a SYN, another TTL or hop limit than its side's first such
+ * segment, no TCP timestamp from a side that sent them, a timestamp more than 1 below
+ * the highest its side sent (PAWS), or, from the client, a bad IPv4 header or TCP
+ * checksum (a TCP field holding the bare pseudo-header sum, which checksum offload and
+ * GRO leave, is taken: its bytes are compared like any copy's) or an end past the
+ * window the server last offered (once both SYNs were seen). Where the capture recorded
+ * the direction (packet.h; the caller clears it where it says nothing about the server),
+ * any server segment that arrived rather than left, and any client segment not
+ * addressed to this host, desynchronises too. An RST ends the flow whatever its
+ * sequence number.
  *
  * A flow starts at a SYN from the client (offsets count from ISN+1) or at the server's
  * SYN-ACK (which gives both sides' offsets), or, for a conversation already open when
@@ -106,7 +122,7 @@ struct tcpflow_table; /* opaque */
 
 /*
  * tcpflow_new - a table of at most max_flows conversations (memory grows with use, up
- * to about 256 bytes a flow plus 8 a bucket), idle timeout in usec; seed keys the
+ * to about 280 bytes a flow plus 8 a bucket), idle timeout in usec; seed keys the
  * retransmission hashes and the bucket hash (random per process: see sniff.c)
  */
 struct tcpflow_table *tcpflow_new(size_t max_flows, int64_t timeout_usec, uint64_t seed,

@@ -43,6 +43,8 @@ static inline struct pop3imap *wire_det(struct wire_flow *f)
 struct wire {
     int dlt;
     size_t max_line;
+    struct wire_hosts hosts;
+    int64_t loss; /* when packet loss was last learnt of, or -1 */
     struct tcpflow_table *flows;
     struct wire_events events;
     void *ctx;
@@ -331,6 +333,10 @@ static void *wire_open(void *ctx, const struct tcpflow_key *key, int joined, int
 
     if (p == 0)
         return NULL; /* cannot happen: the side was chosen by this table */
+    if (!cidr_list_match(w->hosts.servers, &key->server)) {
+        w->stats.foreign++;
+        return NULL;
+    }
     f = xmalloc(WIRE_FLOW_HEAD + pop3imap_size());
     f->client = key->client;
     f->server = key->server;
@@ -370,8 +376,14 @@ static int wire_data(void *ctx, void *user, enum tcpflow_side side, const uint8_
         f->held = (uint32_t)held;
         return 0;
     case POP3IMAP_LOGIN: /* the session cannot log in again: the rest is not read */
+        if (w->events.before_login != NULL)
+            w->events.before_login(w->ctx);
         if (wire_frag_since(w, f)) {
             wire_lost(w, f, "IP fragments between the hosts during the conversation");
+            break;
+        }
+        if (f->start <= w->loss) {
+            wire_lost(w, f, "the capture lost packets during the conversation");
             break;
         }
         w->user[sizeof(w->user) - 1] = '\0';
@@ -423,12 +435,14 @@ static const struct tcpflow_handler wire_handler = {
 
 /* wire_new - a pipeline for frames of link type dlt */
 struct wire *wire_new(int dlt, const struct wire_ports *ports, const struct wire_limits *limits,
-                      const struct wire_events *events, void *ctx)
+                      const struct wire_hosts *hosts, const struct wire_events *events, void *ctx)
 {
     struct wire *w = xcalloc(1, sizeof(*w));
     size_t i;
 
     w->dlt = dlt;
+    w->hosts = *hosts;
+    w->loss = -1;
     w->max_line = limits->max_line;
     w->events = *events;
     w->ctx = ctx;
@@ -440,6 +454,33 @@ struct wire *wire_new(int dlt, const struct wire_ports *ports, const struct wire
     w->flows =
         tcpflow_new(limits->max_flows, limits->flow_timeout_usec, limits->seed, &wire_handler, w);
     return w;
+}
+
+/* wire_set_hosts - new lists of our servers and of this host's addresses and interfaces */
+void wire_set_hosts(struct wire *w, const struct wire_hosts *hosts)
+{
+    w->hosts = *hosts;
+}
+
+/* wire_note_loss - the capture lost packets, learnt at usec */
+void wire_note_loss(struct wire *w, int64_t usec)
+{
+    if (usec > w->loss)
+        w->loss = usec;
+}
+
+/* wire_direction_known - 1 if p's recorded direction says something about its conversation
+ * (sent by side): not on a loopback interface, and the server is this host */
+static int wire_direction_known(const struct wire *w, const struct packet *p,
+                                enum tcpflow_side side)
+{
+    size_t i;
+
+    for (i = 0; i < w->hosts.nloopback; i++)
+        if (p->ifindex == w->hosts.loopback[i])
+            return 0;
+    return w->hosts.local == NULL ||
+           cidr_list_match(w->hosts.local, side == TCPFLOW_CLIENT ? &p->dst : &p->src);
 }
 
 /* What a frame turned out to be, for the counters. */
@@ -473,6 +514,8 @@ static enum wire_class wire_classify(const struct wire *w, const uint8_t *frame,
         *side = TCPFLOW_SERVER;
     else
         return WIRE_OTHER;
+    if (p->dir != PACKET_DIR_UNKNOWN && !wire_direction_known(w, p, *side))
+        p->dir = PACKET_DIR_UNKNOWN;
     return WIRE_SEGMENT;
 }
 

@@ -37,6 +37,22 @@
  *     out-of-order segments (TCPFLOW_OOO_TABLE_BYTES), detector buffers
  *     (WIRE_BUFFER_BUDGET + max_line) and this fragment table (32 KiB).
  *
+ * Whose conversations count (wire_set_hosts): only those whose server address is in
+ * sniff_servers are followed; the others are counted (foreign) and never opened, so a
+ * login to a server that is not ours, which says +OK to anything, grants nothing. And
+ * where the capture records which way a packet went (Linux cooked captures; popauth's
+ * live captures are opened that way), a conversation whose server is this host must
+ * have its server's segments leaving and its client's addressed to this host (the flow
+ * table desynchronises it otherwise: tcpflow.h); packets on a loopback interface, and
+ * conversations with other servers (a capture on a mirror port), are not judged by
+ * direction.
+ *
+ *   - Packet loss in the capture. The owner reports that the kernel dropped packets
+ *     (wire_note_loss, with the time it learnt of it); a login confirmed on a
+ *     conversation that started at or before that time is refused: the dropped packet
+ *     may have been a copy of its bytes that the server read and the sniffer did not.
+ *     The owner is asked to look just before each login is reported (before_login).
+ *
  * The capture filter (wire_filter) only lets through what may matter: TCP on the
  * sniffed ports, IP fragments and IPv6 packets with extension headers (so that they
  * are decoded and counted), and on Ethernet the same inside one or two VLAN tags. The
@@ -55,6 +71,7 @@
 #include "popauth/pop3imap.h"
 #include "popauth/tcpflow.h"
 #include "shared/addr.h"
+#include "shared/cidr.h"
 #include "shared/config.h"
 
 #define WIRE_MAX_PORTS     32             /* entries in sniff_ports */
@@ -78,6 +95,18 @@ struct wire_limits {
     uint64_t seed;             /* keys the flow table's hashes: random per process */
 };
 
+#define WIRE_MAX_LOOPBACK 8 /* loopback interface indexes remembered */
+
+/* Which servers are ours, and which addresses and interfaces are this host's. The
+ * lists are the caller's, and must stay valid until the next wire_set_hosts or wire_free. */
+struct wire_hosts {
+    const struct cidr_list *servers;      /* follow only conversations with these servers */
+    const struct cidr_list *local;        /* this host's addresses; NULL: every server's (a
+                                           * capture file, recorded on the server) */
+    uint32_t loopback[WIRE_MAX_LOOPBACK]; /* SLL2 interface indexes of loopback devices */
+    size_t nloopback;
+};
+
 /* A login the server confirmed. Every pointer is valid during the callback only. */
 struct wire_login {
     const struct addr *client;
@@ -98,6 +127,9 @@ struct wire_events {
     void (*login)(void *ctx, const struct wire_login *lg);
     /* desync - a conversation lost track (why: a static string); may be NULL */
     void (*desync)(void *ctx, const struct wire_conv *conv, const char *why);
+    /* before_login - a login is about to be reported: call wire_note_loss now if the
+     * capture lost packets that were not reported yet; may be NULL */
+    void (*before_login)(void *ctx);
 };
 
 struct wire_stats {
@@ -109,6 +141,7 @@ struct wire_stats {
     uint64_t logins;    /* logins confirmed */
     uint64_t desynced;  /* conversations that lost track */
     uint64_t tls;       /* conversations that switched to TLS */
+    uint64_t foreign;   /* conversations with a server not in sniff_servers: ignored */
     uint64_t buffered;  /* bytes the detectors hold now (at most WIRE_BUFFER_BUDGET) */
     struct tcpflow_stats flows;
 };
@@ -165,9 +198,16 @@ int wire_pcap_header(const uint8_t *hdr, size_t len, struct wire_pcap *out);
 int wire_pcap_record(const struct wire_pcap *pc, const uint8_t *buf, size_t len,
                      struct wire_record *out);
 
-/* wire_new - a pipeline for frames of link type dlt (packet_link_supported) */
+/* wire_new - a pipeline for frames of link type dlt (packet_link_supported), following
+ * the conversations of hosts->servers */
 struct wire *wire_new(int dlt, const struct wire_ports *ports, const struct wire_limits *limits,
-                      const struct wire_events *events, void *ctx);
+                      const struct wire_hosts *hosts, const struct wire_events *events, void *ctx);
+/* wire_set_hosts - new lists of servers and of this host's addresses and interfaces (at
+ * a reload); conversations already followed keep going */
+void wire_set_hosts(struct wire *w, const struct wire_hosts *hosts);
+/* wire_note_loss - the capture lost packets, learnt at usec: logins of conversations that
+ * started at or before then are refused */
+void wire_note_loss(struct wire *w, int64_t usec);
 /* wire_packet - one captured frame: caplen bytes captured of wirelen, at usec */
 void wire_packet(struct wire *w, const uint8_t *frame, size_t caplen, size_t wirelen, int64_t usec);
 /*

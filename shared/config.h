@@ -86,6 +86,7 @@ struct config {
     int64_t sniff_max_flows;         /* TCP conversations followed at once */
     int64_t sniff_flow_timeout;      /* forget a conversation idle this long */
     int64_t sniff_max_line;          /* bytes in a POP3/IMAP line */
+    struct cidr_list *sniff_servers; /* our POP/IMAP servers; empty: this host's addresses */
 
     /* both daemons */
     char *run_user; /* drop root to this user after start-up; "" keeps the current user */

@@ -67,6 +67,7 @@ const struct param config_params[] = {
     P(sniff_max_flows, PARAM_INT, "65536", 16, 16777216),
     P(sniff_flow_timeout, PARAM_DURATION, "10m", 1, 86400),
     P(sniff_max_line, PARAM_INT, "8192", 512, 1048576),
+    P(sniff_servers, PARAM_NETWORKS, "", 0, 0),
     P(run_user, PARAM_STRING, "", 0, 0),
 };
 

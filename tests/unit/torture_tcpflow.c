@@ -24,6 +24,7 @@
 #include "popauth/packet.h"
 #include "popauth/tcpflow.h"
 #include "shared/addr.h"
+#include "shared/util.h"
 
 #define SYN PACKET_SYN
 #define ACK PACKET_ACK
@@ -188,32 +189,132 @@ static void t_env_free(struct t_env *e)
     free(e);
 }
 
-/* t_sendn - feed one segment of conversation cport (len payload bytes) sent by side */
+/* t_sum - add len bytes at p, as big-endian 16-bit words, to a ones'-complement sum */
+static uint32_t t_sum(uint32_t sum, const uint8_t *p, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i + 1 < len; i += 2)
+        sum += (uint32_t)p[i] << 8 | p[i + 1];
+    if (len & 1)
+        sum += (uint32_t)p[len - 1] << 8;
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return sum;
+}
+
+/* t_put - store the n-byte big-endian value v at p */
+static void t_put(uint8_t *p, uint32_t v, int n)
+{
+    while (n-- > 0) {
+        p[n] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+/* How a segment's headers differ from the plain one (TTL 64, no options, window 65535,
+ * right checksums). A zero field keeps the plain value. */
+struct t_shape {
+    uint8_t ttl; /* TTL or hop limit */
+    int ts;      /* a timestamp option carrying tsval */
+    uint32_t tsval;
+    int wscale;      /* 1 + a window scale option's shift */
+    uint16_t window; /* the window field */
+    int sum;         /* T_SUM_... */
+    int ipopts;      /* 4 bytes of IPv4 options (NOP, NOP, NOP, EOL) */
+    uint8_t dir;     /* the direction a cooked capture would have recorded */
+};
+
+#define T_SUM_PARTIAL 1 /* the TCP field holds the bare pseudo-header sum (offload) */
+#define T_SUM_TCP     2 /* a wrong TCP checksum */
+#define T_SUM_IP      3 /* a wrong IPv4 header checksum */
+
+/*
+ * t_segment - feed one segment of conversation cport (len payload bytes) sent by side, as
+ * a raw IPv4 or (v6) IPv6 packet shaped by sh (NULL: plain) and decoded by packet_decode;
+ * a truncated one lacks its last byte on the wire. The packet is in a heap copy of its
+ * exact size, scribbled over after the call.
+ */
+static void t_segment(struct t_env *e, int v6, const struct t_shape *sh, unsigned cport,
+                      enum tcpflow_side side, uint8_t flags, uint32_t seq, uint32_t ack,
+                      const void *data, size_t len, int truncated)
+{
+    static const uint8_t c4[4] = {192, 0, 2, 1}, s4[4] = {198, 51, 100, 1};
+    static const uint8_t c6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 5},
+                         s6[16] = {0x20, 0x01, 0x0d, 0xb8, [14] = 1, [15] = 0x43};
+    static const struct t_shape plain;
+    size_t ipo, hl, alen = v6 ? 16 : 4, th, wire;
+    uint8_t *b, *tcp, *src;
+    uint32_t pseudo;
+    struct packet p;
+
+    sh = sh != NULL ? sh : &plain;
+    ipo = !v6 && sh->ipopts ? 4 : 0;
+    hl = (v6 ? 40 : 20) + ipo;
+    th = 20 + (sh->ts ? 12 : 0) + (sh->wscale ? 4 : 0);
+    wire = hl + th + len + (truncated ? 1 : 0);
+    b = calloc(1, wire);
+    assert_non_null(b);
+    tcp = b + hl;
+    src = b + (v6 ? 8 : 12);
+    memcpy(src, side == C ? (v6 ? c6 : c4) : (v6 ? s6 : s4), alen);
+    memcpy(src + alen, side == C ? (v6 ? s6 : s4) : (v6 ? c6 : c4), alen);
+    if (v6) {
+        b[0] = 0x60;
+        t_put(b + 4, (uint32_t)(wire - hl), 2);
+        b[6] = 6;
+        b[7] = sh->ttl ? sh->ttl : 64;
+    } else {
+        b[0] = (uint8_t)(0x40 | hl / 4);
+        t_put(b + 2, (uint32_t)wire, 2);
+        b[8] = sh->ttl ? sh->ttl : 64;
+        b[9] = 6;
+        memcpy(b + 20, "\x01\x01\x01\x00", ipo);
+        t_put(b + 10, (~t_sum(0, b, hl) + (sh->sum == T_SUM_IP)) & 0xffff, 2);
+    }
+    t_put(tcp, side == C ? cport : (v6 ? 143 : 110), 2);
+    t_put(tcp + 2, side == C ? (v6 ? 143 : 110) : cport, 2);
+    t_put(tcp + 4, seq, 4);
+    t_put(tcp + 8, ack, 4);
+    tcp[12] = (uint8_t)(th / 4 << 4);
+    tcp[13] = flags;
+    t_put(tcp + 14, sh->window ? sh->window : 65535, 2);
+    if (sh->ts) { /* NOP, NOP, kind 8, length 10, TSval, TSecr 0 */
+        memcpy(tcp + 20, "\x01\x01\x08\x0a", 4);
+        t_put(tcp + 24, sh->tsval, 4);
+    }
+    if (sh->wscale) /* NOP, kind 3, length 3, shift */
+        t_put(tcp + th - 4, 0x01030300u | (uint32_t)(sh->wscale - 1), 4);
+    if (len)
+        memcpy(tcp + th, data, len);
+    pseudo = t_sum(6 + (uint32_t)(wire - hl), src, 2 * alen);
+    if (sh->sum == T_SUM_PARTIAL)
+        t_put(tcp + 16, pseudo, 2);
+    else
+        t_put(tcp + 16, (~t_sum(pseudo, tcp, wire - hl) + (sh->sum == T_SUM_TCP)) & 0xffff, 2);
+    assert_int_equal(packet_decode(v6 ? PACKET_DLT_IPV6 : PACKET_DLT_IPV4, b,
+                                   wire - (size_t)truncated, wire, &p),
+                     PACKET_TCP);
+    p.dir = sh->dir;
+    tcpflow_packet(e->t, &p, side, e->now);
+    memset(b, 'Z', wire);
+    free(b);
+    e->now += 1000;
+}
+
+/* t_sendn - feed one IPv4 segment of conversation cport; see t_segment */
 static void t_sendn(struct t_env *e, unsigned cport, enum tcpflow_side side, uint8_t flags,
                     uint32_t seq, uint32_t ack, const void *data, size_t len, int truncated)
 {
-    struct packet p;
-    uint8_t *copy = malloc(len ? len : 1);
-    struct addr client = {AF_INET, {192, 0, 2, 1}}, server = {AF_INET, {198, 51, 100, 1}};
+    t_segment(e, 0, NULL, cport, side, flags, seq, ack, data, len, truncated);
+}
 
-    assert_non_null(copy);
-    if (len)
-        memcpy(copy, data, len);
-    memset(&p, 0, sizeof(p));
-    p.src = side == C ? client : server;
-    p.dst = side == C ? server : client;
-    p.sport = (uint16_t)(side == C ? cport : 110);
-    p.dport = (uint16_t)(side == C ? 110 : cport);
-    p.seq = seq;
-    p.ack = ack;
-    p.flags = flags;
-    p.payload = copy;
-    p.paylen = len;
-    p.truncated = truncated;
-    tcpflow_packet(e->t, &p, side, e->now);
-    memset(copy, 'Z', len);
-    free(copy);
-    e->now += 1000;
+/* t_sendx - feed one IPv4 segment shaped by sh whose payload is the string data */
+static void t_sendx(struct t_env *e, const struct t_shape *sh, unsigned cport,
+                    enum tcpflow_side side, uint8_t flags, uint32_t seq, uint32_t ack,
+                    const char *data)
+{
+    t_segment(e, 0, sh, cport, side, flags, seq, ack, data, strlen(data), 0);
 }
 
 /* t_send - feed one segment whose payload is the string data */
@@ -334,11 +435,15 @@ static void test_tcpflow_retransmission(void **state)
                 "#1 data C 'QUIT\\r\\n'\n");
     assert_int_equal(t_stats(e).retransmitted, 3);
     assert_int_equal(t_stats(e).desynced, 0);
-    /* a 1-byte keep-alive probe just before the next byte is dropped too */
-    t_sendn(e, 40000, C, ACK, 1022, 5001, "\0", 1, 0);
+    /* a 1-byte keep-alive probe just before the next byte is dropped too, if it repeats
+     * that byte; another byte there is a second, different copy of it */
+    t_sendn(e, 40000, C, ACK, 1022, 5001, "\n", 1, 0);
     t_send(e, 40000, C, ACK, 1023, 5001, "NOOP\r\n");
     t_expect(e, "#1 data C 'NOOP\\r\\n'\n");
+    assert_int_equal(t_stats(e).retransmitted, 4);
     assert_int_equal(t_stats(e).desynced, 0);
+    t_sendn(e, 40000, C, ACK, 1028, 5001, "\0", 1, 0);
+    t_expect(e, "#1 desync retransmission differs from the bytes delivered\n");
     t_env_free(e);
 }
 
@@ -597,12 +702,13 @@ static void test_tcpflow_handshake_variants(void **state)
     t_send(e, 40005, C, SYN | RST, 100, 0, "");
     t_send(e, 40006, C, SYN | FIN, 100, 0, "");
     assert_int_equal(t_stats(e).active, 3);
-    /* a SYN carrying data (TCP Fast Open): the data follows the ISN */
+    /* a SYN carrying data (TCP Fast Open: the server's kernel keeps it or not, as its
+     * cookie says): the conversation is given up before it opens */
     t_send(e, 40007, C, SYN, 4000, 0, "USER a\r\n");
     t_send(e, 40007, S, SYN | ACK, 8000, 4009, "");
     t_send(e, 40007, S, ACK, 8001, 4009, "+OK\r\n");
-    t_expect(e, "#4 open 192.0.2.1:40007 198.51.100.1:110 joined=1\n#4 data C 'USER a\\r\\n'\n"
-                "#4 data S '+OK\\r\\n' acked=8\n");
+    t_expect(e, "");
+    assert_int_equal(t_stats(e).desynced, 2);
     t_env_free(e);
 }
 
@@ -961,27 +1067,164 @@ static void test_tcpflow_truncated(void **state)
 static void test_tcpflow_ipv6_key(void **state)
 {
     struct t_env *e = t_env_new(16, 600);
-    struct packet p;
-    uint8_t data[] = "a1 LOGIN x y\r\n";
 
     (void)state;
-    memset(&p, 0, sizeof(p));
-    p.src.family = AF_INET6;
-    assert_int_equal(inet_pton(AF_INET6, "2001:db8::5", p.src.bytes), 1);
-    p.dst.family = AF_INET6;
-    assert_int_equal(inet_pton(AF_INET6, "2001:db8::143", p.dst.bytes), 1);
-    p.sport = 40000;
-    p.dport = 143;
-    p.seq = 77;
-    p.flags = ACK;
-    p.payload = data;
-    p.paylen = sizeof(data) - 1;
-    tcpflow_packet(e->t, &p, C, e->now);
+    t_segment(e, 1, NULL, 40000, C, ACK, 77, 0, "a1 LOGIN x y\r\n", 14, 0);
     t_send(e, 40000, C, ACK, 77, 0, "a1 LOGIN x y\r\n");
     t_expect(e, "#1 open 2001:db8::5:40000 2001:db8::143:143 joined=1\n"
                 "#1 data C 'a1 LOGIN x y\\r\\n'\n"
                 "#2 open 192.0.2.1:40000 198.51.100.1:110 joined=1\n"
                 "#2 data C 'a1 LOGIN x y\\r\\n'\n");
+    t_env_free(e);
+}
+
+/* Copies the server's kernel drops: each case is a plain login whose PASS line comes
+ * first as a copy the server would drop, then as the real bytes. */
+struct t_drop_case {
+    const char *name;
+    struct t_shape copy;  /* how the dropped copy is shaped */
+    enum tcpflow_side by; /* C: the copy is the client's PASS; S: the server's +OK */
+    const char *why;      /* the desync reason; NULL: the copy is taken (and compared) */
+};
+
+/* t_drop_run - USER a / +OK, then PASS b answered -ERR, with tc's copy of PASS (a lie:
+ * PASS x) before the real one, or of the reply (+OK in) before the real one; every plain
+ * segment is timestamped; checks the transcript */
+static void t_drop_run(const struct t_drop_case *tc)
+{
+    struct t_env *e = t_env_new(16, 600);
+    struct t_shape base = {.ts = 1, .tsval = 100}, copy = tc->copy;
+    char want[512];
+
+    t_sendx(e, &base, 40000, C, SYN, 1000, 0, "");
+    t_sendx(e, &base, 40000, S, SYN | ACK, 5000, 1001, "");
+    base.tsval++;
+    t_sendx(e, &base, 40000, C, ACK, 1001, 5001, "USER a\r\n");
+    t_sendx(e, &base, 40000, S, ACK, 5001, 1009, "+OK\r\n");
+    base.tsval++;
+    if (copy.ts && copy.tsval == 0)
+        copy.tsval = base.tsval;
+    if (tc->by == C)
+        t_sendx(e, &copy, 40000, C, ACK, 1009, 5006, "PASS x\r\n");
+    t_sendx(e, &base, 40000, C, ACK, 1009, 5006, "PASS b\r\n");
+    if (tc->by == S)
+        t_sendx(e, &copy, 40000, S, ACK, 5006, 1017, "+OK in\r\n");
+    t_sendx(e, &base, 40000, S, ACK, 5006, 1017, "-ERR\r\n");
+    if (tc->why != NULL)
+        snprintf(want, sizeof(want),
+                 OPEN0 "#1 data C 'USER a\\r\\n'\n#1 data S '+OK\\r\\n' acked=8\n%s#1 desync %s\n",
+                 tc->by == C ? "" : "#1 data C 'PASS b\\r\\n'\n", tc->why);
+    else
+        snprintf(want, sizeof(want),
+                 OPEN0 "#1 data C 'USER a\\r\\n'\n#1 data S '+OK\\r\\n' acked=8\n%s",
+                 tc->by == C ? "#1 data C 'PASS x\\r\\n'\n#1 desync retransmission differs "
+                               "from the bytes delivered\n"
+                             : "#1 data C 'PASS b\\r\\n'\n#1 data S '+OK in\\r\\n' acked=16\n#1 "
+                               "desync retransmission differs from the bytes delivered\n");
+    t_expect(e, want);
+    t_env_free(e);
+}
+
+/* test_tcpflow_dropped_copies - a copy the server's kernel drops (bad checksum, PAWS, no
+ * timestamp, another TTL, IP options, arrived from outside, not for this host) gives the
+ * conversation up; one it may take (a partial checksum) is compared with the real bytes */
+static void test_tcpflow_dropped_copies(void **state)
+{
+    static const struct t_drop_case cases[] = {
+        {"bad TCP checksum", {.ts = 1, .sum = T_SUM_TCP}, C, "a bad checksum"},
+        {"bad IPv4 header checksum", {.ts = 1, .sum = T_SUM_IP}, C, "a bad checksum"},
+        {"PAWS", {.ts = 1, .tsval = 90}, C, "a TCP timestamp older than one already seen (PAWS)"},
+        {"no timestamp", {.ts = 0}, C, "a TCP timestamp missing after the side sent them"},
+        {"TTL", {.ts = 1, .ttl = 3}, C, "the TTL or hop limit changed"},
+        {"IP options", {.ts = 1, .ipopts = 1}, C, "IP options or IPv6 extension headers"},
+        {"not for this host",
+         {.ts = 1, .dir = PACKET_DIR_OTHER},
+         C,
+         "a client segment not addressed to this host"},
+        {"server reply from outside",
+         {.ts = 1, .dir = PACKET_DIR_IN},
+         S,
+         "a server segment arrived from outside"},
+        {"server reply seen passing",
+         {.ts = 1, .dir = PACKET_DIR_OTHER},
+         S,
+         "a server segment arrived from outside"},
+        {"partial checksum: taken, then compared", {.ts = 1, .sum = T_SUM_PARTIAL}, C, NULL},
+        {"a server reply with a wrong checksum: taken (offload)",
+         {.ts = 1, .sum = T_SUM_TCP},
+         S,
+         NULL},
+        {"a server reply that left: taken", {.ts = 1, .dir = PACKET_DIR_OUT}, S, NULL},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < UTIL_ARRAY_LEN(cases); i++) {
+        print_message("%s\n", cases[i].name);
+        t_drop_run(&cases[i]);
+    }
+}
+
+/* test_tcpflow_paws_window - a TSval one below the highest passes (Linux's PAWS window);
+ * bare ACKs are not judged */
+static void test_tcpflow_paws_window(void **state)
+{
+    struct t_env *e = t_env_new(16, 600);
+    struct t_shape ts = {.ts = 1, .tsval = 50}, old = {.ts = 1, .tsval = 49}, bare = {.ttl = 9};
+
+    (void)state;
+    t_sendx(e, &ts, 40000, C, SYN, 1000, 0, "");
+    t_sendx(e, &ts, 40000, S, SYN | ACK, 5000, 1001, "");
+    t_sendx(e, &bare, 40000, C, ACK, 1001, 5001, ""); /* no timestamp, another TTL */
+    t_sendx(e, &old, 40000, C, ACK, 1001, 5001, "CAPA\r\n");
+    t_expect(e, OPEN0 "#1 data C 'CAPA\\r\\n'\n");
+    old.tsval = 48;
+    t_sendx(e, &old, 40000, C, ACK, 1007, 5001, "QUIT\r\n");
+    t_expect(e, "#1 desync a TCP timestamp older than one already seen (PAWS)\n");
+    t_env_free(e);
+}
+
+/* test_tcpflow_syn_data - data on a SYN or SYN-ACK gives the conversation up */
+static void test_tcpflow_syn_data(void **state)
+{
+    struct t_env *e = t_env_new(16, 600);
+
+    (void)state;
+    t_send(e, 40000, C, SYN, 1000, 0, "");
+    t_send(e, 40000, S, SYN | ACK, 5000, 1001, "+OK\r\n");
+    t_send(e, 40000, C, ACK, 1001, 5005, "USER a\r\n");
+    t_expect(e, "");
+    assert_int_equal(t_stats(e).desynced, 1);
+    t_env_free(e);
+}
+
+/* test_tcpflow_window - a client segment past the window the server offered (scaled only
+ * when both SYNs offered scaling; a SYN-ACK's own window never) gives the conversation up */
+static void test_tcpflow_window(void **state)
+{
+    struct t_env *e = t_env_new(16, 600);
+    struct t_shape syn = {.wscale = 1 + 7}, synack = {.wscale = 1 + 2, .window = 10},
+                   small = {.window = 3}, none = {0};
+
+    (void)state;
+    /* scaled: the SYN-ACK offers 10 bytes (unscaled), then an ACK offers 3 << 2 = 12 */
+    t_sendx(e, &syn, 40000, C, SYN, 1000, 0, "");
+    t_sendx(e, &synack, 40000, S, SYN | ACK, 5000, 1001, "");
+    t_send(e, 40000, C, ACK, 1001, 5001, "USER abc\r\n"); /* 10 bytes: up to the edge */
+    t_sendx(e, &small, 40000, S, ACK, 5001, 1011, "+OK\r\n");
+    t_send(e, 40000, C, ACK, 1011, 5006, "PASS abcde\r\n"); /* 12 bytes: fits */
+    t_expect(e, OPEN0 "#1 data C 'USER abc\\r\\n'\n#1 data S '+OK\\r\\n' acked=10\n"
+                      "#1 data C 'PASS abcde\\r\\n'\n");
+    t_send(e, 40000, C, ACK, 1023, 5006, "Q"); /* past 1011 + 12 */
+    t_expect(e, "#1 desync a segment past the window the server offered\n");
+    /* unscaled (the client's SYN offered no scaling): 3 bytes mean 3 */
+    t_sendx(e, &none, 40001, C, SYN, 1000, 0, "");
+    t_sendx(e, &synack, 40001, S, SYN | ACK, 5000, 1001, "");
+    t_sendx(e, &small, 40001, S, ACK, 5001, 1001, "+OK\r\n");
+    t_send(e, 40001, C, ACK, 1001, 5006, "QUIT\r\n");
+    t_expect(e, "#2 open 192.0.2.1:40001 198.51.100.1:110 joined=0\n"
+                "#2 data S '+OK\\r\\n' acked=0\n"
+                "#2 desync a segment past the window the server offered\n");
     t_env_free(e);
 }
 
@@ -1085,6 +1328,10 @@ int main(void)
         cmocka_unit_test(test_tcpflow_truncated),
         cmocka_unit_test(test_tcpflow_ipv6_key),
         cmocka_unit_test(test_tcpflow_random_reorder),
+        cmocka_unit_test(test_tcpflow_dropped_copies),
+        cmocka_unit_test(test_tcpflow_paws_window),
+        cmocka_unit_test(test_tcpflow_syn_data),
+        cmocka_unit_test(test_tcpflow_window),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
