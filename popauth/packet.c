@@ -58,6 +58,8 @@
 
 #define PACKET_SLL_OUTGOING 4 /* Linux packet type of a packet the host sent */
 
+#define PACKET_PROTO_ESP      50
+#define PACKET_PROTO_AH       51
 #define PACKET_PROTO_HOPOPTS  0
 #define PACKET_PROTO_ROUTING  43
 #define PACKET_PROTO_FRAGMENT 44
@@ -235,6 +237,16 @@ static void packet_set_addr4(struct addr *a, const uint8_t *p)
     memset(a->bytes + 4, 0, sizeof(a->bytes) - 4);
 }
 
+/* packet_sealed - 1 (and out->proto TCP) if proto is AH or ESP, which may wrap TCP that
+ * the receiver's IPsec unwraps */
+static int packet_sealed(unsigned proto, struct packet *out)
+{
+    if (proto != PACKET_PROTO_AH && proto != PACKET_PROTO_ESP)
+        return 0;
+    out->proto = PACKET_PROTO_TCP;
+    return 1;
+}
+
 /*
  * packet_ipv4 - decode the IPv4 header at *off: addresses into out, *off moved to the
  * transport header, *end set to the end of the datagram. PACKET_TCP to go on.
@@ -261,6 +273,8 @@ static enum packet_kind packet_ipv4(const struct packet_frame *fr, size_t *off, 
         out->opts |= PACKET_OPT_IP;
     if ((packet_be16(ip + 6) & 0x3fff) != 0) /* MF, or a fragment offset */
         return PACKET_FRAGMENT;
+    if (packet_sealed(ip[9], out))
+        return PACKET_OPAQUE;
     if (ip[9] != PACKET_PROTO_TCP)
         return PACKET_OTHER;
     *off += hlen;
@@ -317,11 +331,15 @@ static enum packet_kind packet_ipv6(const struct packet_frame *fr, size_t *off, 
             packet_fragment6(fr, pos, *end, out);
             return PACKET_FRAGMENT;
         }
+        if (packet_sealed(next, out))
+            return PACKET_OPAQUE;
         if (next != PACKET_PROTO_HOPOPTS && next != PACKET_PROTO_ROUTING &&
             next != PACKET_PROTO_DSTOPTS)
             return PACKET_OTHER;
-        if (n == PACKET_IPV6_MAXEXT || *end - pos < 2 || pos > fr->cap || fr->cap - pos < 2)
+        if (*end - pos < 2)
             return PACKET_MALFORMED;
+        if (n == PACKET_IPV6_MAXEXT || pos > fr->cap || fr->cap - pos < 2)
+            return PACKET_OPAQUE; /* the receiver's stack reads on */
         extlen = ((size_t)fr->b[pos + 1] + 1) * 8;
         if (extlen > *end - pos)
             return PACKET_MALFORMED;

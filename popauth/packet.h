@@ -7,7 +7,10 @@
  * skipped too), raw IP (IPv4 or IPv6 by the version nibble), BSD loopback (DLT_NULL,
  * DLT_LOOP). Network: IPv4 (options skipped by IHL) and IPv6 (hop-by-hop, routing and
  * destination options headers skipped; a fragment header or an IPv4 fragment is
- * reported as PACKET_FRAGMENT and not reassembled; other protocols are PACKET_OTHER).
+ * reported as PACKET_FRAGMENT and not reassembled; AH or ESP, or an IPv6 header chain
+ * longer than PACKET_IPV6_MAXEXT or cut by the capture, as PACKET_OPAQUE: the
+ * receiver may find TCP in it where this decoder does not look; other protocols are
+ * PACKET_OTHER).
  * A fragment comes with its addresses and the protocol it carries (IPv4: the protocol
  * field; IPv6: the fragment header's next header), which is PACKET_PROTO_TCP also when
  * it may be TCP without saying so: an IPv6 fragmentable part that starts with an
@@ -75,6 +78,7 @@ enum packet_kind {
     PACKET_TCP,       /* a TCP segment: the struct is filled in */
     PACKET_OTHER,     /* not TCP, or a link/network type not followed (ARP, UDP, ...) */
     PACKET_FRAGMENT,  /* an IP fragment: not reassembled; src, dst and proto filled in */
+    PACKET_OPAQUE,    /* may hold TCP this decoder cannot reach: src, dst filled in */
     PACKET_MALFORMED, /* lengths or headers do not add up */
 };
 
@@ -103,7 +107,8 @@ int packet_link_supported(int dlt);
 /*
  * packet_decode - decode a frame of link type dlt: caplen bytes captured of wirelen on
  * the wire (a wirelen below caplen is taken as caplen). PACKET_TCP fills out;
- * PACKET_FRAGMENT fills out's src, dst and proto; the other kinds leave it undefined.
+ * PACKET_FRAGMENT fills out's src, dst and proto, PACKET_OPAQUE its src and dst (and
+ * proto PACKET_PROTO_TCP); the other kinds leave it undefined.
  */
 enum packet_kind packet_decode(int dlt, const uint8_t *frame, size_t caplen, size_t wirelen,
                                struct packet *out);

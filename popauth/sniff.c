@@ -279,14 +279,15 @@ static void sniff_summary(struct sniff *s, const char *action)
         return;
     wire_stats(s->wire, &st);
     log_info("source=%s action=%s packets=%llu segments=%llu logins=%llu flows=%llu joined=%llu "
-             "desynced=%llu tls=%llu evicted=%llu fragments=%llu malformed=%llu dropped=%llu "
-             "foreign=%llu",
+             "desynced=%llu tls=%llu evicted=%llu fragments=%llu opaque=%llu malformed=%llu "
+             "dropped=%llu foreign=%llu",
              s->src.name, action, (unsigned long long)st.packets, (unsigned long long)st.segments,
              (unsigned long long)st.logins, (unsigned long long)st.flows.flows,
              (unsigned long long)st.flows.joined, (unsigned long long)st.desynced,
              (unsigned long long)st.tls, (unsigned long long)st.flows.evicted,
-             (unsigned long long)st.fragments, (unsigned long long)st.malformed,
-             (unsigned long long)(s->dropped + s->ifdropped), (unsigned long long)st.foreign);
+             (unsigned long long)st.fragments, (unsigned long long)st.opaque,
+             (unsigned long long)st.malformed, (unsigned long long)(s->dropped + s->ifdropped),
+             (unsigned long long)st.foreign);
 }
 
 /* sniff_file_end - a file was read to its end (or could not be read further): forget its

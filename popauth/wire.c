@@ -379,7 +379,9 @@ static int wire_data(void *ctx, void *user, enum tcpflow_side side, const uint8_
         if (w->events.before_login != NULL)
             w->events.before_login(w->ctx);
         if (wire_frag_since(w, f)) {
-            wire_lost(w, f, "IP fragments between the hosts during the conversation");
+            wire_lost(w, f,
+                      "IP fragments or opaque packets between the hosts during the "
+                      "conversation");
             break;
         }
         if (f->start <= w->loss) {
@@ -484,7 +486,7 @@ static int wire_direction_known(const struct wire *w, const struct packet *p,
 }
 
 /* What a frame turned out to be, for the counters. */
-enum wire_class { WIRE_SEGMENT, WIRE_OTHER, WIRE_FRAGMENT, WIRE_MALFORMED };
+enum wire_class { WIRE_SEGMENT, WIRE_OTHER, WIRE_FRAGMENT, WIRE_OPAQUE, WIRE_MALFORMED };
 
 /* wire_sniffed - 1 if port is in sniff_ports (a bitmap small enough to stay cached: the
  * client's ports are all over the range) */
@@ -503,6 +505,8 @@ static enum wire_class wire_classify(const struct wire *w, const uint8_t *frame,
         break;
     case PACKET_FRAGMENT:
         return WIRE_FRAGMENT;
+    case PACKET_OPAQUE:
+        return WIRE_OPAQUE;
     case PACKET_MALFORMED:
         return WIRE_MALFORMED;
     default:
@@ -529,6 +533,10 @@ static void wire_take(struct wire *w, enum wire_class cls, const struct packet *
         break;
     case WIRE_FRAGMENT:
         w->stats.fragments++;
+        wire_frag_note(w, p, usec);
+        return;
+    case WIRE_OPAQUE:
+        w->stats.opaque++;
         wire_frag_note(w, p, usec);
         return;
     case WIRE_MALFORMED:

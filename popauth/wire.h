@@ -27,7 +27,9 @@
  *     slot share their time: a collision refuses more, never less). A login confirmed
  *     on a conversation between two addresses with such a fragment at or after the
  *     conversation's first packet is refused. Fragments are rare where path MTU
- *     discovery works (TCP sets DF), so this costs real logins next to nothing.
+ *     discovery works (TCP sets DF), so this costs real logins next to nothing. Opaque
+ *     packets (packet.h: IPsec, IPv6 header chains past the decoder's limit) count as
+ *     such fragments: the server may read a copy of the bytes in them.
  *   - Memory. Every detector may hold a partial line of up to max_line bytes per side;
  *     all of them together may hold WIRE_BUFFER_BUDGET bytes (checked after each feed,
  *     so the peak is the budget plus one line). A conversation whose buffers would take
@@ -137,6 +139,8 @@ struct wire_stats {
     uint64_t segments;  /* TCP segments to or from a sniffed port, followed */
     uint64_t other;     /* frames of no interest: not TCP, or TCP on other ports */
     uint64_t fragments; /* IP fragments: counted and ignored */
+    uint64_t opaque;    /* packets that may hold TCP this decoder cannot reach (AH, ESP,
+                         * IPv6 header chains it does not follow): counted and ignored */
     uint64_t malformed; /* frames whose headers or lengths do not add up */
     uint64_t logins;    /* logins confirmed */
     uint64_t desynced;  /* conversations that lost track */
