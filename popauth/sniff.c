@@ -72,6 +72,7 @@ struct sniff {
     double drop_warned;              /* ev_now of the last drop warning, 0 if none */
     struct cidr_list *self;          /* live: this host's addresses, read at start and reload */
     struct wire_hosts hosts;         /* whose conversations the pipeline follows */
+    unsigned ifindex;                /* live, through "any": the interface's index, else 0 */
     struct ev_loop *loop;
     ev_io io_w;      /* live: the handle is readable */
     ev_timer tick_w; /* live: sweep, drops */
@@ -437,8 +438,8 @@ static int sniff_start(struct source *src, struct ev_loop *loop, char *err, size
         ev_idle_start(loop, &s->more_w);
         return 0;
     }
-    log_info("source=%s action=start interface=%s link=%s", src->name, s->device,
-             link != NULL ? link : "?");
+    log_info("source=%s action=start interface=%s%s link=%s", src->name, s->device,
+             s->ifindex != 0 ? " through=any" : "", link != NULL ? link : "?");
     ev_io_init(&s->io_w, sniff_io_cb, pcap_get_selectable_fd(s->pcap), EV_READ);
     s->io_w.data = s;
     ev_io_start(loop, &s->io_w);
@@ -644,23 +645,6 @@ static int sniff_seed(uint64_t *seed)
     return n == (ssize_t)sizeof(*seed) ? 0 : -1;
 }
 
-/* sniff_cooked - capture a live interface (not a loopback one) as Linux cooked v2, whose
- * packet type says whether a packet arrived or left; where it cannot, say so */
-static void sniff_cooked(struct sniff *s)
-{
-    unsigned idx = if_nametoindex(s->device);
-    size_t i;
-
-    for (i = 0; i < s->hosts.nloopback; i++)
-        if (idx != 0 && s->hosts.loopback[i] == idx)
-            return; /* every packet there is this host's own */
-    if (pcap_set_datalink(s->pcap, PACKET_DLT_LINUX_SLL2) < 0)
-        log_warnx("source=%s action=open warning=\"cannot capture as Linux cooked v2 (%s): the "
-                  "direction of packets is unknown, so a forged server reply arriving from "
-                  "outside cannot be told from a real one\"",
-                  s->src.name, pcap_geterr(s->pcap));
-}
-
 /* sniff_link - check the handle's link type and build the pipeline for it */
 static int sniff_link(struct sniff *s, const char *param, const struct config *cfg,
                       const struct wire_ports *ports, char *err, size_t errlen)
@@ -668,14 +652,8 @@ static int sniff_link(struct sniff *s, const char *param, const struct config *c
     static const struct wire_events events = {
         .login = sniff_login, .desync = sniff_desync, .before_login = sniff_before_login};
     struct wire_limits limits;
-    struct wire_hosts hosts;
     const char *name;
 
-    if (sniff_hosts(s, cfg, &hosts, err, errlen) < 0)
-        return -1;
-    s->hosts = hosts;
-    if (s->live)
-        sniff_cooked(s);
     s->dlt = pcap_datalink(s->pcap);
     if (!packet_link_supported(s->dlt)) {
         name = pcap_datalink_val_to_name(s->dlt);
@@ -690,18 +668,22 @@ static int sniff_link(struct sniff *s, const char *param, const struct config *c
     if (sniff_seed(&limits.seed) < 0)
         return util_seterr(err, errlen, "%s: %s: cannot draw a random seed: %s", param, s->device,
                            strerror(errno));
-    s->wire = wire_new(s->dlt, ports, &limits, &hosts, &events, s);
+    s->wire = wire_new(s->dlt, ports, &limits, &s->hosts, &events, s);
     return 0;
 }
 
 /* sniff_filter - compile the sniff_ports filter and set it on a live handle */
 static int sniff_filter(struct sniff *s, const struct wire_ports *ports, char *err, size_t errlen)
 {
-    char text[WIRE_FILTER_MAX];
+    char core[WIRE_FILTER_MAX], text[WIRE_FILTER_MAX + 32];
     struct bpf_program prog;
 
-    if (wire_filter(ports, s->dlt, text, sizeof(text)) < 0)
+    if (wire_filter(ports, s->dlt, core, sizeof(core)) < 0)
         return util_seterr(err, errlen, "sniff_ports: the capture filter is too long");
+    if (s->ifindex != 0) /* captured through "any": this interface's packets only */
+        snprintf(text, sizeof(text), "ifindex %u and (%s)", s->ifindex, core);
+    else
+        snprintf(text, sizeof(text), "%s", core);
     if (pcap_compile(s->pcap, &prog, text, 1, PCAP_NETMASK_UNKNOWN) < 0)
         return util_seterr(err, errlen, "sniff_interfaces: %s: cannot compile the filter: %s",
                            s->device, pcap_geterr(s->pcap));
@@ -715,41 +697,94 @@ static int sniff_filter(struct sniff *s, const struct wire_ports *ports, char *e
     return 0;
 }
 
-/* sniff_interface_new - open live capture on ifname */
-struct source *sniff_interface_new(const char *ifname, const struct config *cfg, char *err,
-                                   size_t errlen)
+/* sniff_open - a live handle on device, activated with the capture settings; NULL and
+ * err naming ifname (the interface asked for) if it cannot be had */
+static pcap_t *sniff_open(const char *device, const char *ifname, const struct config *cfg,
+                          char *err, size_t errlen)
 {
     char errbuf[PCAP_ERRBUF_SIZE] = "";
-    struct wire_ports ports;
-    struct sniff *s;
+    const char *why, *status;
+    pcap_t *p;
     int rc;
 
-    if ((s = sniff_new(ifname, 1, cfg, &ports, err, errlen)) == NULL)
-        return NULL;
-    if ((s->pcap = pcap_create(ifname, errbuf)) == NULL) {
+    if ((p = pcap_create(device, errbuf)) == NULL) {
         util_seterr(err, errlen, "sniff_interfaces: %s: %s", ifname, errbuf);
-        goto fail;
+        return NULL;
     }
-    if (pcap_set_snaplen(s->pcap, SNIFF_SNAPLEN) != 0 ||
-        pcap_set_promisc(s->pcap, cfg->sniff_promiscuous ? 1 : 0) != 0 ||
-        pcap_set_immediate_mode(s->pcap, 1) != 0 ||
-        pcap_set_buffer_size(s->pcap, SNIFF_BUFFER) != 0) {
+    if (pcap_set_snaplen(p, SNIFF_SNAPLEN) != 0 ||
+        pcap_set_promisc(p, cfg->sniff_promiscuous ? 1 : 0) != 0 ||
+        pcap_set_immediate_mode(p, 1) != 0 || pcap_set_buffer_size(p, SNIFF_BUFFER) != 0) {
         util_seterr(err, errlen, "sniff_interfaces: %s: cannot set up the capture", ifname);
-        goto fail;
+        pcap_close(p);
+        return NULL;
     }
-    rc = pcap_activate(s->pcap);
-    if (rc < 0) {
-        const char *why = pcap_geterr(s->pcap), *status = pcap_statustostr(rc);
+    if ((rc = pcap_activate(p)) < 0) {
+        why = pcap_geterr(p), status = pcap_statustostr(rc);
         if (why[0] == '\0' || strcmp(why, status) == 0 || rc == PCAP_ERROR)
             util_seterr(err, errlen, "sniff_interfaces: cannot capture on %s: %s", ifname,
                         why[0] != '\0' ? why : status);
         else
             util_seterr(err, errlen, "sniff_interfaces: cannot capture on %s: %s (%s)", ifname,
                         status, why);
-        goto fail;
+        pcap_close(p);
+        return NULL;
     }
     if (rc > 0)
-        log_warnx("source=%s action=open warning=\"%s\"", s->src.name, pcap_statustostr(rc));
+        log_warnx("source=sniff:%s action=open warning=\"%s\"", ifname, pcap_statustostr(rc));
+    return p;
+}
+
+/*
+ * sniff_cooked_index - the index of the interface s captures, if it is to be captured
+ * through "any" as Linux cooked v2 (whose packet type says whether a packet arrived or
+ * left), else 0: a loopback interface (every packet there is this host's own), an
+ * interface in promiscuous mode ("any" has none), or one that does not exist (the open
+ * names it)
+ */
+static unsigned sniff_cooked_index(const struct sniff *s, const struct config *cfg)
+{
+    unsigned idx = if_nametoindex(s->device);
+    size_t i;
+
+    if (cfg->sniff_promiscuous || idx == 0)
+        return 0;
+    for (i = 0; i < s->hosts.nloopback; i++)
+        if (s->hosts.loopback[i] == idx)
+            return 0;
+    return idx;
+}
+
+/* sniff_interface_new - open live capture on ifname: through "any" as Linux cooked v2
+ * where that tells directions (falling back to ifname itself, with a warning, where
+ * libpcap cannot), else on ifname */
+struct source *sniff_interface_new(const char *ifname, const struct config *cfg, char *err,
+                                   size_t errlen)
+{
+    char errbuf[PCAP_ERRBUF_SIZE] = "";
+    struct wire_ports ports;
+    struct sniff *s;
+    int any;
+
+    if ((s = sniff_new(ifname, 1, cfg, &ports, err, errlen)) == NULL)
+        return NULL;
+    if (sniff_hosts(s, cfg, &s->hosts, err, errlen) < 0)
+        goto fail;
+    any = strcmp(ifname, "any") == 0;
+    s->ifindex = any ? 0 : sniff_cooked_index(s, cfg);
+    if ((s->pcap = sniff_open(s->ifindex != 0 ? "any" : ifname, ifname, cfg, err, errlen)) == NULL)
+        goto fail;
+    if ((any || s->ifindex != 0) && pcap_set_datalink(s->pcap, PACKET_DLT_LINUX_SLL2) < 0) {
+        log_warnx("source=%s action=open warning=\"cannot capture as Linux cooked v2 (%s): the "
+                  "direction of packets is unknown, so a forged server reply arriving from "
+                  "outside cannot be told from a real one\"",
+                  s->src.name, pcap_geterr(s->pcap));
+        if (s->ifindex != 0) {
+            pcap_close(s->pcap);
+            s->ifindex = 0;
+            if ((s->pcap = sniff_open(ifname, ifname, cfg, err, errlen)) == NULL)
+                goto fail;
+        }
+    }
     if (sniff_link(s, "sniff_interfaces", cfg, &ports, err, errlen) < 0 ||
         sniff_filter(s, &ports, err, errlen) < 0)
         goto fail;
@@ -798,7 +833,8 @@ struct source *sniff_file_new(const char *path, const struct config *cfg, char *
         util_seterr(err, errlen, "sniff_file: cannot read %s: %s", path, errbuf);
         goto fail;
     }
-    if (sniff_link(s, "sniff_file", cfg, &ports, err, errlen) < 0)
+    if (sniff_hosts(s, cfg, &s->hosts, err, errlen) < 0 ||
+        sniff_link(s, "sniff_file", cfg, &ports, err, errlen) < 0)
         goto fail;
     if (s->own) {
         snap = pcap_snapshot(s->pcap);

@@ -13,25 +13,28 @@
  * anyone's servers). This host's addresses and loopback interfaces also tell the
  * pipeline which conversations' recorded direction to judge (wire.h).
  *
- * The capture handle is opened when the source is created, which popauth does before
- * it drops root (run_user); start only adds watchers. Live handles: snapshot length
- * 65535, promiscuous as sniff_promiscuous, immediate delivery, a 4 MiB kernel buffer,
- * non-blocking, the Linux cooked v2 link type on every interface but a loopback one (so
- * that each packet says whether it arrived or left; a warning is logged where that
- * cannot be had), and a BPF filter built from sniff_ports (wire_filter); an ev_io on the
- * handle's descriptor reads what is there in batches, and a one-second timer sweeps
- * idle conversations and checks pcap_stats: when the kernel dropped packets, a warning
- * names the interface and the count, and the pipeline refuses the logins of every
- * conversation open by then (the kernel is asked again just before each login). Files are read
- * without a filter (the pipeline's own port check is the exact one): by popauth --once to their
- * end; by the daemon once, at start, in batches between commits, after which the source is finished
- * and its conversations are forgotten. libpcap opens every file and checks its header; a classic
- * pcap file (as tcpdump -w writes it) is then read here, in large reads into one buffer, by
- * libpcap's rules (wire_pcap_record), and its frames are handed to the pipeline in
- * groups (wire_packets); pcapng and older formats are read by libpcap. A file that ends
- * inside a record, or holds a record longer than libpcap accepts, is read up to there
- * and reported as a read error. A link type the decoder does not know is a start-up
- * error.
+ * The capture handle is opened when the source is created, which popauth does before it
+ * drops root (run_user); start only adds watchers. Live handles: snapshot length 65535,
+ * promiscuous as sniff_promiscuous, immediate delivery, a 4 MiB kernel buffer, non-
+ * blocking, and a BPF filter built from sniff_ports (wire_filter). An interface is
+ * captured through the "any" device as Linux cooked v2, with "ifindex N" in the filter,
+ * so that each packet says whether it arrived or left (libpcap has no cooked mode on an
+ * Ethernet device); a loopback interface (all its packets are this host's) and any
+ * interface with sniff_promiscuous (which "any" lacks) are opened themselves, as is one
+ * where libpcap refuses cooked v2 (with a warning). An ev_io on the handle's descriptor
+ * reads what is there in batches, and a one-second timer sweeps idle conversations and
+ * checks pcap_stats: when the kernel dropped packets, a warning names the interface and
+ * the count, and the pipeline refuses the logins of every conversation open by then (the
+ * kernel is asked again just before each login). Files are read without a filter (the
+ * pipeline's own port check is the exact one): by popauth --once to their end; by the
+ * daemon once, at start, in batches between commits, after which the source is finished
+ * and its conversations are forgotten. libpcap opens every file and checks its header; a
+ * classic pcap file (as tcpdump -w writes it) is then read here, in large reads into one
+ * buffer, by libpcap's rules (wire_pcap_record), and its frames are handed to the
+ * pipeline in groups (wire_packets); pcapng and older formats are read by libpcap. A
+ * file that ends inside a record, or holds a record longer than libpcap accepts, is read
+ * up to there and reported as a read error. A link type the decoder does not know is a
+ * start-up error.
  *
  * Counters (popauthctl stats): lines = TCP segments to or from a sniffed port, logins,
  * grants, errors = conversations that lost track. A capture has no position to save:
