@@ -423,6 +423,8 @@ static void tcpflow_desync(struct tcpflow_table *t, struct tcpflow *f, const cha
     t->stats.desynced++;
     if (f->user != NULL)
         t->h.desync(t->ctx, f->user, why);
+    else if (!f->opened)
+        t->stats.desynced_unopened++;
     tcpflow_unfollow(t, f, TCPFLOW_S_LOST);
 }
 

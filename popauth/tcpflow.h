@@ -109,13 +109,14 @@ struct tcpflow_handler {
 };
 
 struct tcpflow_stats {
-    uint64_t flows;         /* conversations opened (handler open calls) */
-    uint64_t joined;        /* of which picked up without their handshake */
-    uint64_t desynced;      /* conversations that lost track (opened or not) */
-    uint64_t evicted;       /* ended because the table was full */
-    uint64_t expired;       /* ended by the idle timeout */
-    uint64_t retransmitted; /* identical retransmissions dropped */
-    uint64_t active;        /* conversations in the table that have not ended */
+    uint64_t flows;             /* conversations opened (handler open calls) */
+    uint64_t joined;            /* of which picked up without their handshake */
+    uint64_t desynced;          /* conversations that lost track (opened or not) */
+    uint64_t desynced_unopened; /* of which before their first byte (never opened) */
+    uint64_t evicted;           /* ended because the table was full */
+    uint64_t expired;           /* ended by the idle timeout */
+    uint64_t retransmitted;     /* identical retransmissions dropped */
+    uint64_t active;            /* conversations in the table that have not ended */
 };
 
 struct tcpflow_table; /* opaque */

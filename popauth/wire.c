@@ -630,6 +630,7 @@ void wire_stats(const struct wire *w, struct wire_stats *out)
 {
     *out = w->stats;
     tcpflow_stats(w->flows, &out->flows);
+    out->desynced += out->flows.desynced_unopened; /* given up before the detector came */
 }
 
 /* wire_free - end every conversation and release w */

@@ -143,7 +143,7 @@ struct wire_stats {
                          * IPv6 header chains it does not follow): counted and ignored */
     uint64_t malformed; /* frames whose headers or lengths do not add up */
     uint64_t logins;    /* logins confirmed */
-    uint64_t desynced;  /* conversations that lost track */
+    uint64_t desynced;  /* conversations that lost track (also before they opened) */
     uint64_t tls;       /* conversations that switched to TLS */
     uint64_t foreign;   /* conversations with a server not in sniff_servers: ignored */
     uint64_t buffered;  /* bytes the detectors hold now (at most WIRE_BUFFER_BUDGET) */
