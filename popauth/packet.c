@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 
 #include "popauth/packet.h"
+#include "shared/cksum.h"
 
 #define PACKET_ETH_HLEN    14
 #define PACKET_SLL_HLEN    16
@@ -449,26 +450,6 @@ enum packet_kind packet_decode(int dlt, const uint8_t *frame, size_t caplen, siz
     return packet_tcp(&fr, off, end, out);
 }
 
-/* packet_sum - add len bytes at p, as big-endian 16-bit words, to a running sum */
-static uint64_t packet_sum(uint64_t sum, const uint8_t *p, size_t len)
-{
-    size_t i;
-
-    for (i = 0; i + 1 < len; i += 2)
-        sum += (uint32_t)p[i] << 8 | p[i + 1];
-    if (len & 1)
-        sum += (uint32_t)p[len - 1] << 8;
-    return sum;
-}
-
-/* packet_fold - a running sum folded to 16 bits (ones' complement addition) */
-static uint16_t packet_fold(uint64_t sum)
-{
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return (uint16_t)sum;
-}
-
 /* packet_checksum - check the IPv4 header and TCP checksums; see packet.h */
 enum packet_sum packet_checksum(const struct packet *p)
 {
@@ -479,20 +460,20 @@ enum packet_sum packet_checksum(const struct packet *p)
     if (p->truncated)
         return PACKET_SUM_BAD;
     if (p->ip[0] >> 4 == 4) {
-        if (packet_fold(packet_sum(0, p->ip, (size_t)(p->ip[0] & 0x0f) * 4)) != 0xffff)
+        if (cksum_fold(cksum_add(0, p->ip, (size_t)(p->ip[0] & 0x0f) * 4)) != 0xffff)
             return PACKET_SUM_BAD;
-        pseudo = packet_sum(0, p->ip + 12, 8);
+        pseudo = cksum_add(0, p->ip + 12, 8);
     } else {
-        pseudo = packet_sum(0, p->ip + 8, 32);
+        pseudo = cksum_add(0, p->ip + 8, 32);
     }
     tail[0] = (uint8_t)(tcplen >> 24);
     tail[1] = (uint8_t)(tcplen >> 16);
     tail[2] = (uint8_t)(tcplen >> 8);
     tail[3] = (uint8_t)tcplen;
-    pseudo = packet_sum(pseudo, tail, 4) + PACKET_PROTO_TCP;
-    if (packet_fold(packet_sum(pseudo, p->tcp, tcplen)) == 0xffff)
+    pseudo = cksum_add(pseudo, tail, 4) + PACKET_PROTO_TCP;
+    if (cksum_fold(cksum_add(pseudo, p->tcp, tcplen)) == 0xffff)
         return PACKET_SUM_OK;
-    if (packet_be16(p->tcp + 16) == packet_fold(pseudo))
+    if (packet_be16(p->tcp + 16) == cksum_fold(pseudo))
         return PACKET_SUM_PARTIAL;
     return PACKET_SUM_BAD;
 }

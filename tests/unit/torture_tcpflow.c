@@ -24,6 +24,7 @@
 #include "popauth/packet.h"
 #include "popauth/tcpflow.h"
 #include "shared/addr.h"
+#include "shared/cksum.h"
 #include "shared/util.h"
 
 #define SYN PACKET_SYN
@@ -189,20 +190,6 @@ static void t_env_free(struct t_env *e)
     free(e);
 }
 
-/* t_sum - add len bytes at p, as big-endian 16-bit words, to a ones'-complement sum */
-static uint32_t t_sum(uint32_t sum, const uint8_t *p, size_t len)
-{
-    size_t i;
-
-    for (i = 0; i + 1 < len; i += 2)
-        sum += (uint32_t)p[i] << 8 | p[i + 1];
-    if (len & 1)
-        sum += (uint32_t)p[len - 1] << 8;
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return sum;
-}
-
 /* t_put - store the n-byte big-endian value v at p */
 static void t_put(uint8_t *p, uint32_t v, int n)
 {
@@ -270,7 +257,7 @@ static void t_segment(struct t_env *e, int v6, const struct t_shape *sh, unsigne
         b[8] = sh->ttl ? sh->ttl : 64;
         b[9] = 6;
         memcpy(b + 20, "\x01\x01\x01\x00", ipo);
-        t_put(b + 10, (~t_sum(0, b, hl) + (sh->sum == T_SUM_IP)) & 0xffff, 2);
+        t_put(b + 10, (uint16_t)(cksum_field(cksum_add(0, b, hl)) + (sh->sum == T_SUM_IP)), 2);
     }
     t_put(tcp, side == C ? cport : (v6 ? 143 : 110), 2);
     t_put(tcp + 2, side == C ? (v6 ? 143 : 110) : cport, 2);
@@ -287,11 +274,13 @@ static void t_segment(struct t_env *e, int v6, const struct t_shape *sh, unsigne
         t_put(tcp + th - 4, 0x01030300u | (uint32_t)(sh->wscale - 1), 4);
     if (len)
         memcpy(tcp + th, data, len);
-    pseudo = t_sum(6 + (uint32_t)(wire - hl), src, 2 * alen);
+    pseudo = cksum_fold(cksum_add(6 + (uint32_t)(wire - hl), src, 2 * alen));
     if (sh->sum == T_SUM_PARTIAL)
         t_put(tcp + 16, pseudo, 2);
     else
-        t_put(tcp + 16, (~t_sum(pseudo, tcp, wire - hl) + (sh->sum == T_SUM_TCP)) & 0xffff, 2);
+        t_put(tcp + 16,
+              (uint16_t)(cksum_field(cksum_add(pseudo, tcp, wire - hl)) + (sh->sum == T_SUM_TCP)),
+              2);
     assert_int_equal(packet_decode(v6 ? PACKET_DLT_IPV6 : PACKET_DLT_IPV4, b,
                                    wire - (size_t)truncated, wire, &p),
                      PACKET_TCP);
