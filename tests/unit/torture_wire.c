@@ -3,15 +3,24 @@
  * and bad lists, with the error each must give), the capture filter (compiled by libpcap
  * for every supported link type, and run over crafted frames: what must reach the
  * decoder and what may be dropped in the kernel), the capture-time clamp, and the
- * pipeline end to end over crafted conversations: a confirmed login is reported once,
- * with its client address, user, server port and capture time; a refused login, other
- * ports, fragments and malformed frames report nothing and are counted; urgent data,
- * a reply acknowledging unseen client bytes, and a TCP fragment between the two hosts
- * during a session refuse its login; the detectors' buffers stay within their global
- * budget. wire_packets
- * gives exactly what wire_packet gives frame by frame, and stops where a callback
- * paused it; the classic pcap reader recognises the headers it may read and reads
- * every record as libpcap does (compared with libpcap itself).
+ * pipeline end to end over crafted conversations (Ethernet frames, or Linux cooked v2
+ * ones with a packet type and interface index; checksums right or spoiled): a confirmed
+ * login is reported once, with its client address, user, server port and capture time;
+ * a refused login, other ports, fragments and malformed frames report nothing and are
+ * counted; urgent data, a reply acknowledging unseen client bytes, and a TCP fragment
+ * between the two hosts during a session refuse its login; the detectors' buffers stay
+ * within their global budget. Whose conversations count: a server not in
+ * hosts.servers is foreign (counted, never granted), also after wire_set_hosts switches
+ * the list. Direction: where the server is this host (a capture file, or hosts.local
+ * naming it), a server segment that arrived or a client segment for another host
+ * refuses the login; a mirror port's conversations and loopback interfaces are not
+ * judged. A capture loss (wire_note_loss, also from before_login, which is called
+ * before each login) refuses the logins of conversations that started by then. A client
+ * segment with a wrong TCP or IPv4 header checksum refuses the login; the offloaded
+ * (pseudo-header) checksum and any server checksum do not. wire_packets gives exactly
+ * what wire_packet gives frame by frame, and stops where a callback paused it; the
+ * classic pcap reader recognises the headers it may read and reads every record as
+ * libpcap does (compared with libpcap itself).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,6 +36,7 @@
 
 #include "popauth/packet.h"
 #include "popauth/wire.h"
+#include "shared/cksum.h"
 #include "shared/util.h"
 
 /* --- sniff_ports --------------------------------------------------------------------- */
@@ -128,12 +138,24 @@ struct wire_t_frame {
     size_t len;
 };
 
+/* What to do to the checksums of a TCP frame built right. */
+enum wire_t_sum {
+    WIRE_T_SUM_RIGHT,    /* leave them */
+    WIRE_T_SUM_WRONG,    /* a bit of the TCP checksum flipped */
+    WIRE_T_SUM_PARTIAL,  /* the TCP field: the bare pseudo-header sum (checksum offload) */
+    WIRE_T_SUM_IP_WRONG, /* a bit of the IPv4 header checksum flipped */
+};
+
 /* One end of a crafted conversation. */
 struct wire_t_host {
     int v6;
     uint8_t addr[16];
     uint16_t port;
     uint32_t seq;
+    uint32_t ifindex;    /* if not 0, wire_t_send sends its segments as Linux cooked v2
+                          * frames captured on this interface... */
+    uint8_t type;        /* ...with this packet type (0 arrived, 4 sent, 1-3 another's) */
+    enum wire_t_sum sum; /* what wire_t_send does to its next segment's checksums */
 };
 
 /* wire_t_put16 - big-endian 16 bits */
@@ -148,6 +170,22 @@ static void wire_t_put32(uint8_t *p, uint32_t v)
 {
     wire_t_put16(p, v >> 16);
     wire_t_put16(p + 2, v & 0xffff);
+}
+
+/* wire_t_pseudo - the running pseudo-header sum of the TCP segment of l4len bytes (header
+ * and payload) in the IP packet at ip */
+static uint64_t wire_t_pseudo(const uint8_t *ip, int v6, size_t l4len)
+{
+    return (v6 ? cksum_add(0, ip + 8, 32) : cksum_add(0, ip + 12, 8)) + 6 + l4len;
+}
+
+/* wire_t_checksums - fill in the IPv4 header and TCP checksums of the packet at ip (TCP
+ * header at l4, l4len bytes with the payload), as a sender's stack does */
+static void wire_t_checksums(uint8_t *ip, int v6, uint8_t *l4, size_t l4len)
+{
+    if (!v6)
+        wire_t_put16(ip + 10, cksum_field(cksum_add(0, ip, 20)));
+    wire_t_put16(l4 + 16, cksum_field(cksum_add(wire_t_pseudo(ip, v6, l4len), l4, l4len)));
 }
 
 /*
@@ -214,7 +252,44 @@ static void wire_t_build(struct wire_t_frame *f, int ntags, int proto, const str
     }
     if (tlen > 0)
         memcpy(l4 + l4len, text, tlen);
+    if (proto == 6)
+        wire_t_checksums(ip, a->v6, l4, l4len + tlen);
     f->len = (size_t)(l4 + l4len + tlen - f->b);
+}
+
+/* wire_t_spoil - do how to the checksums of the TCP frame f built by wire_t_build (ntags
+ * tags, no IPv6 extension headers) */
+static void wire_t_spoil(struct wire_t_frame *f, int ntags, int v6, enum wire_t_sum how)
+{
+    uint8_t *ip = f->b + 14 + 4 * ntags, *l4 = ip + (v6 ? 40 : 20);
+    size_t l4len = v6 ? (size_t)(ip[4] << 8 | ip[5]) : (size_t)(ip[2] << 8 | ip[3]) - 20;
+
+    if (how == WIRE_T_SUM_WRONG)
+        l4[16] ^= 0x01;
+    else if (how == WIRE_T_SUM_PARTIAL)
+        wire_t_put16(l4 + 16, cksum_fold(wire_t_pseudo(ip, v6, l4len)));
+    else if (how == WIRE_T_SUM_IP_WRONG)
+        ip[10] ^= 0x01;
+}
+
+/* wire_t_cook - turn the Ethernet frame f into a Linux cooked v2 one (DLT_LINUX_SLL2)
+ * captured on interface ifindex with packet type type */
+static void wire_t_cook(struct wire_t_frame *f, uint8_t type, uint32_t ifindex)
+{
+    uint8_t mac[6], proto[2];
+
+    assert_true(f->len + 6 <= sizeof(f->b));
+    memcpy(mac, f->b + 6, 6); /* the sender's */
+    memcpy(proto, f->b + 12, 2);
+    memmove(f->b + 20, f->b + 14, f->len - 14);
+    memset(f->b, 0, 20);
+    memcpy(f->b, proto, 2);
+    wire_t_put32(f->b + 4, ifindex);
+    wire_t_put16(f->b + 8, 1); /* ARPHRD_ETHER */
+    f->b[10] = type;
+    f->b[11] = 6;
+    memcpy(f->b + 12, mac, 6);
+    f->len += 6;
 }
 
 /* wire_t_end - an IPv4 (v6 = 0) or IPv6 end with the given last address byte and port */
@@ -374,7 +449,10 @@ struct wire_t_seen {
     enum pop3imap_proto proto[WIRE_T_LOGINS];
     int64_t usec[WIRE_T_LOGINS];
     int desyncs;
-    const char *why; /* the last desync's reason */
+    const char *why;      /* the last desync's reason */
+    int befores;          /* before_login calls */
+    int logins_at_before; /* logins reported when before_login was last called */
+    int64_t loss_at;      /* if not 0: before_login notes a capture loss at this time */
 };
 
 /* wire_t_login - record a login */
@@ -390,6 +468,17 @@ static void wire_t_login(void *ctx, const struct wire_login *lg)
         s->usec[s->logins] = lg->usec;
     }
     s->logins++;
+}
+
+/* wire_t_before - count a before_login call, and note a loss if seen->loss_at says so */
+static void wire_t_before(void *ctx)
+{
+    struct wire_t_seen *s = ctx;
+
+    s->befores++;
+    s->logins_at_before = s->logins;
+    if (s->loss_at != 0)
+        wire_note_loss(s->w, s->loss_at);
 }
 
 /* wire_t_desync - count a desync */
@@ -430,6 +519,10 @@ static void wire_t_send(struct wire_t_conv *cv, int from_client, uint8_t flags, 
 
     wire_t_build(&f, cv->ntags, 6, a, b, (flags & 0x02) && !(flags & 0x10) ? 0 : b->seq, flags,
                  text, 0);
+    wire_t_spoil(&f, cv->ntags, a->v6, a->sum);
+    a->sum = WIRE_T_SUM_RIGHT;
+    if (a->ifindex != 0)
+        wire_t_cook(&f, a->type, a->ifindex);
     cv->usec += 1000;
     if (wire_t_recording != NULL) {
         struct wire_t_tape *t = wire_t_recording;
@@ -447,16 +540,54 @@ static void wire_t_send(struct wire_t_conv *cv, int from_client, uint8_t flags, 
     a->seq += (uint32_t)(text != NULL ? strlen(text) : 0) + ((flags & 0x03) ? 1 : 0);
 }
 
-/* wire_t_new - a wire with the default ports and limits reporting into seen */
-static struct wire *wire_t_new(struct wire_t_seen *seen)
+/* wire_t_servers - a finished list of the networks in text (kept to the end of the run) */
+static const struct cidr_list *wire_t_servers(const char *text)
 {
-    static const struct wire_events events = {.login = wire_t_login, .desync = wire_t_desync};
+    static struct cidr_list *lists[32];
+    static size_t n;
+    char err[256];
+    const char *p = text;
+
+    assert_true(n < UTIL_ARRAY_LEN(lists));
+    lists[n] = cidr_list_new();
+    while (*p != '\0') {
+        size_t len = strcspn(p, ",");
+
+        assert_int_equal(cidr_list_add(lists[n], p, len, err, sizeof(err)), 0);
+        p += len + (p[len] == ',');
+    }
+    cidr_list_finish(lists[n]);
+    return lists[n++];
+}
+
+/* wire_t_hosts - every server is ours; a capture recorded on it */
+static const struct wire_hosts *wire_t_hosts(void)
+{
+    static struct wire_hosts hosts;
+
+    if (hosts.servers == NULL)
+        hosts.servers = wire_t_servers("0.0.0.0/0,::/0");
+    return &hosts;
+}
+
+/* wire_t_new_on - a wire for frames of link type dlt following hosts, with the default
+ * ports and limits, reporting into seen */
+static struct wire *wire_t_new_on(struct wire_t_seen *seen, int dlt, const struct wire_hosts *hosts)
+{
+    static const struct wire_events events = {
+        .login = wire_t_login, .desync = wire_t_desync, .before_login = wire_t_before};
     const struct wire_limits limits = {64, 600 * 1000000LL, 8192, 0x5eed};
     struct wire_ports ports;
 
     memset(seen, 0, sizeof(*seen));
     wire_t_default_ports(&ports);
-    return wire_new(PACKET_DLT_EN10MB, &ports, &limits, &events, seen);
+    return seen->w = wire_new(dlt, &ports, &limits, hosts, &events, seen);
+}
+
+/* wire_t_new - a wire for Ethernet frames, every server ours (wire_t_hosts) */
+static struct wire *wire_t_new(struct wire_t_seen *seen)
+{
+    return wire_t_new_on(seen, PACKET_DLT_EN10MB, wire_t_hosts());
 }
 
 /* wire_t_pop3 - a whole POP3 session on cv: USER/PASS answered ok or -ERR */
@@ -747,7 +878,9 @@ static void test_wire_fragments(void **state)
             fail_msg("case %zu: %d logins, want %d", i, got, cases[i].logins);
         if (cases[i].logins == 0 &&
             (seen.desyncs != 1 ||
-             strcmp(seen.why, "IP fragments between the hosts during the conversation") != 0))
+             strcmp(seen.why,
+                    "IP fragments or opaque packets between the hosts during the conversation") !=
+                 0))
             fail_msg("case %zu: %d desyncs (%s)", i, seen.desyncs, seen.why ? seen.why : "-");
     }
 }
@@ -795,6 +928,303 @@ static void test_wire_fragments_ahead(void **state)
     wire_free(w);
 }
 
+/* wire_t_pass - PASS from the client, and the server's +OK to it */
+static void wire_t_pass(struct wire_t_conv *cv)
+{
+    wire_t_send(cv, 1, 0x18, "PASS secret\r\n");
+    wire_t_send(cv, 0, 0x18, "+OK Logged in.\r\n");
+}
+
+/* test_wire_servers - only conversations with a server in hosts.servers are followed; the
+ * others are counted as foreign, grant nothing and are not desynchronised */
+static void test_wire_servers(void **state)
+{
+    static const struct {
+        const char *servers;
+        int v6;
+        uint8_t server; /* the last byte of the server's address */
+        int logins;     /* 1 followed, 0 foreign */
+    } cases[] = {
+        {"198.51.100.1", 0, 1, 1},
+        {"198.51.100.1", 0, 2, 0},
+        {"198.51.100.0/30", 0, 3, 1},
+        {"198.51.100.0/30", 0, 4, 0},
+        {"192.0.2.1,2001:db8::1", 1, 1, 1},
+        {"192.0.2.1,2001:db8::1", 1, 2, 0},
+        {"2001:db8::/32", 0, 1, 0}, /* families never cross */
+        {"0.0.0.0/0", 1, 1, 0},
+        {"", 0, 1, 0}, /* no server is ours */
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < UTIL_ARRAY_LEN(cases); i++) {
+        const struct wire_hosts hosts = {.servers = wire_t_servers(cases[i].servers)};
+        struct wire_t_seen seen;
+        struct wire_t_conv cv = {wire_t_new_on(&seen, PACKET_DLT_EN10MB, &hosts),
+                                 wire_t_end(cases[i].v6, 7, 40000, 1000),
+                                 wire_t_end(cases[i].v6, cases[i].server, 110, 50000), 0,
+                                 1700000000000000LL};
+        struct wire_stats st;
+
+        wire_t_pop3(&cv, 1);
+        wire_stats(cv.w, &st);
+        if (seen.logins != cases[i].logins || st.foreign != (uint64_t)!cases[i].logins)
+            fail_msg("case %zu: %d logins, %llu foreign", i, seen.logins,
+                     (unsigned long long)st.foreign);
+        assert_int_equal(st.desynced, 0);
+        assert_int_equal(seen.desyncs, 0);
+        wire_free(cv.w);
+    }
+}
+
+/* test_wire_set_hosts - wire_set_hosts switches the servers followed: a new conversation
+ * with the old server is foreign, one with the new server grants, and one followed
+ * before the switch goes on */
+static void test_wire_set_hosts(void **state)
+{
+    const struct wire_hosts one = {.servers = wire_t_servers("198.51.100.1")},
+                            two = {.servers = wire_t_servers("198.51.100.2")};
+    struct wire_t_seen seen;
+    struct wire *w = wire_t_new_on(&seen, PACKET_DLT_EN10MB, &one);
+    struct wire_t_conv old = {w, wire_t_end(0, 7, 40000, 1000), wire_t_end(0, 1, 110, 50000), 0,
+                              1700000000000000LL};
+    struct wire_t_conv moved = {w, wire_t_end(0, 8, 40000, 1000), wire_t_end(0, 2, 110, 50000), 0,
+                                1700000000000000LL + 100000};
+    struct wire_t_conv gone = {w, wire_t_end(0, 9, 40000, 1000), wire_t_end(0, 1, 110, 50000), 0,
+                               1700000000000000LL + 200000};
+    struct wire_stats st;
+    char text[ADDR_STRLEN];
+
+    (void)state;
+    wire_t_greet(&old); /* followed from its greeting on */
+    wire_set_hosts(w, &two);
+    wire_t_pop3(&moved, 1);
+    wire_t_pop3(&gone, 1);
+    old.usec = gone.usec;
+    wire_t_pass(&old);
+    assert_int_equal(seen.logins, 2);
+    assert_string_equal(addr_format(&seen.client[0], text, sizeof(text)), "198.51.100.8");
+    assert_string_equal(addr_format(&seen.client[1], text, sizeof(text)), "198.51.100.7");
+    wire_stats(w, &st);
+    assert_int_equal(st.foreign, 1);
+    assert_int_equal(st.desynced, 0);
+    wire_free(w);
+}
+
+#define WIRE_T_IFINDEX 3 /* the interface the cooked frames of test_wire_direction are on */
+
+/* Which addresses are this host's in a case of test_wire_direction. */
+enum wire_t_local {
+    WIRE_T_LOCAL_FILE,   /* NULL: a capture file, every server's */
+    WIRE_T_LOCAL_SERVER, /* the server's */
+    WIRE_T_LOCAL_MIRROR, /* neither end's: a mirror port */
+    WIRE_T_LOCAL_CLIENT, /* the client's only */
+};
+
+/* test_wire_direction - Linux cooked v2 frames: where the server is this host (a capture
+ * file: every server; live: hosts.local names it), a server segment that did not leave
+ * (packet type not 4), or a client segment addressed to another host (types 1-3, and
+ * unknown types), is not what the server sent or read: no login. Conversations of other
+ * servers (a mirror port) and frames on a loopback interface are not judged by direction */
+static void test_wire_direction(void **state)
+{
+    static const struct {
+        enum wire_t_local local;
+        int loopback; /* 1: the frames' interface is a loopback one; 2: only others are */
+        int client;   /* 1: the client's PASS has the type; 0: the server's +OK */
+        uint8_t type;
+        int v6;
+        int logins;
+    } cases[] = {
+        /* a capture file */
+        {WIRE_T_LOCAL_FILE, 0, 0, 4, 0, 1}, /* the reply left: as it should */
+        {WIRE_T_LOCAL_FILE, 0, 0, 0, 0, 0}, /* the reply arrived from outside */
+        {WIRE_T_LOCAL_FILE, 0, 0, 0, 1, 0},
+        {WIRE_T_LOCAL_FILE, 0, 0, 3, 0, 0},
+        {WIRE_T_LOCAL_FILE, 0, 0, 7, 0, 0},
+        {WIRE_T_LOCAL_FILE, 0, 1, 0, 0, 1}, /* PASS arrived: as it should */
+        {WIRE_T_LOCAL_FILE, 0, 1, 4, 0, 1}, /* PASS left: the client is on this host too */
+        {WIRE_T_LOCAL_FILE, 0, 1, 1, 0, 0}, /* broadcast */
+        {WIRE_T_LOCAL_FILE, 0, 1, 2, 0, 0}, /* multicast */
+        {WIRE_T_LOCAL_FILE, 0, 1, 3, 0, 0}, /* another host's */
+        {WIRE_T_LOCAL_FILE, 0, 1, 3, 1, 0},
+        {WIRE_T_LOCAL_FILE, 0, 1, 5, 0, 0},
+        /* live, the server is this host */
+        {WIRE_T_LOCAL_SERVER, 0, 0, 4, 0, 1},
+        {WIRE_T_LOCAL_SERVER, 0, 0, 4, 1, 1},
+        {WIRE_T_LOCAL_SERVER, 0, 0, 0, 0, 0},
+        {WIRE_T_LOCAL_SERVER, 0, 0, 0, 1, 0},
+        {WIRE_T_LOCAL_SERVER, 0, 1, 3, 0, 0},
+        {WIRE_T_LOCAL_SERVER, 0, 1, 3, 1, 0},
+        /* live, another host's server: the direction says nothing */
+        {WIRE_T_LOCAL_MIRROR, 0, 0, 0, 0, 1},
+        {WIRE_T_LOCAL_MIRROR, 0, 0, 3, 1, 1},
+        {WIRE_T_LOCAL_MIRROR, 0, 1, 3, 0, 1},
+        {WIRE_T_LOCAL_CLIENT, 0, 0, 0, 0, 1},
+        {WIRE_T_LOCAL_CLIENT, 0, 1, 3, 1, 1},
+        /* a loopback interface: the direction says nothing */
+        {WIRE_T_LOCAL_FILE, 1, 0, 0, 0, 1},
+        {WIRE_T_LOCAL_FILE, 1, 1, 3, 0, 1},
+        {WIRE_T_LOCAL_SERVER, 1, 0, 0, 1, 1},
+        {WIRE_T_LOCAL_FILE, 2, 0, 0, 0, 0},
+        {WIRE_T_LOCAL_SERVER, 2, 1, 3, 0, 0},
+    };
+    const struct cidr_list *local[] = {NULL, wire_t_servers("198.51.100.1,2001:db8::1"),
+                                       wire_t_servers("198.51.100.9,2001:db8::9"),
+                                       wire_t_servers("198.51.100.7,2001:db8::7")};
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < UTIL_ARRAY_LEN(cases); i++) {
+        struct wire_hosts hosts = {.servers = wire_t_hosts()->servers,
+                                   .local = local[cases[i].local],
+                                   .loopback = {5, cases[i].loopback == 1 ? WIRE_T_IFINDEX : 9},
+                                   .nloopback = cases[i].loopback ? 2 : 0};
+        struct wire_t_seen seen;
+        struct wire_t_conv cv = {wire_t_new_on(&seen, PACKET_DLT_LINUX_SLL2, &hosts),
+                                 wire_t_end(cases[i].v6, 7, 40000, 1000),
+                                 wire_t_end(cases[i].v6, 1, 110, 50000), 0, 1700000000000000LL};
+        struct wire_stats st;
+
+        cv.c.ifindex = cv.s.ifindex = WIRE_T_IFINDEX;
+        cv.c.type = 0; /* arrived */
+        cv.s.type = 4; /* sent */
+        wire_t_greet(&cv);
+        (cases[i].client ? &cv.c : &cv.s)->type = cases[i].type;
+        wire_t_pass(&cv);
+        wire_stats(cv.w, &st);
+        if (seen.logins != cases[i].logins || (int)st.desynced != !cases[i].logins)
+            fail_msg("case %zu: %d logins, %d desynced (%s)", i, seen.logins, (int)st.desynced,
+                     seen.why ? seen.why : "-");
+        if (!cases[i].logins)
+            assert_string_equal(seen.why, cases[i].client
+                                              ? "a client segment not addressed to this host"
+                                              : "a server segment arrived from outside");
+        wire_free(cv.w);
+    }
+}
+
+/* test_wire_loss - a login on a conversation whose first packet came at or before a loss
+ * the capture reported (wire_note_loss) is refused; one that started after it is not; the
+ * latest loss counts */
+static void test_wire_loss(void **state)
+{
+    static const struct {
+        int64_t at; /* the loss, from the conversation's first packet */
+        int logins;
+    } cases[] = {
+        {-1000000, 1}, {-1, 1}, {0, 0}, {1, 0}, {5000, 0}, {7000, 0} /* the +OK's time */,
+        {1000000, 0},
+    };
+    struct wire_t_seen seen;
+    struct wire_t_conv cv, later;
+    struct wire_stats st;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < UTIL_ARRAY_LEN(cases); i++) {
+        cv = (struct wire_t_conv){wire_t_new(&seen), wire_t_end(0, 7, 40000, 1000),
+                                  wire_t_end(0, 1, 110, 50000), 0, 1700000000000000LL};
+        wire_t_greet(&cv);
+        wire_note_loss(cv.w, 1700000000000000LL + 1000 + cases[i].at);
+        wire_t_pass(&cv);
+        wire_stats(cv.w, &st);
+        if (seen.logins != cases[i].logins || (int)st.desynced != !cases[i].logins)
+            fail_msg("case %zu: %d logins, %d desynced", i, seen.logins, (int)st.desynced);
+        if (!cases[i].logins)
+            assert_string_equal(seen.why, "the capture lost packets during the conversation");
+        wire_free(cv.w);
+    }
+    cv = (struct wire_t_conv){wire_t_new(&seen), wire_t_end(0, 7, 40000, 1000),
+                              wire_t_end(0, 1, 110, 50000), 0, 1700000000000000LL};
+    later = (struct wire_t_conv){cv.w, wire_t_end(0, 8, 40000, 1000), wire_t_end(0, 1, 110, 50000),
+                                 0, 1700000000000000LL + 10000};
+    wire_t_greet(&cv);
+    wire_note_loss(cv.w, cv.usec);
+    wire_note_loss(cv.w, 1700000000000000LL); /* an earlier one changes nothing */
+    wire_t_pass(&cv);
+    wire_t_pop3(&later, 1);
+    assert_int_equal(seen.logins, 1);
+    assert_int_equal(seen.desyncs, 1);
+    assert_int_equal(seen.usec[0], later.usec - 5 * 1000); /* later's +OK to PASS */
+    wire_free(cv.w);
+}
+
+/* test_wire_before_login - before_login is called just before each login is reported
+ * (not for a refused password), and a loss it reports refuses that very login */
+static void test_wire_before_login(void **state)
+{
+    static const struct {
+        int ok;      /* the password was right */
+        int loss;    /* before_login reports a loss at the conversation's first packet */
+        int befores; /* calls so far */
+        int logins;  /* logins so far */
+        int desyncs; /* conversations desynchronised so far */
+    } steps[] = {
+        {1, 0, 1, 1, 0}, {0, 0, 1, 1, 0}, {1, 0, 2, 2, 0}, {1, 1, 3, 2, 1}, {1, 0, 4, 3, 1},
+    };
+    struct wire_t_seen seen;
+    struct wire *w = wire_t_new(&seen);
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < UTIL_ARRAY_LEN(steps); i++) {
+        struct wire_t_conv cv = {w, wire_t_end(0, 7, (uint16_t)(40000 + i), 1000),
+                                 wire_t_end(0, 1, 110, 50000), 0,
+                                 1700000000000000LL + (int64_t)i * 100000};
+
+        seen.loss_at = steps[i].loss ? cv.usec + 1000 : 0;
+        wire_t_pop3(&cv, steps[i].ok);
+        if (seen.befores != steps[i].befores || seen.logins != steps[i].logins ||
+            seen.desyncs != steps[i].desyncs)
+            fail_msg("step %zu: %d calls, %d logins, %d desyncs", i, seen.befores, seen.logins,
+                     seen.desyncs);
+        if (steps[i].ok) /* called before this login was reported */
+            assert_int_equal(seen.logins_at_before, steps[i].logins - !steps[i].loss);
+    }
+    assert_string_equal(seen.why, "the capture lost packets during the conversation");
+    wire_free(w);
+}
+
+/* test_wire_checksums - a client segment whose TCP or IPv4 header checksum is wrong was
+ * dropped by the server, so its PASS is not what the server read: no login. The bare
+ * pseudo-header sum that checksum offload leaves is taken; the server's checksums are
+ * not checked (offloaded, they are wrong in a capture made on the server) */
+static void test_wire_checksums(void **state)
+{
+    static const struct {
+        int client; /* 1: the client's PASS has the checksums; 0: the server's +OK */
+        enum wire_t_sum sum;
+        int v6;
+        int logins;
+    } cases[] = {
+        {1, WIRE_T_SUM_RIGHT, 0, 1},    {1, WIRE_T_SUM_WRONG, 0, 0},
+        {1, WIRE_T_SUM_WRONG, 1, 0},    {1, WIRE_T_SUM_IP_WRONG, 0, 0},
+        {1, WIRE_T_SUM_PARTIAL, 0, 1},  {1, WIRE_T_SUM_PARTIAL, 1, 1},
+        {0, WIRE_T_SUM_WRONG, 0, 1},    {0, WIRE_T_SUM_WRONG, 1, 1},
+        {0, WIRE_T_SUM_IP_WRONG, 0, 1}, {0, WIRE_T_SUM_PARTIAL, 0, 1},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < UTIL_ARRAY_LEN(cases); i++) {
+        struct wire_t_seen seen;
+        struct wire_t_conv cv = {wire_t_new(&seen), wire_t_end(cases[i].v6, 7, 40000, 1000),
+                                 wire_t_end(cases[i].v6, 1, 110, 50000), 0, 1700000000000000LL};
+
+        wire_t_greet(&cv);
+        (cases[i].client ? &cv.c : &cv.s)->sum = cases[i].sum;
+        wire_t_pass(&cv);
+        if (seen.logins != cases[i].logins || seen.desyncs != !cases[i].logins)
+            fail_msg("case %zu: %d logins, %d desyncs (%s)", i, seen.logins, seen.desyncs,
+                     seen.why ? seen.why : "-");
+        if (!cases[i].logins)
+            assert_string_equal(seen.why, "a bad checksum");
+        wire_free(cv.w);
+    }
+}
+
 #define WIRE_T_BUDGET_FLOWS 2100
 #define WIRE_T_PIECE        1400
 
@@ -816,7 +1246,7 @@ static void test_wire_budget(void **state)
     (void)state;
     memset(&seen, 0, sizeof(seen));
     wire_t_default_ports(&ports);
-    w = wire_new(PACKET_DLT_EN10MB, &ports, &limits, &events, &seen);
+    w = wire_new(PACKET_DLT_EN10MB, &ports, &limits, wire_t_hosts(), &events, &seen);
     memset(piece, 'A', WIRE_T_PIECE);
     piece[WIRE_T_PIECE] = '\0';
     for (i = 0; i < WIRE_T_BUDGET_FLOWS; i++) {
@@ -943,7 +1373,7 @@ static void test_wire_packets(void **state)
 
     wire_t_default_ports(&ports);
     memset(&cut, 0, sizeof(cut));
-    w = cut.w = wire_new(PACKET_DLT_EN10MB, &ports, &limits, &pausing, &cut);
+    w = cut.w = wire_new(PACKET_DLT_EN10MB, &ports, &limits, wire_t_hosts(), &pausing, &cut);
     for (i = 0; i < tape.n; i += n) {
         int before = cut.logins;
 
@@ -1173,6 +1603,12 @@ int main(void)
         cmocka_unit_test(test_wire_acked_unseen),
         cmocka_unit_test(test_wire_fragments),
         cmocka_unit_test(test_wire_fragments_ahead),
+        cmocka_unit_test(test_wire_servers),
+        cmocka_unit_test(test_wire_set_hosts),
+        cmocka_unit_test(test_wire_direction),
+        cmocka_unit_test(test_wire_loss),
+        cmocka_unit_test(test_wire_before_login),
+        cmocka_unit_test(test_wire_checksums),
         cmocka_unit_test(test_wire_budget),
         cmocka_unit_test(test_wire_packets),
         cmocka_unit_test(test_wire_pcap_header),
