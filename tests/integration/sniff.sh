@@ -5,14 +5,24 @@
 #    runs in a private network namespace; clients in a second namespace log in every way
 #    the sniffer must understand, fail to log in, and log in inside STARTTLS, each from a
 #    source address of its own, IPv4 and IPv6, while tcpdump records the server's veth.
-#    popauth --once reads the recording; the grants must be exactly the successful logins
-#    (address and user), with no password bytes in popauth's output or in the store.
+#    popauth --once reads the recording (sniff_servers: the server's two addresses); the
+#    grants must be exactly the successful logins (address and user), with no password
+#    bytes in popauth's output or in the store.
 # 2. Crafted: pcap_craft writes one conversation per file (out of order, retransmitted,
 #    overlapping with other bytes, joined mid-session, VLAN and QinQ tags, Linux cooked v1
 #    and v2, raw IP, loopback, IPv6 extension headers, IP fragments, an over-long line,
 #    pcapng, an old capture, urgent data, fragments between the same or other hosts),
 #    each with its exact expected grants. A session joined mid-session is followed (its
-#    STLS ends it) but its login grants nothing.
+#    STLS ends it) but its login grants nothing. Then every insertion and evasion class of
+#    the sniffer's rules, each attack granting nothing (and counted as desynced) beside a
+#    control that grants: bytes sent for the sniffer alone (keep-alive-like 1-byte copies,
+#    a wrong TCP checksum, an old TCP timestamp, a lower TTL or hop limit, IPv4 options, a
+#    wrong IPv4 header checksum, packet type OTHERHOST; with other bytes or the same
+#    ones) against logins sent byte by byte twice, with offloaded checksums, timestamps or
+#    TTL 57; a missing timestamp, data on a SYN, a blind RST, a segment past the server's
+#    window (against one inside it), a forged reply that arrived instead of leaving (Linux
+#    cooked v1 and v2), IPv6 extension headers, a server not in sniff_servers (counted as
+#    foreign), and a capture file read without sniff_servers (refused at start).
 # 3. Live: popauth captures on the server's interface with run_user=nobody; real POP3 and
 #    IMAP logins are granted within seconds, the process runs as nobody without
 #    capabilities, and SIGTERM stops it with status 0.
@@ -38,13 +48,15 @@ netns_setup || die "could not set up the network namespaces"
 
 ctl() { local db=$1; shift; "$bindir/popauthctl" -c /dev/null -o "database=$db" "$@"; }
 
-# sniff_once CAPTURE DB [-o name=value...]: popauth --once over CAPTURE into DB (via run).
+# sniff_once CAPTURE DB [-o name=value...]: popauth --once over CAPTURE into DB (via run),
+# with sniff_servers=$servers (the section's servers; a later -o sniff_servers wins).
+servers=
 sniff_once()
 {
     local cap=$1 db=$2
     shift 2
-    run "$bindir/popauth" -c /dev/null -o "sniff_file=$cap" -o log_sources= -o "database=$db" \
-        -o local_networks=127.0.0.0/8 --once "$@"
+    run "$bindir/popauth" -c /dev/null -o "sniff_file=$cap" -o "sniff_servers=$servers" \
+        -o log_sources= -o "database=$db" -o local_networks=127.0.0.0/8 --once "$@"
 }
 
 # grants DB: one "address user" line per active grant, sorted.
@@ -283,6 +295,7 @@ status=$((syns != nsessions)) out="SYNs in the capture: $syns" err=
 expect_status 0 "the recording holds all $nsessions conversations"
 
 db=$work/recorded.db
+servers=$srv,$srv6
 sniff_once "$cap" "$db"
 printf '%s\n%s\n' "$out" "$err" >"$db.err"
 expect_status 0 "popauth --once reads the recorded capture"
@@ -319,6 +332,7 @@ fi
 mkdir -p "$work/crafted"
 ncraft=0
 now=$(date +%s)
+servers=192.0.2.1,2001:db8::1 # pcap_craft's servers unless -s
 
 # crafted WHAT WANT [-o name=value]... -- PCAP_CRAFT_ARGS...: write the capture, read it
 # with popauth --once into a store of its own, compare the grants with WANT.
@@ -400,11 +414,13 @@ crafted "raw IPv6" "${a6}17 alice" -- -c ${a6}17 -l raw imap
 crafted "BSD loopback, IPv4" "$a4.18 alice" -- -c $a4.18 -l null pop3
 crafted "BSD loopback, IPv6" "${a6}18 alice" -- -c ${a6}18 -l null imap
 crafted "IPv6 on Ethernet" "${a6}19 alice" -- -c ${a6}19 pop3
-crafted "IPv6 with hop-by-hop, destination options and routing headers" "${a6}20 alice" \
+crafted "IPv6 hop-by-hop, destination options and routing headers desynchronise: no grant" "" \
     -- -c ${a6}20 -x pop3
-crafted "IPv6 extension headers inside QinQ tags" "${a6}21 alice" -- -c ${a6}21 -x -l qinq imap
+expect_finish "crafted: the IPv6 extension headers are counted as a desync" desynced=1 logins=0
+crafted "IPv6 extension headers inside QinQ tags desynchronise: no grant" "" \
+    -- -c ${a6}21 -x -l qinq imap
 crafted "a PASS in IPv4 fragments is ignored: no grant" "" -- -c $a4.22 fragments
-crafted "a PASS in IPv6 fragments is ignored: no grant" "" -- -c ${a6}22 -x fragments
+crafted "a PASS in IPv6 fragments is ignored: no grant" "" -- -c ${a6}22 fragments
 crafted "urgent data (TCP URG) desynchronises: no grant" "" -- -c $a4.35 urgent
 expect_finish "crafted: the urgent byte is counted as a desync" desynced=1 logins=0
 crafted "urgent data over IPv6: no grant" "" -- -c ${a6}35 urgent
@@ -412,7 +428,7 @@ crafted "TCP fragments between the same hosts during a login: no grant" "" \
     -- -c $a4.36 frag-same-hosts
 expect_finish "crafted: the refused login is counted as a desync" desynced=1 logins=0
 crafted "TCP fragments between the same IPv6 hosts during a login: no grant" "" \
-    -- -c ${a6}36 -x frag-same-hosts
+    -- -c ${a6}36 frag-same-hosts
 crafted "urgent data in pcapng (read by libpcap): no grant" "" -- -c $a4.38 -f pcapng urgent
 crafted "TCP fragments between the same hosts in pcapng (read by libpcap): no grant" "" \
     -- -c $a4.39 -f pcapng frag-same-hosts
@@ -438,6 +454,97 @@ crafted "sniff_ports names another POP3 port" "$a4.29 alice" -o "sniff_ports=pop
     -- -c $a4.29 -p 1110 pop3
 crafted "local_networks logins need no grant" "" -o local_networks=198.51.100.30 \
     -- -c $a4.30 pop3
+
+# Insertion and evasion: each attack grants nothing and is counted as a desync (the login
+# it would have made is not counted); each control beside it grants.
+# attack WHAT [-o name=value]... -- PCAP_CRAFT_ARGS...: a crafted capture that must grant
+# nothing, its conversation desynchronised.
+attack()
+{
+    local what=$1
+    shift
+    crafted "$what: no grant" "" "$@"
+    expect_finish "crafted: $what: counted as a desync, no login" desynced=1 logins=0
+}
+
+attack "keep-alive-like 1-byte copies (PASS wrong) before each real byte of a second USER" \
+    -- -c $a4.40 keepalive-insert
+crafted "a login whose every client byte comes twice as identical 1-byte copies: granted" \
+    "$a4.41 alice" -- -c $a4.41 -i keepalive-insert
+expect_finish "crafted: the identical 1-byte copies are no desync" desynced=0 logins=1
+attack "fake 1-byte copies with a wrong TCP checksum" -- -c $a4.42 badsum-insert
+attack "identical copies with a wrong TCP checksum" -- -c $a4.43 -i badsum-insert
+crafted "client segments with the partial (offloaded) TCP checksum: granted" "$a4.44 alice" \
+    -- -c $a4.44 -P pop3
+crafted "partial TCP checksums, IMAP over IPv6: granted" "${a6}44 alice" -- -c ${a6}44 -P imap
+attack "fake copies with an old TCP timestamp (PAWS)" -- -c $a4.45 paws-insert
+attack "identical copies with an old TCP timestamp" -- -c $a4.46 -i paws-insert
+crafted "TCP timestamps on every segment, the client's wrapping past 2^32: granted" \
+    "$a4.47 alice" -- -c $a4.47 -T pop3
+crafted "TCP timestamps, IMAP over IPv6: granted" "${a6}47 alice" -- -c ${a6}47 -T imap
+attack "timestamps on, then the PASS segment without one" -- -c $a4.48 ts-missing
+attack "fake copies with a lower TTL" -- -c $a4.49 ttl-insert
+attack "fake copies with a lower hop limit (IPv6)" -- -c ${a6}49 ttl-insert
+attack "identical copies with a lower TTL" -- -c $a4.50 -i ttl-insert
+crafted "a whole conversation with TTL 57: granted" "$a4.51 alice" -- -c $a4.51 -H 57 pop3
+crafted "a whole conversation with hop limit 57 (IPv6): granted" "${a6}51 alice" \
+    -- -c ${a6}51 -H 57 imap
+crafted "TTL 57, timestamps and partial checksums together: granted" "$a4.60 alice" \
+    -- -c $a4.60 -H 57 -T -P pop3
+attack "fake copies with IPv4 options (NOP, NOP, NOP, EOL)" -- -c $a4.52 ipopts-insert
+attack "fake copies with a loose source route" -- -c $a4.53 lsrr-insert
+attack "identical copies with IPv4 options" -- -c $a4.54 -i ipopts-insert
+attack "fake copies with a wrong IPv4 header checksum" -- -c $a4.55 ipsum-insert
+attack "identical copies with a wrong IPv4 header checksum" -- -c $a4.56 -i ipsum-insert
+attack "a SYN carrying data, then a full login" -- -c $a4.57 syn-data
+crafted "a RST with a wrong sequence number mid-login, then a confirmed login: no grant" "" \
+    -- -c $a4.58 rst-inserted
+expect_finish "crafted: the RST ends the conversation; what follows is joined, no login" \
+    joined=1 logins=0
+attack "a client PASS x past the server's small window, other bytes after the +OK" \
+    -- -c $a4.59 window
+attack "an early PASS past the server's small window, the same bytes after the +OK" \
+    -- -c $a4.61 -i window
+crafted "the same small window (scaled), every client segment inside it: granted" \
+    "$a4.62 alice" -- -c $a4.62 window-ok
+crafted "the same small window over IPv6 with timestamps: granted" "${a6}62 alice" \
+    -- -c ${a6}62 -T window-ok
+for link in sll sll2; do
+    attack "$link: a forged +OK Logged in. that arrived (type 0) before the server's -ERR" \
+        -- -c $a4.63 -l $link forged-ok
+    attack "$link: IPv6, a forged +OK Logged in. that arrived before the server's -ERR" \
+        -- -c ${a6}63 -l $link forged-ok
+    attack "$link: fake client copies of packet type 3 (to another host)" \
+        -- -c $a4.64 -l $link otherhost-insert
+    attack "$link: identical client copies of packet type 3" \
+        -- -c $a4.65 -l $link -i otherhost-insert
+    crafted "$link: a login whose every client byte comes twice (type 0): granted" "$a4.66 alice" \
+        -- -c $a4.66 -l $link -i keepalive-insert
+done
+
+# sniff_servers: a conversation with another server is ignored (counted as foreign); CIDRs
+# and a server named with -s; a capture file without sniff_servers is refused at start.
+crafted "a server not in sniff_servers: no grant" "" -o sniff_servers=192.0.2.99 \
+    -- -c $a4.67 pop3
+expect_finish "crafted: the conversation with another server is counted as foreign" \
+    foreign=1 logins=0
+crafted "an IPv6 server not in sniff_servers: no grant" "" -o sniff_servers=192.0.2.1,2001:db8::99 \
+    -- -c ${a6}67 imap
+expect_finish "crafted: the IPv6 conversation with another server is counted as foreign" \
+    foreign=1 logins=0
+crafted "sniff_servers as CIDRs: granted" "$a4.68 alice" \
+    -o sniff_servers=192.0.2.0/24,2001:db8::/64 -- -c $a4.68 pop3
+expect_finish "crafted: a server inside a sniff_servers CIDR is not foreign" foreign=0 logins=1
+crafted "IPv6 sniff_servers CIDR: granted" "${a6}68 alice" \
+    -o sniff_servers=192.0.2.0/24,2001:db8::/64 -- -c ${a6}68 imap
+crafted "a server named with -s in sniff_servers: granted" "$a4.69 alice" \
+    -o sniff_servers=203.0.113.5 -- -c $a4.69 -s 203.0.113.5 pop3
+nosrv=$work/crafted/no-servers.pcap
+run "$bindir/pcap_craft" -c $a4.70 pop3 "$nosrv"
+expect_status 0 "crafted: pcap_craft writes a capture for the empty sniff_servers check"
+sniff_once "$nosrv" "$work/crafted/no-servers.db" -o sniff_servers=
+expect_status 2 "crafted: a capture file with sniff_servers empty is refused at start (exit 2)"
+expect_err sniff_servers "crafted: the refusal names sniff_servers"
 
 # A capture cut inside its last record, in pcap (read by popauth itself) and pcapng (read
 # by libpcap): the login before the cut is granted, then popauth reports the read error
