@@ -44,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shared/cksum.h"
 #include "shared/util.h"
 
 #define CRAFT_MAX_FRAMES 4096  /* frames in one file */
@@ -174,26 +175,6 @@ static void craft_put32(uint8_t *p, uint32_t v)
     p[1] = (uint8_t)(v >> 16);
     p[2] = (uint8_t)(v >> 8);
     p[3] = (uint8_t)v;
-}
-
-/* craft_sum - add len bytes at p to a ones'-complement running sum */
-static uint32_t craft_sum(uint32_t sum, const uint8_t *p, size_t len)
-{
-    size_t i;
-
-    for (i = 0; i + 1 < len; i += 2)
-        sum += (uint32_t)p[i] << 8 | p[i + 1];
-    if (len & 1)
-        sum += (uint32_t)p[len - 1] << 8;
-    return sum;
-}
-
-/* craft_fold - the Internet checksum of a running sum */
-static uint16_t craft_fold(uint32_t sum)
-{
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return (uint16_t)~sum;
 }
 
 /* craft_add_frame - wrap an IP packet in the link layer and append it as a frame */
@@ -358,7 +339,7 @@ static void craft_ip(struct craft *c, int side, const uint8_t *l4, size_t l4len,
             craft_put16(pkt + 10, 0);
             memcpy(pkt + 12, c->addr[side], 4);
             memcpy(pkt + 16, c->addr[!side], 4);
-            sum = craft_fold(craft_sum(0, pkt, h));
+            sum = cksum_field(cksum_add(0, pkt, h));
             craft_put16(pkt + 10, o->ipsum_bad ? sum ^ 0x0101u : sum);
         } else {
             uint8_t *next = &pkt[6];
@@ -429,15 +410,15 @@ static uint16_t craft_tcp_checksum(const struct craft *c, int side, const uint8_
 {
     uint8_t pseudo[32];
     size_t alen = c->family == AF_INET ? 4 : 16;
-    uint32_t sum;
+    uint64_t sum;
     uint16_t valid, partial;
 
     /* the pseudo-header: addresses, protocol, TCP length */
     memcpy(pseudo, c->addr[side], alen);
     memcpy(pseudo + alen, c->addr[!side], alen);
-    sum = craft_sum(0, pseudo, 2 * alen) + 6 + (uint32_t)len;
-    valid = craft_fold(craft_sum(sum, seg, len));
-    partial = (uint16_t)~craft_fold(sum);
+    sum = cksum_add(0, pseudo, 2 * alen) + 6 + (uint32_t)len;
+    valid = cksum_field(cksum_add(sum, seg, len));
+    partial = cksum_fold(sum);
     switch ((enum craft_tcpsum)c->over[side].tcpsum) {
     case CRAFT_SUM_VALID:
         break;
