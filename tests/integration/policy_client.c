@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "shared/util.h"
+#include "tests/integration/netaddr.h"
 
 /* What the command line asked for. */
 struct client_opts {
@@ -85,20 +86,9 @@ static int client_connect(const struct client_opts *o)
         return fd;
     }
     struct sockaddr_storage ss;
-    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
     socklen_t len;
 
-    memset(&ss, 0, sizeof(ss));
-    if (inet_pton(AF_INET, o->host, &sin->sin_addr) == 1) {
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t)o->port);
-        len = sizeof(*sin);
-    } else if (inet_pton(AF_INET6, o->host, &sin6->sin6_addr) == 1) {
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)o->port);
-        len = sizeof(*sin6);
-    } else {
+    if (netaddr_sockaddr(o->host, o->port, &ss, &len) < 0) {
         fprintf(stderr, "policy_client: bad host %s (numeric only)\n", o->host);
         exit(2);
     }

@@ -60,6 +60,7 @@
 
 #include "shared/ascii.h"
 #include "shared/util.h"
+#include "tests/integration/netaddr.h"
 
 #define CLIENT_LINE_MAX 16384              /* bytes of one line kept for parsing; more is cut */
 #define CLIENT_TEXT_MAX 1048576            /* bytes of one decoded send TEXT */
@@ -102,28 +103,6 @@ static void client_usage(int status)
     exit(status);
 }
 
-/* client_sockaddr - fill ss from numeric host and port; 0, or -1 if host is not numeric */
-static int client_sockaddr(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len)
-{
-    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-    memset(ss, 0, sizeof(*ss));
-    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t)port);
-        *len = sizeof(*sin);
-        return 0;
-    }
-    if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)port);
-        *len = sizeof(*sin6);
-        return 0;
-    }
-    return -1;
-}
-
 /* client_connect - a connected socket to the server, from o->src if set; -1 on error */
 static int client_connect(const struct client_opts *o)
 {
@@ -131,7 +110,7 @@ static int client_connect(const struct client_opts *o)
     socklen_t len, srclen;
     int fd, one = 1;
 
-    if (client_sockaddr(o->host, o->port, &ss, &len) < 0) {
+    if (netaddr_sockaddr(o->host, o->port, &ss, &len) < 0) {
         fprintf(stderr, "smtp_client: bad host %s (numeric only)\n", o->host);
         return -1;
     }
@@ -140,7 +119,7 @@ static int client_connect(const struct client_opts *o)
         return -1;
     }
     if (o->src != NULL) {
-        if (client_sockaddr(o->src, 0, &src, &srclen) < 0 || src.ss_family != ss.ss_family) {
+        if (netaddr_sockaddr(o->src, 0, &src, &srclen) < 0 || src.ss_family != ss.ss_family) {
             fprintf(stderr, "smtp_client: bad source address %s\n", o->src);
             close(fd);
             return -1;
@@ -657,7 +636,7 @@ static int client_backend(const struct client_opts *o)
     unsigned long n = 0;
     int lfd, one = 1;
 
-    if (client_sockaddr(o->host, o->port, &ss, &len) < 0) {
+    if (netaddr_sockaddr(o->host, o->port, &ss, &len) < 0) {
         fprintf(stderr, "smtp_client: bad listen address %s\n", o->host);
         return 2;
     }
