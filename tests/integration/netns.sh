@@ -50,6 +50,11 @@
 #   popauth_start BINDIR DB LOGFILE [-o name=value...]  run popauth (root namespace) on
 #                               store DB following LOGFILE; waits until it has LOGFILE open
 #                               and DB exists. Sets POPAUTH_PID, POPAUTH_ERR (its stderr file)
+#   popauth_capture BINDIR DIR [-o name=value...]  run popauth in the server namespace,
+#                               capturing live on its veth as run_user=nobody, store
+#                               DIR/auth.db (DIR made writable by nobody); waits until it
+#                               runs as nobody (real, effective, saved and fs uid). Sets
+#                               POPAUTH_PID, POPAUTH_ERR, POPAUTH_UID_LINE (its Uid: line)
 #   smtpgate_start BINDIR DB NS ADDR PORT [-o name=value...]  run smtpgate in namespace NS,
 #                               policy_listen=inet:ADDR:PORT, on store DB; waits for the port.
 #                               Sets SMTPGATE_PID, SMTPGATE_ERR
@@ -820,6 +825,37 @@ popauth_start()
     {
         echo "netns.sh: popauth did not open $log and $db within 10 s"
         tail -n 20 "$POPAUTH_ERR"
+    } >&2
+    return 1
+}
+
+# popauth__nobody PID: process PID runs as nobody (every uid), its Uid: line in
+# POPAUTH_UID_LINE
+popauth__nobody()
+{
+    local n
+    n=$(id -u nobody)
+    POPAUTH_UID_LINE=$(awk '$1 == "Uid:"' "/proc/$1/status" 2>/dev/null)
+    [ "$(awk '{ print $2, $3, $4, $5 }' <<<"$POPAUTH_UID_LINE")" = "$n $n $n $n" ]
+}
+
+popauth_capture()
+{
+    local bindir=$1 dir=$2
+    shift 2
+    [ -x "$bindir/popauth" ] || { netns__die "$bindir/popauth is not built"; return 1; }
+    mkdir -p "$dir" && chown nobody:nogroup "$dir" && chmod 755 "$dir" && chmod o+x "$(dirname "$dir")" ||
+        { netns__die "could not make $dir writable by nobody"; return 1; }
+    POPAUTH_ERR=$dir/popauth.err
+    netns_bg "$NETNS_SERVER" "$bindir/popauth" -c /dev/null -o "database=$dir/auth.db" \
+        -o log_sources= -o "sniff_interfaces=$NETNS_SERVER_IF" -o run_user=nobody \
+        -o local_networks=127.0.0.0/8 "$@" >"$dir/popauth.out" 2>"$POPAUTH_ERR"
+    POPAUTH_PID=$NETNS_LAST_PID
+    # Ready once it runs as nobody: the capture handle is opened before the drop.
+    netns__wait "$POPAUTH_PID" popauth__nobody "$POPAUTH_PID" && return 0
+    {
+        echo "netns.sh: popauth did not run as nobody within 10 s ($POPAUTH_UID_LINE)"
+        tail -n 5 "$POPAUTH_ERR"
     } >&2
     return 1
 }

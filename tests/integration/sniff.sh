@@ -567,30 +567,10 @@ done
 # --- 3. Live capture, as nobody ---------------------------------------------------
 
 live=$work/live
-if ! { mkdir -p "$live" && chown nobody:nogroup "$live" && chmod 755 "$live" && chmod o+x "$work"; }; then
-    die "could not make $live writable by nobody"
-fi
 ldb=$live/auth.db
-netns_bg "$NETNS_SERVER" "$bindir/popauth" -c /dev/null -o "database=$ldb" -o log_sources= \
-    -o "sniff_interfaces=$NETNS_SERVER_IF" -o run_user=nobody -o local_networks=127.0.0.0/8 \
-    >"$live/popauth.out" 2>"$live/popauth.err"
-lpid=$NETNS_LAST_PID
-nobody_uid=$(id -u nobody)
-
-# Ready once it runs as nobody: the capture handle is opened before the drop.
-uid_line=
-for ((i = 0; i < 100; i++)); do
-    kill -0 "$lpid" 2>/dev/null || break
-    uid_line=$(awk '$1 == "Uid:"' "/proc/$lpid/status" 2>/dev/null)
-    [ "$(awk '{ print $2 }' <<<"$uid_line")" = "$nobody_uid" ] && break
-    sleep 0.1
-done
-status=0 out="Uid line: $uid_line" err=$(tail -n 5 "$live/popauth.err")
-if [ "$(awk '{ print $2, $3, $4, $5 }' <<<"$uid_line")" = "$nobody_uid $nobody_uid $nobody_uid $nobody_uid" ]; then
-    pass "live: popauth runs as nobody (real, effective, saved and fs uid $nobody_uid)"
-else
-    die "live: popauth does not run as nobody after 10 s (alive: $(kill -0 "$lpid" 2>/dev/null && echo yes || echo no); $uid_line; $(tail -n 5 "$live/popauth.err" | tr '\n' ' '))"
-fi
+popauth_capture "$bindir" "$live" || die "live: popauth does not capture as nobody"
+lpid=$POPAUTH_PID
+pass "live: popauth runs as nobody (real, effective, saved and fs uid: $POPAUTH_UID_LINE)"
 cap_eff=$(awk '$1 == "CapEff:" { print $2 }' "/proc/$lpid/status")
 out="CapEff: $cap_eff"
 if [ "$cap_eff" = 0000000000000000 ]; then pass "live: popauth has no capabilities left"; else fail "live: popauth kept capabilities"; fi

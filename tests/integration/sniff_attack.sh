@@ -55,28 +55,11 @@ fi
 # --- popauth captures live on the server's veth, as nobody (sniff.sh section 3) --------
 
 live=$work/live
-if ! { mkdir -p "$live" && chown nobody:nogroup "$live" && chmod 755 "$live" && chmod o+x "$work"; }; then
-    die "could not make $live writable by nobody"
-fi
 ldb=$live/auth.db
 source_name=sniff:$NETNS_SERVER_IF
-netns_bg "$NETNS_SERVER" "$bindir/popauth" -c /dev/null -o "database=$ldb" -o log_sources= \
-    -o "sniff_interfaces=$NETNS_SERVER_IF" -o run_user=nobody -o local_networks=127.0.0.0/8 \
-    >"$live/popauth.out" 2>"$live/popauth.err"
-lpid=$NETNS_LAST_PID
-nobody_uid=$(id -u nobody)
-uid_line=
-for ((i = 0; i < 100; i++)); do
-    kill -0 "$lpid" 2>/dev/null || break
-    uid_line=$(awk '$1 == "Uid:"' "/proc/$lpid/status" 2>/dev/null)
-    [ "$(awk '{ print $2 }' <<<"$uid_line")" = "$nobody_uid" ] && break
-    sleep 0.1
-done
-if [ "$(awk '{ print $2, $3, $4, $5 }' <<<"$uid_line")" = "$nobody_uid $nobody_uid $nobody_uid $nobody_uid" ]; then
-    pass "popauth captures on $NETNS_SERVER_IF and runs as nobody"
-else
-    die "popauth did not start capturing on $NETNS_SERVER_IF within 10 s (alive: $(kill -0 "$lpid" 2>/dev/null && echo yes || echo no); $uid_line; $(tail -n 5 "$live/popauth.err" | tr '\n' ' '))"
-fi
+popauth_capture "$bindir" "$live" || die "popauth did not start capturing on $NETNS_SERVER_IF"
+lpid=$POPAUTH_PID
+pass "popauth captures on $NETNS_SERVER_IF and runs as nobody"
 
 ctl() { "$bindir/popauthctl" -c /dev/null -o "database=$ldb" "$@"; }
 
@@ -86,6 +69,20 @@ desyncs()
     local json
     json=$(ctl stats --json 2>/dev/null) || { echo 0; return; }
     jq -r --arg s "$source_name" '.sources[$s].errors // 0' <<<"$json" 2>/dev/null || echo 0
+}
+
+# expect_one_desync BEFORE WHAT: the desync count grows from BEFORE to BEFORE + 1 (polled
+# for 5 s: the counters reach the store with popauth's next commit)
+expect_one_desync()
+{
+    local i after
+    for ((i = 0; i < 50; i++)); do
+        after=$(desyncs)
+        [ "$after" -gt "$1" ] && break
+        sleep 0.1
+    done
+    status=$((after != $1 + 1)) out="desynced conversations: $1 before, $after after" err=
+    expect_status 0 "$2"
 }
 
 # wait_grant ADDR USER SOURCE WHAT: poll the store (10 s) for ADDR's grant; it must be
@@ -216,13 +213,7 @@ attack()
     expect_status 0 "$what: Dovecot logged no login from $src"
 
     no_grant "$src" "$what: popauth grants nothing"
-    for ((i = 0; i < 50; i++)); do
-        after=$(desyncs)
-        [ "$after" -gt "$before" ] && break
-        sleep 0.1
-    done
-    status=$((after != before + 1)) out="desynced conversations: $before before, $after after" err=
-    expect_status 0 "$what: popauth counted the conversation as desynchronised"
+    expect_one_desync "$before" "$what: popauth counted the conversation as desynchronised"
 
     if [ "$proto" = pop3 ]; then
         run pop3_login "$NETNS_CLIENT" "$server" "$user" secret "$src"
@@ -267,13 +258,7 @@ truthful()
         expect_status 0 "$what: no desync"
     else
         no_grant "$src" "$what: desynchronised all the same, no grant"
-        for ((i = 0; i < 50; i++)); do
-            after=$(desyncs)
-            [ "$after" -gt "$before" ] && break
-            sleep 0.1
-        done
-        status=$((after != before + 1)) out="desynced conversations: $before before, $after after" err=
-        expect_status 0 "$what: counted as desynchronised"
+        expect_one_desync "$before" "$what: counted as desynchronised"
         attacks=$((attacks + 1))
     fi
 }
