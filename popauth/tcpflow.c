@@ -752,7 +752,7 @@ static void tcpflow_segment(struct tcpflow_table *t, struct tcpflow *f, enum tcp
             return;
         }
         if (old > 0 && !tcpflow_recent_match(t, d, seq, bytes, old)) {
-            tcpflow_desync(t, f, "segment overlaps delivered bytes with other bytes");
+            tcpflow_desync(t, f, "segment overlaps delivered bytes not matched as identical");
             return;
         }
         if (fin && d->ooo != NULL) {
@@ -777,7 +777,7 @@ static void tcpflow_segment(struct tcpflow_table *t, struct tcpflow *f, enum tcp
         else if (len == 1 && old == 1 && !fin && bytes[0] == d->last)
             t->stats.retransmitted++; /* a keep-alive probe repeating the last byte */
         else
-            tcpflow_desync(t, f, "retransmission differs from the bytes delivered");
+            tcpflow_desync(t, f, "copy of delivered bytes not matched as identical");
     }
     if (fin && f->state == TCPFLOW_S_LIVE) {
         if ((uint32_t)(seq + len) != tcpflow_next_seq(d))

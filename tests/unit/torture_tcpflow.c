@@ -432,7 +432,7 @@ static void test_tcpflow_retransmission(void **state)
     assert_int_equal(t_stats(e).retransmitted, 4);
     assert_int_equal(t_stats(e).desynced, 0);
     t_sendn(e, 40000, C, ACK, 1028, 5001, "\0", 1, 0);
-    t_expect(e, "#1 desync retransmission differs from the bytes delivered\n");
+    t_expect(e, "#1 desync copy of delivered bytes not matched as identical\n");
     t_env_free(e);
 }
 
@@ -453,7 +453,7 @@ static void test_tcpflow_retransmission_too_old(void **state)
     t_expect(e, "");
     t_send(e, 40000, C, ACK, 1001, 5001, "ab\n"); /* no longer */
     t_send(e, 40000, C, ACK, seq, 5001, "cd\n");
-    t_expect(e, "#1 desync retransmission differs from the bytes delivered\n");
+    t_expect(e, "#1 desync copy of delivered bytes not matched as identical\n");
     t_env_free(e);
 }
 
@@ -472,7 +472,7 @@ static void test_tcpflow_overlap_conflict(void **state)
     t_send(e, 40000, S, ACK, 5001, 1017, "+OK\r\n");
     t_send(e, 40000, C, RST | ACK, 1017, 5001, "");
     t_expect(e, OPEN0 "#1 data C 'USER a\\r\\n'\n"
-                      "#1 desync retransmission differs from the bytes delivered\n"
+                      "#1 desync copy of delivered bytes not matched as identical\n"
                       "#1 close reset\n");
     /* old part right, new tail: the tail is delivered */
     t_handshake(e, 40001, 2000, 6000);
@@ -482,14 +482,14 @@ static void test_tcpflow_overlap_conflict(void **state)
                 "#2 data C 'USER a'\n#2 data C '\\r\\n'\n");
     /* old part wrong, new tail: desynchronised */
     t_send(e, 40001, C, ACK, 2005, 6001, "X\r\nPASS b\r\n");
-    t_expect(e, "#2 desync segment overlaps delivered bytes with other bytes\n");
+    t_expect(e, "#2 desync segment overlaps delivered bytes not matched as identical\n");
     /* old part spanning more than the recorded pieces: desynchronised */
     t_handshake(e, 40002, 3000, 7000);
     t_send(e, 40002, C, ACK, 3001, 7001, "USER a\r\n");
     t_send(e, 40002, C, ACK, 3003, 7001, "ER a\r\nPASS");
     t_expect(e, "#3 open 192.0.2.1:40002 198.51.100.1:110 joined=0\n"
                 "#3 data C 'USER a\\r\\n'\n"
-                "#3 desync segment overlaps delivered bytes with other bytes\n");
+                "#3 desync segment overlaps delivered bytes not matched as identical\n");
     st = t_stats(e);
     assert_int_equal(st.desynced, 3);
     assert_int_equal(st.active, 2);
@@ -867,8 +867,8 @@ static void test_tcpflow_seeds(void **state)
         t_send(&e, 40000, C, ACK, 1001, 5001, "USER a\r\n");
         t_send(&e, 40000, C, ACK, 1001, 5001, "USER a\r\n"); /* identical: dropped */
         t_send(&e, 40000, C, ACK, 1001, 5001, "USER b\r\n"); /* differs: desync */
-        t_expect(&e, OPEN0 "#1 data C 'USER a\\r\\n'\n#1 desync retransmission differs from "
-                           "the bytes delivered\n");
+        t_expect(&e, OPEN0 "#1 data C 'USER a\\r\\n'\n#1 desync copy of delivered bytes not "
+                           "matched as identical\n");
         assert_int_equal(t_stats(&e).retransmitted, 1);
         tcpflow_free(e.t);
         assert_int_equal(rec->opened, rec->closed);
@@ -900,7 +900,7 @@ static void test_tcpflow_evict(void **state)
     /* flow 5 desynchronises; the next new flow takes its place, not flow 3's */
     t_send(e, 5, C, ACK, 1001, 5001, "X\r\n");
     t_handshake(e, 6, 1000, 5000);
-    t_expect(e, "#5 desync retransmission differs from the bytes delivered\n"
+    t_expect(e, "#5 desync copy of delivered bytes not matched as identical\n"
                 "#5 close evicted\n");
     /* with nothing "done", the oldest followed flow goes: flow 3 */
     t_handshake(e, 7, 1000, 5000);
@@ -989,7 +989,7 @@ static void test_tcpflow_port_reuse(void **state)
     t_send(e, 40000, C, SYN, 7000, 0, "");
     t_send(e, 40000, S, SYN | ACK, 1000, 7001, "");
     t_send(e, 40000, S, ACK, 1001, 7001, "+OK\r\n");
-    t_expect(e, "#2 desync retransmission differs from the bytes delivered\n#2 close closed\n"
+    t_expect(e, "#2 desync copy of delivered bytes not matched as identical\n#2 close closed\n"
                 "#3 open 192.0.2.1:40000 198.51.100.1:110 joined=0\n"
                 "#3 data S '+OK\\r\\n' acked=0\n");
     /* while followed: another ISN also ends it */
@@ -1106,10 +1106,10 @@ static void t_drop_run(const struct t_drop_case *tc)
     else
         snprintf(want, sizeof(want),
                  OPEN0 "#1 data C 'USER a\\r\\n'\n#1 data S '+OK\\r\\n' acked=8\n%s",
-                 tc->by == C ? "#1 data C 'PASS x\\r\\n'\n#1 desync retransmission differs "
-                               "from the bytes delivered\n"
+                 tc->by == C ? "#1 data C 'PASS x\\r\\n'\n#1 desync copy of delivered bytes "
+                               "not matched as identical\n"
                              : "#1 data C 'PASS b\\r\\n'\n#1 data S '+OK in\\r\\n' acked=16\n#1 "
-                               "desync retransmission differs from the bytes delivered\n");
+                               "desync copy of delivered bytes not matched as identical\n");
     t_expect(e, want);
     t_env_free(e);
 }
