@@ -14,18 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-/* cksum_add - add len bytes at p, as big-endian 16-bit words, to a running sum */
-static inline uint64_t cksum_add(uint64_t sum, const uint8_t *p, size_t len)
-{
-    size_t i;
-
-    for (i = 0; i + 1 < len; i += 2)
-        sum += (uint32_t)p[i] << 8 | p[i + 1];
-    if (len & 1)
-        sum += (uint32_t)p[len - 1] << 8;
-    return sum;
-}
+#include <string.h>
 
 /* cksum_fold - a running sum folded to 16 bits (ones'-complement addition) */
 static inline uint16_t cksum_fold(uint64_t sum)
@@ -33,6 +22,37 @@ static inline uint16_t cksum_fold(uint64_t sum)
     while (sum >> 16)
         sum = (sum & 0xffff) + (sum >> 16);
     return (uint16_t)sum;
+}
+
+/*
+ * cksum_add - add len bytes at p, as big-endian 16-bit words, to a running sum. The
+ * words are summed four bytes at a time in the host's order and the folded total
+ * swapped once: the ones'-complement sum does not depend on byte order (RFC 1071 2.B).
+ */
+static inline uint64_t cksum_add(uint64_t sum, const uint8_t *p, size_t len)
+{
+    uint64_t acc = 0;
+    uint32_t w;
+    uint16_t h;
+
+    for (; len >= 4; p += 4, len -= 4) {
+        memcpy(&w, p, 4);
+        acc += w;
+    }
+    if (len >= 2) {
+        memcpy(&h, p, 2);
+        acc += h;
+        p += 2;
+        len -= 2;
+    }
+    h = cksum_fold(acc);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    h = __builtin_bswap16(h);
+#endif
+    sum += h;
+    if (len == 1)
+        sum += (uint32_t)p[0] << 8;
+    return sum;
 }
 
 /* cksum_field - the value a checksum field holds for a running sum taken with it at 0 */
