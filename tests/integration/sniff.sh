@@ -25,7 +25,8 @@
 #    foreign), and a capture file read without sniff_servers (refused at start).
 # 3. Live: popauth captures on the server's interface with run_user=nobody; real POP3 and
 #    IMAP logins are granted within seconds, the process runs as nobody without
-#    capabilities, and SIGTERM stops it with status 0.
+#    capabilities; a server address added later counts only after SIGHUP (sniff_servers
+#    defaults to this host's addresses), and SIGTERM stops it with status 0.
 # Needs root, dovecot-pop3d, dovecot-imapd, tcpdump, openssl, netcat-openbsd, iproute2, jq.
 # Usage: sniff.sh BINDIR
 set -u
@@ -603,6 +604,28 @@ expect_status 0 "live: IMAP login by bob from $la6"
 wait_live "$la6" bob sniff-imap "live: the IMAP login from $la6 is granted within 10 s"
 run ctl "$ldb" list --json
 expect_doc "map(.address) | sort == ([\"$la\", \"$la6\"] | sort)" "live: no other grant"
+
+# With sniff_servers empty, the servers are this host's addresses as read at start and on
+# SIGHUP: Dovecot on an address added later is not ours (foreign) until popauth re-reads.
+srv_new=${n4}201 lb=${n4}101
+if ! { netns_add_addr "$NETNS_SERVER" "$srv_new/24" && netns_add_addr "$NETNS_CLIENT" "$lb/24" &&
+    dovecot_reconfigure "listen = $srv, $srv6, $srv_new"; }; then
+    die "could not add $srv_new to the server and Dovecot"
+fi
+run pop3_login "$NETNS_CLIENT" "$srv_new" alice secret "$lb"
+out=$CLIENT_REPLY
+expect_status 0 "live: POP3 login by alice from $lb to $srv_new, added after popauth started"
+sleep 2
+run ctl "$ldb" show "$lb"
+expect_status 1 "live: a server address added after the start is not ours: no grant"
+kill -HUP "$lpid"
+netns__wait "$lpid" grep -q "action=reload status=ok" "$live/popauth.err"
+status=$? out='' err=$(tail -n 5 "$live/popauth.err")
+expect_status 0 "live: popauth reloads on SIGHUP"
+run pop3_login "$NETNS_CLIENT" "$srv_new" alice secret "$lb"
+out=$CLIENT_REPLY
+expect_status 0 "live: the same login again, after the reload"
+wait_live "$lb" alice sniff-pop3 "live: after SIGHUP, $srv_new is one of this host's addresses: granted"
 
 kill -TERM "$lpid"
 for ((i = 0; i < 100; i++)); do
