@@ -1002,6 +1002,34 @@ static void craft_scen_rst_inserted(struct craft *c)
     craft_pop3_quit(c);
 }
 
+/* craft_scen_fin_inserted - between USER's +OK and PASS, a client FIN inside the bytes
+ * already sent (the server takes no FIN there), then a confirmed login */
+static void craft_scen_fin_inserted(struct craft *c)
+{
+    craft_pop3_start(c);
+    craft_fake(c, CRAFT_CLIENT, c->hi[CRAFT_CLIENT] - 3, CRAFT_FIN | CRAFT_ACK, NULL, 0, NULL);
+    craft_send(c, CRAFT_CLIENT, "PASS secret\r\n");
+    craft_send(c, CRAFT_SERVER, "+OK Logged in.\r\n");
+    craft_pop3_quit(c);
+}
+
+/* craft_scen_frag_overlap - the PASS segment in IP fragments, then the same datagram (the
+ * same IP identification) again in fragments with other bytes, overlapping the first
+ * (which copy a reassembler keeps, if any, is its own policy); the server confirms */
+static void craft_scen_frag_overlap(struct craft *c)
+{
+    static const char pass[] = "PASS secret\r\n", other[] = "PASS wrongx\r\n";
+    uint32_t off;
+
+    craft_pop3_start(c);
+    off = c->hi[CRAFT_CLIENT];
+    craft_segment(c, CRAFT_CLIENT, off, CRAFT_ACK | CRAFT_PSH, pass, strlen(pass), 1);
+    c->ipid--; /* the same datagram again */
+    craft_segment(c, CRAFT_CLIENT, off, CRAFT_ACK | CRAFT_PSH, other, strlen(other), 1);
+    craft_send(c, CRAFT_SERVER, "+OK Logged in.\r\n");
+    craft_pop3_quit(c);
+}
+
 /* craft_small_window - both SYNs offer window scale 2 and the server's window field is 4:
  * 4 bytes in the SYN-ACK (never scaled), 16 after it */
 static void craft_small_window(struct craft *c)
@@ -1079,6 +1107,10 @@ static const struct {
      "PASS wrong, a forged +OK Logged in. arriving (SLL type 0), the real -ERR"},
     {"ts-missing", 110, craft_scen_ts_missing, "timestamps on; the PASS segment without one"},
     {"syn-data", 110, craft_scen_syn_data, "the SYN carries USER, then a full login"},
+    {"fin-inserted", 110, craft_scen_fin_inserted,
+     "a FIN inside the bytes already sent, then a confirmed login"},
+    {"frag-overlap", 110, craft_scen_frag_overlap,
+     "PASS in fragments, then overlapping fragments of it with other bytes"},
     {"rst-inserted", 110, craft_scen_rst_inserted,
      "USER, a RST 5000 bytes past, PASS, +OK Logged in."},
     {"window", 110, craft_scen_window,

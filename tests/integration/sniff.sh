@@ -502,6 +502,10 @@ crafted "a RST with a wrong sequence number mid-login, then a confirmed login: n
     -- -c $a4.58 rst-inserted
 expect_finish "crafted: the RST ends the conversation; what follows is joined, no login" \
     joined=1 logins=0
+attack "a client FIN inside the bytes already sent, then a confirmed login" \
+    -- -c $a4.71 fin-inserted
+attack "overlapping IPv4 fragments of PASS with other bytes" -- -c $a4.72 frag-overlap
+attack "overlapping IPv6 fragments of PASS with other bytes" -- -c ${a6}72 frag-overlap
 attack "a client PASS x past the server's small window, other bytes after the +OK" \
     -- -c $a4.59 window
 attack "an early PASS past the server's small window, the same bytes after the +OK" \
