@@ -18,16 +18,16 @@ struct store {
 
 static const struct store_backend *const store_backends[] = {&store_backend_sqlite};
 
-/* store_open - open (and in READWRITE mode create and migrate) the store at uri */
-struct store *store_open(const char *uri, enum store_mode mode, char *err, size_t errlen)
+/* store_locate - the backend named by uri and the location after its scheme; NULL and
+ * err if the scheme is unknown or the location empty */
+static const struct store_backend *store_locate(const char *uri, const char **location, char *err,
+                                                size_t errlen)
 {
     const struct store_backend *backend = &store_backend_sqlite;
-    const char *location = uri;
     const char *colon = strchr(uri, ':');
-    struct store *st;
-    void *h;
     size_t i;
 
+    *location = uri;
     if (colon != NULL && colon != uri && strspn(uri, STORE_SCHEME_CHARS) == (size_t)(colon - uri)) {
         backend = NULL;
         for (i = 0; i < UTIL_ARRAY_LEN(store_backends); i++) {
@@ -40,18 +40,54 @@ struct store *store_open(const char *uri, enum store_mode mode, char *err, size_
                         (int)(colon - uri), uri);
             return NULL;
         }
-        location = colon + 1;
+        *location = colon + 1;
     }
-    if (*location == '\0') {
+    if (**location == '\0') {
         util_seterr(err, errlen, "database '%s': empty path", uri);
         return NULL;
     }
+    return backend;
+}
+
+/* store_check - 0 if a writer could open the store at uri, as far as can be told */
+int store_check(const char *uri, char *err, size_t errlen)
+{
+    const char *location;
+    const struct store_backend *backend = store_locate(uri, &location, err, errlen);
+
+    if (backend == NULL)
+        return -1;
+    return backend->check != NULL ? backend->check(location, err, errlen) : 0;
+}
+
+/* store_open - open (and in READWRITE mode create and migrate) the store at uri */
+struct store *store_open(const char *uri, enum store_mode mode, char *err, size_t errlen)
+{
+    const struct store_backend *backend;
+    const char *location;
+    struct store *st;
+    void *h;
+
+    if ((backend = store_locate(uri, &location, err, errlen)) == NULL)
+        return NULL;
     if ((h = backend->open(location, mode, err, errlen)) == NULL)
         return NULL;
     st = xmalloc(sizeof(*st));
     st->backend = backend;
     st->handle = h;
     return st;
+}
+
+/* store_file - the file that holds the store at uri, or NULL if it is not a file */
+const char *store_file(const char *uri)
+{
+    const struct store_backend *backend;
+    const char *location;
+    char err[256];
+
+    if ((backend = store_locate(uri, &location, err, sizeof(err))) == NULL || backend->file == NULL)
+        return NULL;
+    return backend->file(location);
 }
 
 /* store_close - close the store; NULL is allowed */
@@ -117,6 +153,19 @@ int store_revoke(struct store *st, const char *address, char *err, size_t errlen
 int store_purge(struct store *st, int64_t now, int64_t *removed, char *err, size_t errlen)
 {
     return st->backend->purge(st->handle, now, removed, err, errlen);
+}
+
+/* store_revoke_user - delete every row whose user is user; *removed gets the count */
+int store_revoke_user(struct store *st, const char *user, int64_t *removed, char *err,
+                      size_t errlen)
+{
+    return st->backend->revoke_user(st->handle, user, removed, err, errlen);
+}
+
+/* store_revoke_all - delete every row; *removed gets the count */
+int store_revoke_all(struct store *st, int64_t *removed, char *err, size_t errlen)
+{
+    return st->backend->revoke_all(st->handle, removed, err, errlen);
 }
 
 /* store_list - call cb for each active row (all: expired ones too), by address */

@@ -68,8 +68,17 @@ typedef int (*store_list_cb)(const struct store_grant *g, void *ctx);
 
 /* store_open - open (and in READWRITE mode create and migrate) the store at uri */
 struct store *store_open(const char *uri, enum store_mode mode, char *err, size_t errlen);
+/*
+ * store_check - 0 if uri names a known store type and a place where a writer could open
+ * it, as far as can be told without opening anything (SQLite: the file's directory
+ * exists, and the file, if there, is a regular file); -1 and err naming uri if not
+ */
+int store_check(const char *uri, char *err, size_t errlen);
 /* store_close - close the store; NULL is allowed */
 void store_close(struct store *st);
+/* store_file - the file that holds the store at uri (a pointer into uri), or NULL for a
+ * store that is not a file or a uri that names no store */
+const char *store_file(const char *uri);
 
 /* store_begin - start a batch: later writes commit together at store_commit */
 int store_begin(struct store *st, char *err, size_t errlen);
@@ -97,6 +106,11 @@ int store_lookup(struct store *st, const char *address, int64_t now, struct stor
 int store_revoke(struct store *st, const char *address, char *err, size_t errlen);
 /* store_purge - delete every row with expires <= now; *removed gets the count */
 int store_purge(struct store *st, int64_t now, int64_t *removed, char *err, size_t errlen);
+/* store_revoke_user - delete every row whose user is user; *removed gets the count */
+int store_revoke_user(struct store *st, const char *user, int64_t *removed, char *err,
+                      size_t errlen);
+/* store_revoke_all - delete every row; *removed gets the count */
+int store_revoke_all(struct store *st, int64_t *removed, char *err, size_t errlen);
 /* store_list - call cb for each active row (all: expired ones too), by address */
 int store_list(struct store *st, int64_t now, int all, store_list_cb cb, void *ctx, char *err,
                size_t errlen);

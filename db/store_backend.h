@@ -9,6 +9,9 @@
 
 struct store_backend {
     const char *scheme; /* URI prefix before ':' */
+    /* the file that holds the store at location, or NULL if it is not a file */
+    const char *(*file)(const char *location);
+    int (*check)(const char *location, char *err, size_t errlen); /* NULL: nothing to check */
     void *(*open)(const char *location, enum store_mode mode, char *err, size_t errlen);
     void (*close)(void *h);
     int (*begin)(void *h, char *err, size_t errlen);
@@ -22,6 +25,8 @@ struct store_backend {
                   size_t errlen);
     int (*revoke)(void *h, const char *address, char *err, size_t errlen);
     int (*purge)(void *h, int64_t now, int64_t *removed, char *err, size_t errlen);
+    int (*revoke_user)(void *h, const char *user, int64_t *removed, char *err, size_t errlen);
+    int (*revoke_all)(void *h, int64_t *removed, char *err, size_t errlen);
     int (*list)(void *h, int64_t now, int all, store_list_cb cb, void *ctx, char *err,
                 size_t errlen);
     int (*stats)(void *h, int64_t now, struct store_stats *out, char *err, size_t errlen);

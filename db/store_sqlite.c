@@ -9,31 +9,55 @@
  * lives in PRAGMA user_version: 0 with no tables is a new file and gets the full schema;
  * an older version runs the steps in store_sqlite_migrations one version at a time; a
  * newer one is refused. All of that happens in one IMMEDIATE transaction, so two
- * programs starting together migrate once.
- * Readers (smtpgate) open it read-only and refuse any version but the latest.
+ * programs starting together migrate once. Before a migration the store is copied, as
+ * it is, to PATH.bak-schemaN, and one log line says where.
+ * Readers (smtpgate) open it read-only and refuse a version they cannot read, naming
+ * what migrates it.
+ *
+ * The store is private (grants say who logged in from where): a writer creates the
+ * database file itself, STORE_SQLITE_MODE whatever the umask, with the group
+ * STORE_SQLITE_GROUP where that group exists (so that a reader running as another user
+ * may be let in by group) and the creator's own group where it does not. SQLite gives
+ * the -wal and -shm files the database file's mode; a writer gives them its group too,
+ * takes any permission for others away from the store files it owns, and keeps the
+ * -wal and -shm after the last writer closes (SQLITE_FCNTL_PERSIST_WAL), because a
+ * reader that may not create files in the directory cannot open the store without them.
  *
  * Every statement is prepared once at open and reset, with its bindings cleared, after
  * each use on every path. Outside store_begin/store_commit each write is its own
  * transaction; inside, the writes commit together. Every failure (busy, locked, corrupt,
  * not a database, disk full, ...) returns -1 with "database PATH: what: sqlite's reason"
- * in err, so callers fail closed; nothing here prints or logs.
+ * in err, so callers fail closed. Nothing here prints; the log gets one line per
+ * migration (where the copy went), the first time a reader finds an older schema it can
+ * still read, and when a store file cannot be given its group.
  *
  * A handle is for one thread at a time. A store_list callback may call lookup, grant,
  * revoke or stats on the same handle, but not store_list.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "db/store_backend.h"
+#include "shared/log.h"
 #include "shared/util.h"
 
-#define STORE_SQLITE_BUSY_MS 5000 /* a writer waits this long for another's lock */
+#define STORE_SQLITE_BUSY_MS 5000       /* a writer waits this long for another's lock */
+#define STORE_SQLITE_MODE    0640       /* every store file: the owner writes, the group reads */
+#define STORE_SQLITE_GROUP   "popauth"  /* the group of a new store, where it exists */
+#define STORE_SQLITE_MEMORY  ":memory:" /* SQLite's name for a database that is no file */
+/* What creates or migrates the schema: any writer's open, so popauth's start or one of
+ * popauthctl's writing commands, of which purge only deletes grants that have expired. */
+#define STORE_SQLITE_WRITER_HINT "start popauth or run `popauthctl purge`"
 /* A reader (smtpgate) answers from one event loop: in WAL mode readers wait only in rare
  * moments (recovery, an exclusive-mode writer), and past this wait the answer is defer. */
 #define STORE_SQLITE_READER_BUSY_MS 50
@@ -82,6 +106,8 @@ enum store_sqlite_stmt_id {
     STORE_SQLITE_GRANT,
     STORE_SQLITE_REVOKE,
     STORE_SQLITE_PURGE,
+    STORE_SQLITE_REVOKE_USER,
+    STORE_SQLITE_REVOKE_ALL,
     STORE_SQLITE_LOOKUP,
     STORE_SQLITE_LIST_ACTIVE,
     STORE_SQLITE_LIST_ALL,
@@ -122,6 +148,8 @@ static const struct store_sqlite_stmt_def {
                             1},
     [STORE_SQLITE_REVOKE] = {"DELETE FROM auth WHERE address = ?1", 1},
     [STORE_SQLITE_PURGE] = {"DELETE FROM auth WHERE expires <= ?1", 1},
+    [STORE_SQLITE_REVOKE_USER] = {"DELETE FROM auth WHERE user = ?1", 1},
+    [STORE_SQLITE_REVOKE_ALL] = {"DELETE FROM auth", 1},
     [STORE_SQLITE_LOOKUP] = {"SELECT " STORE_SQLITE_COLUMNS
                              " FROM auth WHERE address = ?1 AND expires > ?2",
                              0},
@@ -229,6 +257,120 @@ static int store_sqlite_newer(const struct store_sqlite *s, int version, char *e
                        version, STORE_SQLITE_SCHEMA_VERSION);
 }
 
+/* store_sqlite_group - the group of a new store: STORE_SQLITE_GROUP's, or -1 (the
+ * creator's own) where there is no such group */
+static gid_t store_sqlite_group(void)
+{
+    struct group *gr = getgrnam(STORE_SQLITE_GROUP);
+
+    return gr != NULL ? gr->gr_gid : (gid_t)-1;
+}
+
+/* store_sqlite_new_file - create path empty, STORE_SQLITE_MODE whatever the umask, with
+ * group gid (-1: the creator's); 1 if it was created, 0 if it was there, -1 and err */
+static int store_sqlite_new_file(const char *path, gid_t gid, char *err, size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    struct stat sb;
+
+    if (fd < 0) {
+        if (errno == EEXIST)
+            return 0;
+        return util_seterr(err, errlen, "database %s: cannot create: %s", path, strerror(errno));
+    }
+    /* the mode goes on last: until then only the owner may read the file */
+    if (gid != (gid_t)-1 && fstat(fd, &sb) == 0 && sb.st_gid != gid && fchown(fd, -1, gid) < 0)
+        log_warnx("action=create file=%s reason=\"cannot give it group %u: %s\"", path,
+                  (unsigned)gid, strerror(errno));
+    if (fchmod(fd, STORE_SQLITE_MODE) < 0 || close(fd) < 0) {
+        util_seterr(err, errlen, "database %s: cannot set mode %o: %s", path, STORE_SQLITE_MODE,
+                    strerror(errno));
+        unlink(path);
+        return -1;
+    }
+    return 1;
+}
+
+/* store_sqlite_private - after a writer's open: the -wal and -shm files get the database
+ * file's group, and the store files this process owns lose any permission for others
+ * (a store made by an older version was 0644). By name, never by opening them: closing
+ * a descriptor of a file would drop the locks SQLite holds on it. */
+static void store_sqlite_private(const struct store_sqlite *s)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    char name[PATH_MAX];
+    struct stat db, sb;
+    size_t i;
+
+    if (stat(s->path, &db) < 0)
+        return;
+    for (i = 0; i < UTIL_ARRAY_LEN(suffixes); i++) {
+        if (snprintf(name, sizeof(name), "%s%s", s->path, suffixes[i]) >= (int)sizeof(name) ||
+            lstat(name, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_uid != geteuid())
+            continue;
+        if (sb.st_gid != db.st_gid && lchown(name, -1, db.st_gid) < 0)
+            log_warnx("action=open file=%s reason=\"cannot give it group %u: %s\"", name,
+                      (unsigned)db.st_gid, strerror(errno));
+        if ((sb.st_mode & S_IRWXO) != 0 && chmod(name, sb.st_mode & 07777 & ~S_IRWXO) < 0)
+            log_warnx("action=open file=%s reason=\"cannot take away others' access: %s\"", name,
+                      strerror(errno));
+    }
+}
+
+/* store_sqlite_copy - under the write lock, before a migration: the store as it is into
+ * PATH.bak-schemaVERSION (STORE_SQLITE_MODE, the database file's group), written whole
+ * under a temporary name first, then renamed over an older copy; its name into copy */
+static int store_sqlite_copy(const struct store_sqlite *s, int version, char *copy, size_t copylen,
+                             char *err, size_t errlen)
+{
+    char tmp[PATH_MAX];
+    sqlite3 *src = NULL;
+    sqlite3_stmt *st = NULL;
+    struct stat sb;
+    int fd, made, synced = 0, rc = -1;
+
+    if (snprintf(copy, copylen, "%s.bak-schema%d", s->path, version) >= (int)copylen ||
+        snprintf(tmp, sizeof(tmp), "%s.tmp", copy) >= (int)sizeof(tmp))
+        return util_seterr(err, errlen, "database %s: name too long for a copy", s->path);
+    if (stat(s->path, &sb) < 0 || (unlink(tmp) < 0 && errno != ENOENT))
+        return util_seterr(err, errlen, "database %s: copying before the migration: %s", s->path,
+                           strerror(errno));
+    if ((made = store_sqlite_new_file(tmp, sb.st_gid, err, errlen)) <= 0)
+        return made < 0 ? -1
+                        : util_seterr(err, errlen, "database %s: %s appeared while copying",
+                                      s->path, tmp);
+    /* VACUUM cannot run inside this handle's transaction; a second, read-only handle
+     * sees the last commit, WAL included, which this one has not changed yet */
+    if (sqlite3_open_v2(s->path, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+        sqlite3_busy_timeout(src, STORE_SQLITE_BUSY_MS) != SQLITE_OK ||
+        sqlite3_prepare_v2(src, "VACUUM INTO ?1", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_bind_text(st, 1, tmp, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_DONE) {
+        util_seterr(err, errlen, "database %s: copying to %s before the migration: %s", s->path,
+                    tmp, src != NULL ? sqlite3_errmsg(src) : "out of memory");
+        goto out;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if ((fd = open(tmp, O_RDONLY | O_CLOEXEC)) >= 0) {
+        synced = fsync(fd) == 0;
+        if (close(fd) < 0)
+            synced = 0;
+    }
+    if (!synced || rename(tmp, copy) < 0) {
+        util_seterr(err, errlen, "database %s: writing the copy %s: %s", s->path, copy,
+                    strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    sqlite3_close_v2(src);
+    if (rc < 0)
+        unlink(tmp);
+    return rc;
+}
+
 /* store_sqlite_upgrade - inside the migration transaction: version -> the latest */
 static int store_sqlite_upgrade(struct store_sqlite *s, int version, char *err, size_t errlen)
 {
@@ -267,7 +409,8 @@ static int store_sqlite_upgrade(struct store_sqlite *s, int version, char *err, 
 /* store_sqlite_migrate - bring a read-write database to the latest schema version */
 static int store_sqlite_migrate(struct store_sqlite *s, char *err, size_t errlen)
 {
-    int version;
+    char copy[PATH_MAX] = "";
+    int version, from;
 
     if (store_sqlite_version(s, &version, err, errlen) < 0)
         return -1;
@@ -287,6 +430,10 @@ static int store_sqlite_migrate(struct store_sqlite *s, char *err, size_t errlen
         store_sqlite_newer(s, version, err, errlen);
         goto fail;
     }
+    from = version;
+    if (from > 0 && from < STORE_SQLITE_SCHEMA_VERSION &&
+        store_sqlite_copy(s, from, copy, sizeof(copy), err, errlen) < 0)
+        goto fail;
     if (version < STORE_SQLITE_SCHEMA_VERSION && store_sqlite_upgrade(s, version, err, errlen) < 0)
         goto fail;
     if (store_sqlite_version(s, &version, err, errlen) < 0)
@@ -298,6 +445,9 @@ static int store_sqlite_migrate(struct store_sqlite *s, char *err, size_t errlen
     }
     if (store_sqlite_exec(s, "COMMIT", "committing the schema migration", err, errlen) < 0)
         goto fail;
+    if (copy[0] != '\0')
+        log_info("action=migrate database=%s from=%d to=%d copy=%s", s->path, from,
+                 STORE_SQLITE_SCHEMA_VERSION, copy);
     return 0;
 fail:
     if (!sqlite3_get_autocommit(s->db))
@@ -310,7 +460,13 @@ static int store_sqlite_setup_rw(struct store_sqlite *s, enum store_mode mode, c
                                  size_t errlen)
 {
     char journal[32];
+    int persist = 1, rc;
 
+    /* the -wal and -shm stay when the last writer closes (see the file comment); an
+     * in-memory database has no files, and says so with SQLITE_NOTFOUND */
+    rc = sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+    if (rc != SQLITE_OK && rc != SQLITE_NOTFOUND)
+        return store_sqlite_fail(s, err, errlen, "keeping the WAL file");
     if (store_sqlite_query(s, "PRAGMA journal_mode = WAL", journal, sizeof(journal), err, errlen) <
         0)
         return -1;
@@ -332,10 +488,14 @@ static int store_sqlite_setup_rw(struct store_sqlite *s, enum store_mode mode, c
     return store_sqlite_migrate(s, err, errlen);
 }
 
+/* Set once a reader has said that the store's schema is older than the latest. */
+static int store_sqlite_told_older;
+
 /* store_sqlite_check_ro - a reader accepts the schema versions it can read (the auth
- * table has not changed since STORE_SQLITE_READER_MIN_VERSION), and reads through a
- * page cache as large as the writers' and a memory map of the file, so that a lookup
- * in a large store costs no system calls */
+ * table has not changed since STORE_SQLITE_READER_MIN_VERSION), saying once per process
+ * that an older one wants migrating, and reads through a page cache as large as the
+ * writers' and a memory map of the file, so that a lookup in a large store costs no
+ * system calls */
 static int store_sqlite_check_ro(struct store_sqlite *s, char *err, size_t errlen)
 {
     int version;
@@ -348,13 +508,46 @@ static int store_sqlite_check_ro(struct store_sqlite *s, char *err, size_t errle
         return -1;
     if (version > STORE_SQLITE_SCHEMA_VERSION)
         return store_sqlite_newer(s, version, err, errlen);
+    if (version == 0)
+        return util_seterr(err, errlen,
+                           "database %s: schema version 0, an empty store (or not "
+                           "popauth's): " STORE_SQLITE_WRITER_HINT " to create the schema",
+                           s->path);
     if (version < STORE_SQLITE_READER_MIN_VERSION)
         return util_seterr(err, errlen,
-                           "database %s: schema version %d, expected %d to %d"
-                           " (run popauthctl once to migrate)",
+                           "database %s: the store is at schema version %d, this program reads"
+                           " %d to %d: " STORE_SQLITE_WRITER_HINT " to migrate it",
                            s->path, version, STORE_SQLITE_READER_MIN_VERSION,
                            STORE_SQLITE_SCHEMA_VERSION);
+    if (version < STORE_SQLITE_SCHEMA_VERSION && !store_sqlite_told_older) {
+        store_sqlite_told_older = 1;
+        log_warnx("action=open database=%s schema_version=%d reason=\"the latest is "
+                  "%d: " STORE_SQLITE_WRITER_HINT " to migrate it\"",
+                  s->path, version, STORE_SQLITE_SCHEMA_VERSION);
+    }
     return 0;
+}
+
+/* store_sqlite_check - a writer could open path: its directory exists, and the file, if
+ * there, is a regular file (store_check) */
+static int store_sqlite_check(const char *path, char *err, size_t errlen)
+{
+    const char *slash = strrchr(path, '/');
+    struct stat sb;
+    char *dir;
+    int rc = 0;
+
+    if (stat(path, &sb) == 0)
+        return S_ISREG(sb.st_mode) ? 0 : util_seterr(err, errlen, "database %s: not a file", path);
+    if (errno != ENOENT)
+        return util_seterr(err, errlen, "database %s: %s", path, strerror(errno));
+    dir = slash == NULL ? xstrdup(".") : xstrndup(path, slash == path ? 1 : (size_t)(slash - path));
+    if (stat(dir, &sb) < 0)
+        rc = util_seterr(err, errlen, "database %s: directory %s: %s", path, dir, strerror(errno));
+    else if (!S_ISDIR(sb.st_mode))
+        rc = util_seterr(err, errlen, "database %s: %s is not a directory", path, dir);
+    free(dir);
+    return rc;
 }
 
 /* store_sqlite_close - finalize every statement and close the database */
@@ -372,6 +565,12 @@ static void store_sqlite_close(void *h)
     free(s);
 }
 
+/* store_sqlite_file - the database file at path (store_file); none for an in-memory one */
+static const char *store_sqlite_file(const char *path)
+{
+    return strcmp(path, STORE_SQLITE_MEMORY) == 0 ? NULL : path;
+}
+
 /* store_sqlite_open - open the database at path; see the file comment for what happens */
 static void *store_sqlite_open(const char *path, enum store_mode mode, char *err, size_t errlen)
 {
@@ -387,6 +586,9 @@ static void *store_sqlite_open(const char *path, enum store_mode mode, char *err
             util_seterr(err, errlen, "database %s: %s", path, strerror(errno));
             goto fail;
         }
+    } else if (strcmp(path, STORE_SQLITE_MEMORY) != 0 &&
+               store_sqlite_new_file(path, store_sqlite_group(), err, errlen) < 0) {
+        goto fail;
     }
     if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
         store_sqlite_fail(s, err, errlen, "cannot open");
@@ -400,6 +602,8 @@ static void *store_sqlite_open(const char *path, enum store_mode mode, char *err
     if (mode == STORE_READONLY ? store_sqlite_check_ro(s, err, errlen) < 0
                                : store_sqlite_setup_rw(s, mode, err, errlen) < 0)
         goto fail;
+    if (mode != STORE_READONLY)
+        store_sqlite_private(s);
     for (i = 0; i < STORE_SQLITE_NSTMT; i++) {
         if (mode == STORE_READONLY && store_sqlite_stmt_defs[i].writes)
             continue;
@@ -617,6 +821,38 @@ out:
     return rc;
 }
 
+/* store_sqlite_delete - step the DELETE id, whose text parameter ?1 is arg (NULL: it has
+ * none); *removed gets the count of rows it deleted */
+static int store_sqlite_delete(struct store_sqlite *s, enum store_sqlite_stmt_id id,
+                               const char *arg, int64_t *removed, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = store_sqlite_stmt(s, id, err, errlen);
+
+    if (st == NULL)
+        return -1;
+    if (arg != NULL && sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC) != SQLITE_OK) {
+        store_sqlite_done(st);
+        return store_sqlite_fail(s, err, errlen, "%s", store_sqlite_stmt_defs[id].sql);
+    }
+    if (store_sqlite_run(s, id, err, errlen) < 0) /* steps with the binding, then clears it */
+        return -1;
+    *removed = sqlite3_changes64(s->db);
+    return 0;
+}
+
+/* store_sqlite_revoke_user - delete every row of user; *removed gets the count */
+static int store_sqlite_revoke_user(void *h, const char *user, int64_t *removed, char *err,
+                                    size_t errlen)
+{
+    return store_sqlite_delete(h, STORE_SQLITE_REVOKE_USER, user, removed, err, errlen);
+}
+
+/* store_sqlite_revoke_all - delete every row; *removed gets the count */
+static int store_sqlite_revoke_all(void *h, int64_t *removed, char *err, size_t errlen)
+{
+    return store_sqlite_delete(h, STORE_SQLITE_REVOKE_ALL, NULL, removed, err, errlen);
+}
+
 /* store_sqlite_list - cb for each active (all: every) row by address until cb says stop */
 static int store_sqlite_list(void *h, int64_t now, int all, store_list_cb cb, void *ctx, char *err,
                              size_t errlen)
@@ -782,6 +1018,8 @@ out:
 
 const struct store_backend store_backend_sqlite = {
     .scheme = "sqlite",
+    .file = store_sqlite_file,
+    .check = store_sqlite_check,
     .open = store_sqlite_open,
     .close = store_sqlite_close,
     .begin = store_sqlite_begin,
@@ -793,6 +1031,8 @@ const struct store_backend store_backend_sqlite = {
     .lookup = store_sqlite_lookup,
     .revoke = store_sqlite_revoke,
     .purge = store_sqlite_purge,
+    .revoke_user = store_sqlite_revoke_user,
+    .revoke_all = store_sqlite_revoke_all,
     .list = store_sqlite_list,
     .stats = store_sqlite_stats,
     .position_get = store_sqlite_position_get,

@@ -2,20 +2,22 @@
  * popauth - the ingest daemon: turns successful POP3/IMAP logins into relay grants.
  *
  * This file holds main(): option and config binding, the start-up order and the event
- * loop. Start-up: config, custom patterns and the store (all fatal on error, exit 2);
- * the sources of log_sources, each resumed at its saved position; the capture sources
- * (sniff_interfaces, sniff_file), whose handles are opened here, while root is still
- * held; then root is dropped to run_user, and only then do the sources start their
- * watchers. The store stays open across the drop, but SQLite creates and removes its
- * -wal and -shm files beside the database, so that directory must be writable by
- * run_user; followed log files are opened (and reopened after rotation) as run_user.
- * log_sources may be empty when a capture source is configured; with no source at all
- * popauth refuses to start. The loop flushes the ingest core once per iteration (an
- * ev_prepare watcher, run just before the loop waits): the batch goes to the committer
- * thread, started after the privilege drop, which wakes the loop when it is written, so
- * a grant is committed a few milliseconds after its line arrived, and the loop waits
- * for the disk only when a batch fills up before the one before it is written; log
- * lines on stderr are written at the same moment, in one block.
+ * loop. Start-up: the config (fatal on error, exit 2); the checks of popauth_start_check
+ * and check_run_user, which also create the sources: those of log_sources and the capture
+ * sources (sniff_interfaces, sniff_file), whose handles are opened here, while root is
+ * still held (every problem is logged, then exit 2; -t runs the same checks without
+ * opening captures, prints the verdict and exits); the formats and custom patterns; the
+ * store; each source resumed at its saved position; then root is dropped to run_user, and
+ * only then do the sources start their watchers. The store stays open across the drop,
+ * but SQLite creates and removes its -wal and -shm files beside the database, so that
+ * directory must be writable by run_user; followed log files are opened (and reopened
+ * after rotation) as run_user. log_sources may be empty when a capture source is
+ * configured; with no source at all popauth refuses to start. The loop flushes the ingest
+ * core once per iteration (an ev_prepare watcher, run just before the loop waits): the
+ * batch goes to the committer thread, started after the privilege drop, which wakes the
+ * loop when it is written, so a grant is committed a few milliseconds after its line
+ * arrived, and the loop waits for the disk only when a batch fills up before the one
+ * before it is written; log lines on stderr are written at the same moment, in one block.
  * SIGTERM and SIGINT read what the sources have, commit and exit 0; SIGHUP re-reads the
  * config (a bad new config is logged and the old one kept; sources, store and run_user
  * change only at a restart). With --once every source is read to its current end,
@@ -33,19 +35,17 @@
 
 #include "db/store.h"
 #include "popauth/ingest.h"
-#include "popauth/journal.h"
-#include "popauth/logtail.h"
 #include "popauth/patterns.h"
-#include "popauth/sniff.h"
+#include "popauth/popauth_start.h"
+#include "shared/check.h"
 #include "shared/cli.h"
 #include "shared/config.h"
 #include "shared/log.h"
 #include "shared/privilege.h"
 #include "shared/util.h"
 
-#define POPAUTH_PROG        "popauth"
-#define POPAUTH_MAX_SOURCES 64
-#define POPAUTH_RETRY       1.0 /* seconds between attempts to commit after a store error */
+#define POPAUTH_PROG  "popauth"
+#define POPAUTH_RETRY 1.0 /* seconds between attempts to commit after a store error */
 
 /* What popauth runs with: one config generation and what was built from it. */
 struct popauth_setup {
@@ -73,23 +73,23 @@ struct popauth {
 static void popauth_usage(int status)
 {
     fprintf(status ? stderr : stdout,
-            "usage: %s [-c FILE] [-o name=value]... [--once] [--syslog]\n"
+            "usage: %s [-c FILE] [-o name=value]... [-t] [--once] [--syslog]\n"
             "  -c FILE          configuration file (default %s)\n"
             "  -o name=value    override one setting\n"
+            "  -t               check the configuration, print the verdict and exit\n"
             "  --once           read every source to its end, commit and exit\n"
-            "  --syslog         log to syslog (facility mail) instead of stderr\n",
+            "  --syslog         log to syslog (facility mail) instead of stderr\n"
+            "  --version        print the version and exit\n",
             POPAUTH_PROG, POPAUTH_DEFAULT_CONFIG);
     exit(status);
 }
 
-/* popauth_setup_build - load the config and what depends on it; -1 and err if bad */
-static int popauth_setup_build(const struct cli_config *cc, struct popauth_setup *s, char *err,
-                               size_t errlen)
+/* popauth_setup_from - what depends on cfg, which s takes over (and frees on failure);
+ * -1 and err if bad */
+static int popauth_setup_from(struct config *cfg, struct popauth_setup *s, char *err, size_t errlen)
 {
     memset(s, 0, sizeof(*s));
-    s->cfg = config_build(cc->path, cc->explicit_path, cc->overrides, cc->noverrides, err, errlen);
-    if (s->cfg == NULL)
-        return -1;
+    s->cfg = cfg;
     if (formats_mask(&s->cfg->log_formats, &s->formats, err, errlen) < 0)
         goto fail;
     if (s->cfg->log_patterns[0] != '\0' &&
@@ -102,6 +102,17 @@ fail:
     return -1;
 }
 
+/* popauth_setup_build - load the config and what depends on it; -1 and err if bad */
+static int popauth_setup_build(const struct cli_config *cc, struct popauth_setup *s, char *err,
+                               size_t errlen)
+{
+    struct config *cfg =
+        config_build(cc->path, cc->explicit_path, cc->overrides, cc->noverrides, err, errlen);
+
+    memset(s, 0, sizeof(*s));
+    return cfg != NULL ? popauth_setup_from(cfg, s, err, errlen) : -1;
+}
+
 /* popauth_setup_free - release one config generation */
 static void popauth_setup_free(struct popauth_setup *s)
 {
@@ -110,73 +121,37 @@ static void popauth_setup_free(struct popauth_setup *s)
     memset(s, 0, sizeof(*s));
 }
 
-/* popauth_source_new - the source named by one log_sources entry; NULL and err if bad */
-static struct source *popauth_source_new(struct popauth *pa, const char *spec, char *err,
-                                         size_t errlen)
+/* popauth_test - -t: check the configuration as the start-up would, without opening
+ * live captures or the store; print the verdict and exit */
+static void popauth_test(const struct cli_config *cc)
 {
-    if (strncmp(spec, "file:", 5) == 0 && spec[5] == '/')
-        return logtail_file_new(spec + 5, pa->setup.cfg);
-    if (strcmp(spec, "stdin") == 0)
-        return logtail_stdin_new();
-    if (strncmp(spec, "journal:", 8) == 0)
-        return journal_source_new(spec + 8, pa->setup.cfg, pa->ing, err, errlen);
-    util_seterr(err, errlen,
-                "log_sources: bad source '%s' (file:/ABSOLUTE/PATH, stdin or journal:FIELD=VALUE)",
-                spec);
-    return NULL;
+    struct config *cfg = cli_config_load(cc, POPAUTH_PROG);
+    struct check chk;
+
+    log_open(POPAUTH_PROG, 1, LOG_LEVEL_WARN); /* the sources' warnings, not their info */
+    check_init(&chk, check_to_stderr, POPAUTH_PROG);
+    check_run_user(&chk, cfg);
+    popauth_start_check(cfg, &chk, NULL, NULL);
+    config_free(cfg);
+    exit(check_finish(&chk));
 }
 
-/* popauth_source_add - register a new source; fatal if its name is taken or too many */
-static void popauth_source_add(struct popauth *pa, struct source *src, const char *param,
-                               const char *entry)
+/* popauth_sources_add - register the sources popauth_start_check created with the ingest
+ * core, each at its saved position */
+static void popauth_sources_add(struct popauth *pa)
 {
-    char err[1024];
-    size_t j;
-
-    if (pa->nsources == POPAUTH_MAX_SOURCES)
-        fatal("%s: more than %d sources in all", param, POPAUTH_MAX_SOURCES);
-    for (j = 0; j < pa->nsources; j++)
-        if (strcmp(pa->sources[j]->name, src->name) == 0)
-            fatal("%s: '%s' is listed twice", param, entry);
-    if (src->persistent && pa->st != NULL) {
-        int rc = store_position_get(pa->st, src->name, &src->position, err, sizeof(err));
-        if (rc < 0)
-            fatal("%s", err);
-        src->position_saved = rc == 1;
-    }
-    ingest_add_source(pa->ing, src);
-    pa->sources[pa->nsources++] = src;
-}
-
-/* popauth_sources_open - create every source, restore the saved positions and open the
- * capture handles (before privileges are dropped) */
-static void popauth_sources_open(struct popauth *pa)
-{
-    const struct config *cfg = pa->setup.cfg;
-    const struct strlist *list = &cfg->log_sources;
     char err[1024];
     size_t i;
+    int rc;
 
-    if (list->count == 0 && cfg->sniff_interfaces.count == 0 && cfg->sniff_file[0] == '\0')
-        fatal("no sources configured: set log_sources, sniff_interfaces or sniff_file");
-    for (i = 0; i < list->count; i++) {
-        struct source *src = popauth_source_new(pa, list->items[i], err, sizeof(err));
-        if (src == NULL)
-            fatal("%s", err);
-        popauth_source_add(pa, src, "log_sources", list->items[i]);
-    }
-    for (i = 0; i < cfg->sniff_interfaces.count; i++) {
-        const char *ifname = cfg->sniff_interfaces.items[i];
-        struct source *src = sniff_interface_new(ifname, cfg, err, sizeof(err));
-        if (src == NULL)
-            fatal("%s", err);
-        popauth_source_add(pa, src, "sniff_interfaces", ifname);
-    }
-    if (cfg->sniff_file[0] != '\0') {
-        struct source *src = sniff_file_new(cfg->sniff_file, cfg, err, sizeof(err));
-        if (src == NULL)
-            fatal("%s", err);
-        popauth_source_add(pa, src, "sniff_file", cfg->sniff_file);
+    for (i = 0; i < pa->nsources; i++) {
+        struct source *src = pa->sources[i];
+        if (src->persistent && pa->st != NULL) {
+            if ((rc = store_position_get(pa->st, src->name, &src->position, err, sizeof(err))) < 0)
+                fatal("%s", err);
+            src->position_saved = rc == 1;
+        }
+        ingest_add_source(pa->ing, src);
     }
 }
 
@@ -410,37 +385,55 @@ int main(int argc, char **argv)
         {"once", no_argument, NULL, 'O'},
         {"syslog", no_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     struct popauth pa;
-    int opt, once = 0, use_syslog = 0, rc = 0;
+    struct config *cfg;
+    struct check chk;
+    int opt, once = 0, use_syslog = 0, test = 0, rc = 0;
     char err[1024];
     size_t i;
 
     memset(&pa, 0, sizeof(pa));
     cli_config_init(&pa.cli);
-    while ((opt = getopt_long(argc, argv, "c:o:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:o:th", longopts, NULL)) != -1) {
         if (cli_config_option(&pa.cli, opt, optarg))
             continue;
         if (opt == 'O')
             once = 1;
         else if (opt == 'S')
             use_syslog = 1;
+        else if (opt == 't')
+            test = 1;
+        else if (opt == 'V')
+            cli_version(POPAUTH_PROG);
         else
             popauth_usage(opt == 'h' ? 0 : 2);
     }
     if (optind != argc)
         popauth_usage(2);
+    if (test)
+        popauth_test(&pa.cli);
     log_open(POPAUTH_PROG, !use_syslog, LOG_LEVEL_INFO);
     tzset(); /* log times without a zone are local time (logline.c) */
-    if (popauth_setup_build(&pa.cli, &pa.setup, err, sizeof(err)) < 0)
+    cfg = config_build(pa.cli.path, pa.cli.explicit_path, pa.cli.overrides, pa.cli.noverrides, err,
+                       sizeof(err));
+    if (cfg == NULL)
+        fatal("%s", err);
+    check_init(&chk, check_to_log, POPAUTH_PROG);
+    check_run_user(&chk, cfg);
+    popauth_start_check(cfg, &chk, pa.sources, &pa.nsources);
+    if (chk.problems > 0)
+        exit(2);
+    if (popauth_setup_from(cfg, &pa.setup, err, sizeof(err)) < 0)
         fatal("%s", err);
     if (!pa.setup.cfg->dry_run &&
         (pa.st = store_open(pa.setup.cfg->database, STORE_READWRITE, err, sizeof(err))) == NULL)
         fatal("%s", err);
     pa.ing =
         ingest_new(pa.setup.cfg, pa.st, pa.setup.patterns, pa.setup.formats, pa.setup.cfg->dry_run);
-    popauth_sources_open(&pa);
+    popauth_sources_add(&pa);
     if (privilege_drop(pa.setup.cfg->run_user, err, sizeof(err)) < 0)
         fatal("%s", err);
     log_buffer(1); /* stderr: written in blocks; popauth_run flushes once per iteration */

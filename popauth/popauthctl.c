@@ -1,8 +1,14 @@
 /*
  * popauthctl - the administrator's view of the grant store: list, show, allow, revoke and
- * purge grants, print store statistics and the effective configuration.
+ * purge grants, print store statistics and the effective configuration, and check that
+ * configuration as both daemons would at start (config --check).
  *
  * Usage: popauthctl [-c FILE] [-o name=value]... COMMAND [ARGS]
+ * Options may come before or after the command; a long option takes its value as
+ * --name=value or --name value, a short one as -c FILE or -cFILE; "--" ends the options.
+ * The whole command line is checked before anything is done: an unknown option, a
+ * missing value or argument, or an option the command does not take prints the error and
+ * the usage on stderr and exits 2.
  * Exit status: 0 success, 1 a negative answer (no such grant), 2 bad usage or an error,
  * always with a one-line message on stderr. JSON output is a single JSON document.
  */
@@ -12,14 +18,19 @@
 #include <time.h>
 
 #include "db/store.h"
+#include "popauth/popauth_start.h"
 #include "shared/addr.h"
+#include "shared/check.h"
 #include "shared/cidr.h"
 #include "shared/cli.h"
 #include "shared/config.h"
 #include "shared/decide.h"
 #include "shared/json.h"
+#include "shared/log.h"
+#include "shared/privilege.h"
 #include "shared/rcpt.h"
 #include "shared/util.h"
+#include "smtpgate/smtpgate_start.h"
 
 #define CTL_PROG      "popauthctl"
 #define CTL_MAX_ARGS  8
@@ -27,18 +38,51 @@
 #define CTL_EXIT_NO   1
 #define CTL_EXIT_FAIL 2
 
-/* The options a command accepts; any other option is a usage error. */
-#define CTL_OPT_ALL      0x01
-#define CTL_OPT_JSON     0x02
-#define CTL_OPT_N        0x04
-#define CTL_OPT_USER     0x08
-#define CTL_OPT_LIFETIME 0x10
+/* Every option; CTL_BIT(id) marks it in a command's set and in what was given. */
+enum ctl_option_id {
+    CTL_OPT_ALL,
+    CTL_OPT_JSON,
+    CTL_OPT_USER,
+    CTL_OPT_LIFETIME,
+    CTL_OPT_CHECK,
+    CTL_OPT_N,
+    CTL_OPT_CONFIG,   /* -c FILE */
+    CTL_OPT_OVERRIDE, /* -o name=value */
+    CTL_OPT_HELP,
+    CTL_OPT_VERSION,
+};
+#define CTL_BIT(id)    (1u << (id))
+#define CTL_FIRST(set) ((enum ctl_option_id)__builtin_ctz(set)) /* of a non-empty set */
+/* The options every command takes. */
+#define CTL_GLOBAL                                                                                 \
+    (CTL_BIT(CTL_OPT_CONFIG) | CTL_BIT(CTL_OPT_OVERRIDE) | CTL_BIT(CTL_OPT_HELP) |                 \
+     CTL_BIT(CTL_OPT_VERSION))
+
+struct ctl_option {
+    enum ctl_option_id id;
+    const char *name; /* long name without "--", or NULL */
+    int letter;       /* short name, or 0 */
+    int value;        /* takes a value */
+};
+
+static const struct ctl_option ctl_options[] = {
+    {CTL_OPT_ALL, "all", 0, 0},           /* list: expired rows too; revoke: every grant */
+    {CTL_OPT_JSON, "json", 0, 0},         /* list, show, stats */
+    {CTL_OPT_USER, "user", 0, 1},         /* allow: the grant's user; list, revoke: whose */
+    {CTL_OPT_LIFETIME, "lifetime", 0, 1}, /* allow */
+    {CTL_OPT_CHECK, "check", 0, 0},       /* config */
+    {CTL_OPT_N, NULL, 'n', 0},            /* config */
+    {CTL_OPT_CONFIG, NULL, 'c', 1},       /* every command */
+    {CTL_OPT_OVERRIDE, NULL, 'o', 1},     /* every command */
+    {CTL_OPT_HELP, "help", 'h', 0},       /* alone */
+    {CTL_OPT_VERSION, "version", 0, 0},   /* alone */
+};
 
 /* The parsed command line of one command: its flags and positional arguments. */
 struct ctl_args {
     struct cli_config cli;
-    unsigned seen; /* CTL_OPT_* given */
-    int all, json, explicit_only;
+    unsigned seen; /* CTL_BIT of every option given */
+    int all, json, explicit_only, check;
     const char *user;
     const char *lifetime;
     const char *pos[CTL_MAX_ARGS];
@@ -49,7 +93,9 @@ struct ctl_command {
     const char *name;
     const char *usage;
     int npos;         /* positional arguments required */
-    unsigned options; /* CTL_OPT_* accepted */
+    unsigned options; /* CTL_BIT of the options it takes besides CTL_GLOBAL */
+    unsigned instead; /* options that stand for the positional arguments: at most one of
+                         them, and then no positional argument */
     int (*run)(struct config *cfg, struct ctl_args *a);
 };
 
@@ -68,12 +114,15 @@ static int ctl_fail(const char *fmt, ...)
     return CTL_EXIT_FAIL;
 }
 
-/* ctl_open - open the configured store, read-only unless the command writes */
+/* ctl_open - open the configured store, read-only unless the command writes; as root,
+ * as the store's owner, so that nothing it creates there belongs to root */
 static struct store *ctl_open(const struct config *cfg, enum store_mode mode)
 {
     char err[512];
-    struct store *st = store_open(cfg->database, mode, err, sizeof(err));
+    struct store *st = NULL;
 
+    if (privilege_become_owner(store_file(cfg->database), err, sizeof(err)) == 0)
+        st = store_open(cfg->database, mode, err, sizeof(err));
     if (st == NULL)
         ctl_fail("%s", err);
     return st;
@@ -116,6 +165,7 @@ static const char *ctl_user_text(const char *user, char *buf, size_t buflen)
 /* The state of one `list` walk. */
 struct ctl_list_walk {
     int json;
+    const char *user; /* only this user's rows; NULL for all */
     int64_t now;
     long count;
 };
@@ -126,6 +176,8 @@ static int ctl_list_row(const struct store_grant *g, void *ctx)
     struct ctl_list_walk *w = ctx;
     char first[32], last[32], exp[32], user[STORE_USER_MAX];
 
+    if (w->user != NULL && strcmp(g->user, w->user) != 0)
+        return 0;
     if (w->json) {
         printf("%s\n  ", w->count ? "," : "");
         ctl_print_json(g);
@@ -141,15 +193,38 @@ static int ctl_list_row(const struct store_grant *g, void *ctx)
     return 0;
 }
 
-/* ctl_cmd_list - list active grants (or every row with --all) */
+/* ctl_check_user - refuse user names that are too long or hold control characters */
+static int ctl_check_user(const char *user)
+{
+    const unsigned char *p;
+
+    if (strlen(user) >= STORE_USER_MAX)
+        return ctl_fail("--user: name longer than %d bytes", STORE_USER_MAX - 1);
+    for (p = (const unsigned char *)user; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return ctl_fail("--user: control character in name");
+    return 0;
+}
+
+/* ctl_check_selector - a --user that selects grants: a valid, non-empty name (or none) */
+static int ctl_check_selector(const char *user)
+{
+    if (user == NULL)
+        return 0;
+    if (*user == '\0')
+        return ctl_fail("--user: empty name");
+    return ctl_check_user(user);
+}
+
+/* ctl_cmd_list - list active grants (or every row with --all), or one user's */
 static int ctl_cmd_list(struct config *cfg, struct ctl_args *a)
 {
-    struct ctl_list_walk w = {a->json, time(NULL), 0};
-    struct store *st = ctl_open(cfg, STORE_READONLY);
+    struct ctl_list_walk w = {a->json, a->user, time(NULL), 0};
+    struct store *st;
     char err[512];
     int rc;
 
-    if (st == NULL)
+    if (ctl_check_selector(a->user) != 0 || (st = ctl_open(cfg, STORE_READONLY)) == NULL)
         return CTL_EXIT_FAIL;
     if (a->json)
         printf("[");
@@ -197,19 +272,6 @@ static int ctl_cmd_show(struct config *cfg, struct ctl_args *a)
     return CTL_EXIT_OK;
 }
 
-/* ctl_check_user - refuse user names that are too long or hold control characters */
-static int ctl_check_user(const char *user)
-{
-    const unsigned char *p;
-
-    if (strlen(user) >= STORE_USER_MAX)
-        return ctl_fail("--user: name longer than %d bytes", STORE_USER_MAX - 1);
-    for (p = (const unsigned char *)user; *p; p++)
-        if (*p < 0x20 || *p == 0x7f)
-            return ctl_fail("--user: control character in name");
-    return 0;
-}
-
 /* ctl_cmd_allow - grant relay to an address, as an administrator */
 static int ctl_cmd_allow(struct config *cfg, struct ctl_args *a)
 {
@@ -242,13 +304,46 @@ static int ctl_cmd_allow(struct config *cfg, struct ctl_args *a)
     return CTL_EXIT_OK;
 }
 
-/* ctl_cmd_revoke - delete the grant of an address; 1 if there was none */
+/* ctl_revoke_many - revoke --user NAME (1 if the user had no grant) or --all */
+static int ctl_revoke_many(struct config *cfg, struct ctl_args *a)
+{
+    char err[512], buf[STORE_USER_MAX];
+    const char *user;
+    int64_t removed = 0;
+    struct store *st;
+    int rc;
+
+    if (ctl_check_selector(a->user) != 0 || (st = ctl_open(cfg, STORE_ADMIN)) == NULL)
+        return CTL_EXIT_FAIL;
+    if (a->all)
+        rc = store_revoke_all(st, &removed, err, sizeof(err));
+    else
+        rc = store_revoke_user(st, a->user, &removed, err, sizeof(err));
+    store_close(st);
+    if (rc < 0)
+        return ctl_fail("%s", err);
+    if (a->all) {
+        printf("revoked %lld grants\n", (long long)removed);
+        return CTL_EXIT_OK;
+    }
+    user = ctl_user_text(a->user, buf, sizeof(buf));
+    if (removed == 0) {
+        fprintf(stderr, "%s: no grant for user %s\n", CTL_PROG, user);
+        return CTL_EXIT_NO;
+    }
+    printf("revoked %lld grants of user %s\n", (long long)removed, user);
+    return CTL_EXIT_OK;
+}
+
+/* ctl_cmd_revoke - delete the grant of an address (1 if there was none), or many */
 static int ctl_cmd_revoke(struct config *cfg, struct ctl_args *a)
 {
     char address[ADDR_STRLEN], err[512];
     struct store *st;
     int rc;
 
+    if (a->all || a->user != NULL)
+        return ctl_revoke_many(cfg, a);
     if (ctl_address(a->pos[0], address, sizeof(address)) < 0)
         return CTL_EXIT_FAIL;
     if ((st = ctl_open(cfg, STORE_ADMIN)) == NULL)
@@ -351,11 +446,23 @@ static int ctl_cmd_stats(struct config *cfg, struct ctl_args *a)
     return rc < 0 ? ctl_fail("%s", err) : CTL_EXIT_OK;
 }
 
-/* ctl_cmd_config - print the effective configuration, like postconf */
+/* ctl_cmd_config - print the effective configuration, like postconf; with --check,
+ * report every setting either daemon would refuse at start, as popauth -t and
+ * smtpgate -t do */
 static int ctl_cmd_config(struct config *cfg, struct ctl_args *a)
 {
-    config_print(cfg, stdout, a->explicit_only);
-    return CTL_EXIT_OK;
+    struct check chk;
+
+    if (!a->check) {
+        config_print(cfg, stdout, a->explicit_only);
+        return CTL_EXIT_OK;
+    }
+    log_open(CTL_PROG, 1, LOG_LEVEL_WARN); /* the sources' warnings, not their info */
+    check_init(&chk, check_to_stderr, CTL_PROG);
+    check_run_user(&chk, cfg);
+    popauth_start_check(cfg, &chk, NULL, NULL);
+    smtpgate_start_check(cfg, &chk);
+    return check_finish(&chk);
 }
 
 /* ctl_cmd_check - the relay decision for CLIENT sending to RECIPIENT; 1 if refused */
@@ -402,108 +509,242 @@ static int ctl_cmd_check(struct config *cfg, struct ctl_args *a)
 }
 
 static const struct ctl_command ctl_commands[] = {
-    {"list", "list [--all] [--json]", 0, CTL_OPT_ALL | CTL_OPT_JSON, ctl_cmd_list},
-    {"show", "show ADDRESS [--json]", 1, CTL_OPT_JSON, ctl_cmd_show},
+    {"list", "list [--all] [--json] [--user NAME]", 0,
+     CTL_BIT(CTL_OPT_ALL) | CTL_BIT(CTL_OPT_JSON) | CTL_BIT(CTL_OPT_USER), 0, ctl_cmd_list},
+    {"show", "show ADDRESS [--json]", 1, CTL_BIT(CTL_OPT_JSON), 0, ctl_cmd_show},
     {"allow", "allow ADDRESS [--user NAME] [--lifetime DURATION]", 1,
-     CTL_OPT_USER | CTL_OPT_LIFETIME, ctl_cmd_allow},
-    {"revoke", "revoke ADDRESS", 1, 0, ctl_cmd_revoke},
-    {"purge", "purge", 0, 0, ctl_cmd_purge},
-    {"stats", "stats [--json]", 0, CTL_OPT_JSON, ctl_cmd_stats},
-    {"config", "config [-n]", 0, CTL_OPT_N, ctl_cmd_config},
-    {"check", "check CLIENT RECIPIENT", 2, 0, ctl_cmd_check},
+     CTL_BIT(CTL_OPT_USER) | CTL_BIT(CTL_OPT_LIFETIME), 0, ctl_cmd_allow},
+    {"revoke", "revoke ADDRESS | --user NAME | --all", 1,
+     CTL_BIT(CTL_OPT_USER) | CTL_BIT(CTL_OPT_ALL), CTL_BIT(CTL_OPT_USER) | CTL_BIT(CTL_OPT_ALL),
+     ctl_cmd_revoke},
+    {"purge", "purge", 0, 0, 0, ctl_cmd_purge},
+    {"stats", "stats [--json]", 0, CTL_BIT(CTL_OPT_JSON), 0, ctl_cmd_stats},
+    {"config", "config [-n | --check]", 0, CTL_BIT(CTL_OPT_N) | CTL_BIT(CTL_OPT_CHECK),
+     CTL_BIT(CTL_OPT_N) | CTL_BIT(CTL_OPT_CHECK), ctl_cmd_config},
+    {"check", "check CLIENT RECIPIENT", 2, 0, 0, ctl_cmd_check},
 };
 
-/* ctl_usage - print the usage summary to fp */
-static void ctl_usage(FILE *fp)
+/* ctl_usage - the usage of command c (NULL: of every command) to fp */
+static void ctl_usage(FILE *fp, const struct ctl_command *c)
 {
     size_t i;
 
-    fprintf(fp, "usage: %s [-c FILE] [-o name=value]... COMMAND [ARGS]\ncommands:\n", CTL_PROG);
+    if (c != NULL) {
+        fprintf(fp, "usage: %s [-c FILE] [-o name=value]... %s\n", CTL_PROG, c->usage);
+        return;
+    }
+    fprintf(fp,
+            "usage: %s [-c FILE] [-o name=value]... COMMAND [ARGS]\n"
+            "       %s --help | --version\ncommands:\n",
+            CTL_PROG, CTL_PROG);
     for (i = 0; i < UTIL_ARRAY_LEN(ctl_commands); i++)
         fprintf(fp, "  %s\n", ctl_commands[i].usage);
 }
 
-/* ctl_value - the argument of an option that takes one; NULL after reporting */
-static const char *ctl_value(int argc, char **argv, int *i)
+/* ctl_command_find - the command called name; NULL if there is none */
+static const struct ctl_command *ctl_command_find(const char *name)
 {
-    if (*i + 1 >= argc) {
-        ctl_fail("option %s needs a value", argv[*i]);
-        return NULL;
-    }
-    return argv[++*i];
+    size_t i;
+
+    for (i = 0; name != NULL && i < UTIL_ARRAY_LEN(ctl_commands); i++)
+        if (strcmp(name, ctl_commands[i].name) == 0)
+            return &ctl_commands[i];
+    return NULL;
 }
 
-/* ctl_parse - options and arguments, before or after the command; -1 on bad usage */
-static int ctl_parse(int argc, char **argv, struct ctl_args *a, const char **command)
+/* ctl_option_find - the option called --name (len bytes) or -letter; NULL if none */
+static const struct ctl_option *ctl_option_find(const char *name, size_t len, int letter)
 {
-    int i;
+    size_t i;
 
-    for (i = 1; i < argc; i++) {
-        const char *opt = argv[i], *v;
+    for (i = 0; i < UTIL_ARRAY_LEN(ctl_options); i++) {
+        const struct ctl_option *o = &ctl_options[i];
+        if (name != NULL ? o->name != NULL && strlen(o->name) == len && !strncmp(o->name, name, len)
+                         : o->letter == letter)
+            return o;
+    }
+    return NULL;
+}
 
-        if (opt[0] != '-' || opt[1] == '\0') {
-            if (*command == NULL)
-                *command = opt;
-            else if (a->npos < CTL_MAX_ARGS)
-                a->pos[a->npos++] = opt;
-            else
-                return ctl_fail("too many arguments");
+/* ctl_option_text - how option id is written, for messages */
+static const char *ctl_option_text(enum ctl_option_id id, char *buf, size_t buflen)
+{
+    size_t i;
+
+    for (i = 0; i < UTIL_ARRAY_LEN(ctl_options) && ctl_options[i].id != id; i++)
+        ;
+    if (ctl_options[i].name != NULL)
+        snprintf(buf, buflen, "--%s", ctl_options[i].name);
+    else
+        snprintf(buf, buflen, "-%c", ctl_options[i].letter);
+    return buf;
+}
+
+/* ctl_apply - take option o, with its value v (NULL for a flag); --help and --version
+ * answer and exit at once */
+static void ctl_apply(struct ctl_args *a, const struct ctl_option *o, const char *v)
+{
+    a->seen |= CTL_BIT(o->id);
+    switch (o->id) {
+    case CTL_OPT_ALL:
+        a->all = 1;
+        break;
+    case CTL_OPT_JSON:
+        a->json = 1;
+        break;
+    case CTL_OPT_USER:
+        a->user = v;
+        break;
+    case CTL_OPT_LIFETIME:
+        a->lifetime = v;
+        break;
+    case CTL_OPT_CHECK:
+        a->check = 1;
+        break;
+    case CTL_OPT_N:
+        a->explicit_only = 1;
+        break;
+    case CTL_OPT_CONFIG:
+        cli_config_option(&a->cli, 'c', v);
+        break;
+    case CTL_OPT_OVERRIDE:
+        cli_config_option(&a->cli, 'o', v);
+        break;
+    case CTL_OPT_HELP:
+        ctl_usage(stdout, NULL);
+        exit(CTL_EXIT_OK);
+    case CTL_OPT_VERSION:
+        cli_version(CTL_PROG);
+    }
+}
+
+/* ctl_parse_long - argv[*i], "--name" or "--name=value" (the value may be the next
+ * argument instead); -1 and why if it is not an option or its value is missing */
+static int ctl_parse_long(int argc, char **argv, int *i, struct ctl_args *a, char *why,
+                          size_t whylen)
+{
+    const char *arg = argv[*i], *name = arg + 2, *eq = strchr(name, '=');
+    size_t len = eq != NULL ? (size_t)(eq - name) : strlen(name);
+    const struct ctl_option *o = ctl_option_find(name, len, 0);
+
+    if (o == NULL)
+        return util_seterr(why, whylen, "unknown option '--%.*s'", (int)len, name);
+    if (!o->value && eq != NULL)
+        return util_seterr(why, whylen, "option '--%s' takes no value", o->name);
+    if (o->value && eq == NULL && *i + 1 >= argc)
+        return util_seterr(why, whylen, "option '--%s' needs a value", o->name);
+    ctl_apply(a, o, !o->value ? NULL : eq != NULL ? eq + 1 : argv[++*i]);
+    return 0;
+}
+
+/* ctl_parse_short - argv[*i], one or more short options ("-n", "-cFILE", "-c FILE");
+ * -1 and why if one is not an option or its value is missing */
+static int ctl_parse_short(int argc, char **argv, int *i, struct ctl_args *a, char *why,
+                           size_t whylen)
+{
+    const char *p;
+
+    for (p = argv[*i] + 1; *p != '\0'; p++) {
+        const struct ctl_option *o = ctl_option_find(NULL, 0, (unsigned char)*p);
+        if (o == NULL)
+            return util_seterr(why, whylen, "unknown option '-%c'", *p);
+        if (!o->value) {
+            ctl_apply(a, o, NULL);
             continue;
         }
-        if (strcmp(opt, "-c") == 0 || strcmp(opt, "-o") == 0) {
-            if ((v = ctl_value(argc, argv, &i)) == NULL)
-                return -1;
-            cli_config_option(&a->cli, opt[1], v);
-        } else if (strcmp(opt, "--all") == 0) {
-            a->all = 1, a->seen |= CTL_OPT_ALL;
-        } else if (strcmp(opt, "--json") == 0) {
-            a->json = 1, a->seen |= CTL_OPT_JSON;
-        } else if (strcmp(opt, "-n") == 0) {
-            a->explicit_only = 1, a->seen |= CTL_OPT_N;
-        } else if (strcmp(opt, "--user") == 0) {
-            if ((a->user = ctl_value(argc, argv, &i)) == NULL)
-                return -1;
-            a->seen |= CTL_OPT_USER;
-        } else if (strcmp(opt, "--lifetime") == 0) {
-            if ((a->lifetime = ctl_value(argc, argv, &i)) == NULL)
-                return -1;
-            a->seen |= CTL_OPT_LIFETIME;
-        } else if (strcmp(opt, "-h") == 0 || strcmp(opt, "--help") == 0) {
-            ctl_usage(stdout);
-            exit(CTL_EXIT_OK);
-        } else {
-            return ctl_fail("unknown option '%s' (try --help)", opt);
-        }
+        if (p[1] == '\0' && *i + 1 >= argc)
+            return util_seterr(why, whylen, "option '-%c' needs a value", *p);
+        ctl_apply(a, o, p[1] != '\0' ? p + 1 : argv[++*i]);
+        break;
     }
     return 0;
 }
 
-/* main - parse the command line, load the config and run one command */
+/* ctl_parse - options and arguments, before or after the command; -1 and why on bad
+ * usage */
+static int ctl_parse(int argc, char **argv, struct ctl_args *a, const char **command, char *why,
+                     size_t whylen)
+{
+    int i, options = 1;
+
+    for (i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        int rc = 0;
+
+        if (options && strcmp(arg, "--") == 0)
+            options = 0;
+        else if (options && arg[0] == '-' && arg[1] == '-')
+            rc = ctl_parse_long(argc, argv, &i, a, why, whylen);
+        else if (options && arg[0] == '-' && arg[1] != '\0')
+            rc = ctl_parse_short(argc, argv, &i, a, why, whylen);
+        else if (*command == NULL)
+            *command = arg;
+        else if (a->npos < CTL_MAX_ARGS)
+            a->pos[a->npos++] = arg;
+        else
+            rc = util_seterr(why, whylen, "too many arguments");
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ctl_misuse - 0 if the options and arguments fit command c; -1 and why if not */
+static int ctl_misuse(const struct ctl_command *c, const struct ctl_args *a, char *why,
+                      size_t whylen)
+{
+    unsigned extra = a->seen & ~(c->options | CTL_GLOBAL), instead = a->seen & c->instead;
+    unsigned second = instead & (instead - 1); /* instead without its first option */
+    int npos = instead != 0 ? 0 : c->npos;
+    char t1[16], t2[16];
+
+    if (extra != 0)
+        return util_seterr(why, whylen, "%s does not take %s", c->name,
+                           ctl_option_text(CTL_FIRST(extra), t1, sizeof(t1)));
+    if (second != 0)
+        return util_seterr(why, whylen, "%s and %s cannot be given together",
+                           ctl_option_text(CTL_FIRST(instead), t1, sizeof(t1)),
+                           ctl_option_text(CTL_FIRST(second), t2, sizeof(t2)));
+    if (a->npos > npos)
+        return util_seterr(why, whylen, "unexpected argument '%s'", a->pos[npos]);
+    if (a->npos < npos)
+        return util_seterr(why, whylen, "%s needs %d argument%s", c->name, npos,
+                           npos > 1 ? "s" : "");
+    return 0;
+}
+
+/* ctl_usage_error - the error why and the usage (of c, if known) on stderr; the status */
+static int ctl_usage_error(const struct ctl_command *c, const char *why)
+{
+    fprintf(stderr, "%s: %s\n", CTL_PROG, why);
+    ctl_usage(stderr, c);
+    return CTL_EXIT_FAIL;
+}
+
+/* main - parse and check the whole command line, load the config and run one command */
 int main(int argc, char **argv)
 {
     struct ctl_args a;
+    const struct ctl_command *c;
     const char *command = NULL;
     struct config *cfg;
-    size_t i;
+    char why[256];
     int rc;
 
     memset(&a, 0, sizeof(a));
     cli_config_init(&a.cli);
-    if (ctl_parse(argc, argv, &a, &command) < 0)
-        return CTL_EXIT_FAIL;
-    if (command == NULL) {
-        ctl_usage(stderr);
-        return CTL_EXIT_FAIL;
+    if (ctl_parse(argc, argv, &a, &command, why, sizeof(why)) < 0)
+        return ctl_usage_error(ctl_command_find(command), why);
+    if (command == NULL)
+        return ctl_usage_error(NULL, "no command given");
+    if ((c = ctl_command_find(command)) == NULL) {
+        snprintf(why, sizeof(why), "unknown command '%.64s'", command);
+        return ctl_usage_error(NULL, why);
     }
-    for (i = 0; i < UTIL_ARRAY_LEN(ctl_commands); i++)
-        if (strcmp(command, ctl_commands[i].name) == 0)
-            break;
-    if (i == UTIL_ARRAY_LEN(ctl_commands))
-        return ctl_fail("unknown command '%s' (try --help)", command);
-    if (a.npos != ctl_commands[i].npos || (a.seen & ~ctl_commands[i].options) != 0)
-        return ctl_fail("usage: %s %s", CTL_PROG, ctl_commands[i].usage);
+    if (ctl_misuse(c, &a, why, sizeof(why)) < 0)
+        return ctl_usage_error(c, why);
     cfg = cli_config_load(&a.cli, CTL_PROG);
-    rc = ctl_commands[i].run(cfg, &a);
+    rc = c->run(cfg, &a);
     config_free(cfg);
     return rc;
 }

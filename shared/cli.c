@@ -1,5 +1,5 @@
 /*
- * cli - shared handling of -c and -o, and the exit-2-on-bad-config rule.
+ * cli - shared handling of -c, -o and --version, and the exit-2-on-bad-config rule.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,4 +46,11 @@ struct config *cli_config_load(const struct cli_config *cc, const char *prog)
         exit(2);
     }
     return cfg;
+}
+
+/* cli_version - print "PROG VERSION" on stdout and exit 0 */
+void cli_version(const char *prog)
+{
+    printf("%s %s\n", prog, POPAUTH_VERSION);
+    exit(0);
 }

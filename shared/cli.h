@@ -2,7 +2,8 @@
  * cli - the command-line options every program shares: "-c FILE" picks the config file
  * and "-o name=value" (repeatable) overrides one setting. Each program feeds its options
  * here and loads its config with cli_config_load, which exits with status 2 and a message
- * naming the file, line and setting when the config is bad.
+ * naming the file, line and setting when the config is bad. --version is the same in all
+ * three: "PROG VERSION" on stdout, exit 0.
  */
 #ifndef POPAUTH_CLI_H
 #define POPAUTH_CLI_H
@@ -12,6 +13,10 @@
 #include "shared/config.h"
 
 #define CLI_MAX_OVERRIDES 256
+
+#ifndef POPAUTH_VERSION
+#define POPAUTH_VERSION "unknown"
+#endif
 
 #ifndef POPAUTH_DEFAULT_CONFIG
 #define POPAUTH_DEFAULT_CONFIG "/etc/popauth/popauth.conf"
@@ -30,5 +35,7 @@ void cli_config_init(struct cli_config *cc);
 int cli_config_option(struct cli_config *cc, int opt, const char *arg);
 /* cli_config_load - build the config or exit 2 with the error on stderr */
 struct config *cli_config_load(const struct cli_config *cc, const char *prog);
+/* cli_version - print "PROG VERSION" on stdout and exit 0 */
+void cli_version(const char *prog) __attribute__((noreturn));
 
 #endif

@@ -216,6 +216,21 @@ static int listen_unix_option(const char *param, const char *spec, const char *o
     return 0;
 }
 
+/* listen_unix_options - parse every ":name=value" option of p (NULL: none) into *o */
+static int listen_unix_options(const char *param, const char *spec, const char *p,
+                               struct listen_unix_opts *o, char *err, size_t errlen)
+{
+    memset(o, 0, sizeof(*o));
+    while (p != NULL) {
+        const char *next = strchr(p + 1, ':');
+        size_t len = next ? (size_t)(next - p - 1) : strlen(p + 1);
+        if (listen_unix_option(param, spec, p + 1, len, o, err, errlen) < 0)
+            return -1;
+        p = next;
+    }
+    return 0;
+}
+
 /* listen_unix - open the unix socket address ss of spec, then apply its options p */
 static int listen_unix(const char *param, const char *spec, struct sockaddr_storage *ss,
                        socklen_t sslen, const char *p, struct listen_socket *ls, char *err,
@@ -228,16 +243,10 @@ static int listen_unix(const char *param, const char *spec, struct sockaddr_stor
     mode_t old;
     int fd, rc;
 
-    memset(&o, 0, sizeof(o));
     if (pathlen >= sizeof(ls->path))
         return util_seterr(err, errlen, "%s %s: path too long", param, spec);
-    while (p != NULL) {
-        const char *next = strchr(p + 1, ':');
-        size_t len = next ? (size_t)(next - p - 1) : strlen(p + 1);
-        if (listen_unix_option(param, spec, p + 1, len, &o, err, errlen) < 0)
-            return -1;
-        p = next;
-    }
+    if (listen_unix_options(param, spec, p, &o, err, errlen) < 0)
+        return -1;
     if (lstat(sun->sun_path, &sb) == 0) {
         if (!S_ISSOCK(sb.st_mode))
             return util_seterr(err, errlen, "%s %s: %s exists and is not a socket", param, spec,
@@ -294,6 +303,34 @@ int listen_open(const char *param, const char *spec, struct listen_socket *ls, c
     if (ss.ss_family == AF_UNIX)
         return listen_unix(param, spec, &ss, sslen, opts, ls, err, errlen);
     return listen_inet(param, spec, &ss, sslen, ls, err, errlen);
+}
+
+/* listen_check - parse spec, an entry of param, as listen_open would, without opening */
+int listen_check(const char *param, const char *spec, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    struct listen_unix_opts o;
+    struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
+    socklen_t sslen;
+    const char *opts, *slash;
+    struct stat sb;
+    char dir[sizeof(sun->sun_path)];
+
+    if (listen_parse(param, spec, &ss, &sslen, &opts, err, errlen) < 0)
+        return -1;
+    if (ss.ss_family != AF_UNIX)
+        return 0;
+    if (listen_unix_options(param, spec, opts, &o, err, errlen) < 0)
+        return -1;
+    if (lstat(sun->sun_path, &sb) == 0 && !S_ISSOCK(sb.st_mode))
+        return util_seterr(err, errlen, "%s %s: %s exists and is not a socket", param, spec,
+                           sun->sun_path);
+    slash = strrchr(sun->sun_path, '/'); /* the path is absolute */
+    util_strlcpy(dir, sun->sun_path,
+                 (size_t)(slash - sun->sun_path) + (slash == sun->sun_path) + 1);
+    if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode))
+        return util_seterr(err, errlen, "%s %s: no directory %s", param, spec, dir);
+    return 0;
 }
 
 /* listen_close - close the socket and remove its file if it is still ours */

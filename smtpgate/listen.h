@@ -47,6 +47,13 @@ int listen_parse(const char *param, const char *spec, struct sockaddr_storage *s
  */
 int listen_open(const char *param, const char *spec, struct listen_socket *ls, char *err,
                 size_t errlen);
+/*
+ * listen_check - check spec, an entry of param, as far as listen_open would without
+ * opening anything: the entry parses, a unix: entry's options are valid (owner and group
+ * exist), its directory exists and nothing but a socket is at its path. -1 and err, which
+ * names param and spec, if not.
+ */
+int listen_check(const char *param, const char *spec, char *err, size_t errlen);
 /* listen_close - close the socket and remove its file if it is still ours */
 void listen_close(struct listen_socket *ls);
 

@@ -5,16 +5,17 @@
  * stands in front of any MTA (proxy_listen, proxy.c); either or both run.
  *
  * This file holds main(): option and config binding, the start-up order and the event
- * loop. Start-up: config (fatal on error, exit 2), then the listening sockets of
- * policy_listen and proxy_listen (opened before anything else, while any privilege is
- * still held), then run_user's privileges, then the servers. The store is opened
- * read-only on the first request that needs it and reopened by itself after errors
- * (grants.c), so a missing, locked or corrupt store makes smtpgate defer, never stop.
- * SIGTERM and SIGINT stop accepting (the listeners close), let both fronts finish what
- * they received (bounded in time), and exit 0. SIGHUP builds a complete new config and
- * swaps it in for the next request and the next proxy session; open connections stay,
- * and so do the listeners (a changed policy_listen or proxy_listen needs a restart,
- * which is logged).
+ * loop. Start-up: the config, checked by smtpgate_start_check and check_run_user (every
+ * problem logged, then exit 2; -t runs the same checks, prints the verdict and exits),
+ * then the listening sockets of policy_listen and proxy_listen (opened before anything
+ * else, while any privilege is still held), then run_user's privileges, then the servers.
+ * The store is opened read-only on the first request that needs it and reopened by itself
+ * after errors (grants.c), so a missing, locked or corrupt store makes smtpgate defer,
+ * never stop. SIGTERM and SIGINT stop accepting (the listeners close), let both fronts
+ * finish what they received (bounded in time), and exit 0. SIGHUP builds a complete new
+ * config, checked as at start-up (but for run_user), and swaps it in for the next request
+ * and the next proxy session; open connections stay, and so do the listeners (a changed
+ * policy_listen or proxy_listen needs a restart, which is logged).
  */
 #include <getopt.h>
 #include <signal.h>
@@ -24,6 +25,7 @@
 
 #include <ev.h>
 
+#include "shared/check.h"
 #include "shared/cli.h"
 #include "shared/config.h"
 #include "shared/log.h"
@@ -33,6 +35,7 @@
 #include "smtpgate/listen.h"
 #include "smtpgate/policyd.h"
 #include "smtpgate/proxy.h"
+#include "smtpgate/smtpgate_start.h"
 
 #define SMTPGATE_PROG "smtpgate"
 
@@ -57,40 +60,53 @@ struct smtpgate {
 static void smtpgate_usage(int status)
 {
     fprintf(status ? stderr : stdout,
-            "usage: %s [-c FILE] [-o name=value]... [--syslog]\n"
+            "usage: %s [-c FILE] [-o name=value]... [-t] [--syslog]\n"
             "  -c FILE          configuration file (default %s)\n"
             "  -o name=value    override one setting\n"
-            "  --syslog         log to syslog (facility mail) instead of stderr\n",
+            "  -t               check the configuration, print the verdict and exit\n"
+            "  --syslog         log to syslog (facility mail) instead of stderr\n"
+            "  --version        print the version and exit\n",
             SMTPGATE_PROG, POPAUTH_DEFAULT_CONFIG);
     exit(status);
 }
 
-/* smtpgate_config - build and check a complete config; NULL and err if bad */
-static struct config *smtpgate_config(const struct cli_config *cc, char *err, size_t errlen)
+/* smtpgate_reload_problem - a check report_cb for SIGHUP: one problem of the new config */
+static void smtpgate_reload_problem(const char *prog, const char *problem)
 {
-    struct config *cfg =
-        config_build(cc->path, cc->explicit_path, cc->overrides, cc->noverrides, err, errlen);
+    (void)prog;
+    log_error("action=reload status=failed reason=\"%s\" (keeping the running config)", problem);
+}
 
-    if (cfg == NULL)
+/* smtpgate_config - build a complete config and check it (run_user too if asked: it
+ * changes only at a restart), every problem reported to chk; NULL if there was any */
+static struct config *smtpgate_config(const struct cli_config *cc, struct check *chk, int run_user)
+{
+    char err[1024];
+    struct config *cfg =
+        config_build(cc->path, cc->explicit_path, cc->overrides, cc->noverrides, err, sizeof(err));
+
+    if (cfg == NULL) {
+        check_problem(chk, "%s", err);
         return NULL;
-    if (cfg->policy_listen.count == 0 && cfg->proxy_listen.count == 0) {
-        util_seterr(err, errlen,
-                    "policy_listen, proxy_listen: at least one of them must be set "
-                    "(policy_listen between 1 and %d entries)",
-                    POLICYD_MAX_LISTENERS);
-        goto fail;
     }
-    if (cfg->policy_listen.count > POLICYD_MAX_LISTENERS) {
-        util_seterr(err, errlen, "policy_listen: at most %d entries are allowed",
-                    POLICYD_MAX_LISTENERS);
-        goto fail;
-    }
-    if (policyd_check_config(cfg, err, errlen) < 0 || proxy_check_config(cfg, err, errlen) < 0)
-        goto fail;
-    return cfg;
-fail:
+    if (run_user)
+        check_run_user(chk, cfg);
+    smtpgate_start_check(cfg, chk);
+    if (chk->problems == 0)
+        return cfg;
     config_free(cfg);
     return NULL;
+}
+
+/* smtpgate_test - -t: check the configuration as the start-up would, print the verdict
+ * and exit */
+static void smtpgate_test(const struct cli_config *cc)
+{
+    struct check chk;
+
+    check_init(&chk, check_to_stderr, SMTPGATE_PROG);
+    config_free(smtpgate_config(cc, &chk, 1));
+    exit(check_finish(&chk));
 }
 
 /* smtpgate_listen - open every policy_listen and proxy_listen socket (start-up: fatal on
@@ -165,13 +181,12 @@ static void smtpgate_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
     struct smtpgate *sg = w->data;
     struct config *next;
-    char err[1024];
+    struct check chk;
 
     (void)loop, (void)revents;
-    if ((next = smtpgate_config(&sg->cli, err, sizeof(err))) == NULL) {
-        log_error("action=reload status=failed reason=\"%s\" (keeping the running config)", err);
+    check_init(&chk, smtpgate_reload_problem, SMTPGATE_PROG);
+    if ((next = smtpgate_config(&sg->cli, &chk, 0)) == NULL)
         return;
-    }
     if (strcmp(config_text(next, "policy_listen"), config_text(sg->cfg, "policy_listen")) != 0)
         log_warnx("action=reload policy_listen changed: it takes effect at the next restart");
     if (strcmp(config_text(next, "proxy_listen"), config_text(sg->cfg, "proxy_listen")) != 0)
@@ -248,27 +263,36 @@ int main(int argc, char **argv)
     static const struct option longopts[] = {
         {"syslog", no_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     struct smtpgate sg;
-    int opt, use_syslog = 0;
+    struct check chk;
+    int opt, use_syslog = 0, test = 0;
     char err[1024];
 
     memset(&sg, 0, sizeof(sg));
     cli_config_init(&sg.cli);
-    while ((opt = getopt_long(argc, argv, "c:o:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:o:th", longopts, NULL)) != -1) {
         if (cli_config_option(&sg.cli, opt, optarg))
             continue;
         if (opt == 'S')
             use_syslog = 1;
+        else if (opt == 't')
+            test = 1;
+        else if (opt == 'V')
+            cli_version(SMTPGATE_PROG);
         else
             smtpgate_usage(opt == 'h' ? 0 : 2);
     }
     if (optind != argc)
         smtpgate_usage(2);
+    if (test)
+        smtpgate_test(&sg.cli);
     log_open(SMTPGATE_PROG, !use_syslog, LOG_LEVEL_INFO);
-    if ((sg.cfg = smtpgate_config(&sg.cli, err, sizeof(err))) == NULL)
-        fatal("%s", err);
+    check_init(&chk, check_to_log, SMTPGATE_PROG);
+    if ((sg.cfg = smtpgate_config(&sg.cli, &chk, 1)) == NULL)
+        exit(2);
     smtpgate_listen(&sg);
     if (privilege_drop(sg.cfg->run_user, err, sizeof(err)) < 0)
         fatal("%s", err);

@@ -1,12 +1,15 @@
 /*
  * torture_store - unit tests of the grant store through its public API (db/store.h) with
- * the SQLite backend: grants, re-grants, expiry, revoke, purge, list, stats, batches,
- * schema creation and migration, read-only handles beside a writer, corrupt files and the
- * store URI forms. Each test works in its own temporary directory under /tmp. The tests
- * open the database file with sqlite3 directly where they must look behind the API.
+ * the SQLite backend: grants, re-grants, expiry, revoke (of an address, of a user's rows,
+ * of all), purge, list, stats, batches, store_check,
+ * schema creation and migration (and the copy made before it), read-only handles beside
+ * a writer, corrupt files, the store URI forms, and the store files' modes and group
+ * whatever the umask. Each test works in its own temporary directory under /tmp. The
+ * tests open the database file with sqlite3 directly where they must look behind the API.
  */
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,8 +26,10 @@
 #include "db/store.h"
 
 #define T_ERRLEN   512
-#define T_SCHEMA   3   /* the schema version db/schema.sql creates */
-#define T_SCHEMA_S "3" /* the same, as PRAGMA user_version prints it */
+#define T_SCHEMA   3         /* the schema version db/schema.sql creates */
+#define T_SCHEMA_S "3"       /* the same, as PRAGMA user_version prints it */
+#define T_MODE     0640      /* the mode of every store file */
+#define T_GROUP    "popauth" /* the group of a new store, where it exists */
 
 struct t_fixture {
     char dir[64];
@@ -503,8 +508,8 @@ static void test_create_empty_file(void **state)
     t_write_file(f->path, NULL, 0);
     /* a reader refuses it and leaves it alone */
     assert_null(store_open(f->path, STORE_READONLY, err, sizeof(err)));
-    t_assert_err(err, f->path,
-                 "schema version 0, expected 2 to " T_SCHEMA_S " (run popauthctl once to migrate)");
+    t_assert_err(err, f->path, "schema version 0");
+    t_assert_err(err, f->path, "start popauth or run `popauthctl purge` to create the schema");
     assert_int_equal(stat(f->path, &sb), 0);
     assert_int_equal(sb.st_size, 0);
 
@@ -781,7 +786,69 @@ static void test_uri(void **state)
     " expires INTEGER NOT NULL) WITHOUT ROWID;"                                                    \
     " CREATE INDEX auth_expires ON auth (expires);"
 
-/* test_migrate_v1 - a version 1 store keeps its grants and gains positions and counters */
+/* t_group - the group a new store must get: T_GROUP's where it exists and this process
+ * may give it (root, or a member), else the process's own */
+static gid_t t_group(void)
+{
+    struct group *gr = getgrnam(T_GROUP);
+    gid_t groups[256];
+    int i, n;
+
+    if (gr == NULL)
+        return getegid();
+    if (geteuid() == 0 || getegid() == gr->gr_gid)
+        return gr->gr_gid;
+    n = getgroups(256, groups);
+    for (i = 0; i < n; i++)
+        if (groups[i] == gr->gr_gid)
+            return gr->gr_gid;
+    return getegid();
+}
+
+/* t_assert_private - path is a regular file with T_MODE and the group gid */
+static void t_assert_private(const char *path, gid_t gid)
+{
+    struct stat sb;
+
+    if (lstat(path, &sb) < 0)
+        fail_msg("%s: missing", path);
+    if (!S_ISREG(sb.st_mode) || (sb.st_mode & 07777) != T_MODE || sb.st_gid != gid)
+        fail_msg("%s: mode %o group %u, wanted %o group %u", path, (unsigned)(sb.st_mode & 07777),
+                 (unsigned)sb.st_gid, T_MODE, (unsigned)gid);
+}
+
+/* t_assert_store_private - the database, its -wal and its -shm all have T_MODE and gid */
+static void t_assert_store_private(const char *path, gid_t gid)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    char name[256];
+    size_t i;
+
+    for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        snprintf(name, sizeof(name), "%s%s", path, suffixes[i]);
+        t_assert_private(name, gid);
+    }
+}
+
+/* t_assert_copy - the copy made before migrating from version holds that version and
+ * the row count given, with the store's mode and group */
+static void t_assert_copy(const struct t_fixture *f, int version, const char *rows)
+{
+    char copy[192], tmp[200], buf[32], want[16];
+
+    snprintf(copy, sizeof(copy), "%s.bak-schema%d", f->path, version);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", copy);
+    t_assert_private(copy, t_group());
+    assert_int_equal(access(tmp, F_OK), -1);
+    snprintf(want, sizeof(want), "%d", version);
+    t_sql_text(copy, "PRAGMA user_version", buf, sizeof(buf));
+    assert_string_equal(buf, want);
+    t_sql_text(copy, "SELECT count(*) FROM auth", buf, sizeof(buf));
+    assert_string_equal(buf, rows);
+}
+
+/* test_migrate_v1 - a version 1 store keeps its grants and gains positions and counters;
+ * a reader says what migrates it; the writer copies it aside first */
 static void test_migrate_v1(void **state)
 {
     struct t_fixture *f = *state;
@@ -791,7 +858,12 @@ static void test_migrate_v1(void **state)
     t_sql_exec(f->path, T_AUTH_V1
                " INSERT INTO auth VALUES ('192.0.2.1', 'alice', 'dovecot', 10, 20, 3, 900);"
                " PRAGMA user_version = 1;");
+    assert_null(store_open(f->path, STORE_READONLY, err, sizeof(err)));
+    t_assert_err(err, f->path,
+                 "the store is at schema version 1, this program reads 2 to " T_SCHEMA_S
+                 ": start popauth or run `popauthctl purge` to migrate it");
     t_open_migrated(f);
+    t_assert_copy(f, 1, "1");
     assert_int_equal(store_lookup(f->st, "192.0.2.1", 100, &g, err, sizeof(err)), 1);
     assert_string_equal(g.user, "alice");
     assert_int_equal(g.logins, 3);
@@ -825,11 +897,96 @@ static void test_migrate_v2(void **state)
     assert_int_equal(store_lookup(ro, "2001:db8::1", 100, &g, err, sizeof(err)), 1);
     store_close(ro);
     t_open_migrated(f);
+    t_assert_copy(f, 2, "1");
     assert_int_equal(store_lookup(f->st, "2001:db8::1", 100, &g, err, sizeof(err)), 1);
     assert_string_equal(g.user, "bob");
     assert_int_equal(g.expires, 900);
     assert_int_equal(store_position_get(f->st, "stdin", &p, err, sizeof(err)), 1);
     assert_int_equal(p.offset, 300);
+}
+
+/* test_migrate_live_wal - the copy made before a migration holds what is still only in
+ * the WAL of another open handle, and gets the store's mode whatever the umask */
+static void test_migrate_live_wal(void **state)
+{
+    struct t_fixture *f = *state;
+    mode_t old = umask(0);
+    sqlite3 *db = NULL;
+
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;" T_AUTH_V1
+                     " PRAGMA user_version = 1;"
+                     " INSERT INTO auth VALUES ('192.0.2.1', 'a', 'x', 1, 1, 1, 9);"
+                     " INSERT INTO auth VALUES ('192.0.2.2', 'b', 'x', 1, 1, 1, 9);",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    t_open_migrated(f);
+    umask(old);
+    t_assert_copy(f, 1, "2");
+    sqlite3_close(db);
+}
+
+/* t_open_umask - store_open of path in mode under umask mask, which must succeed */
+static struct store *t_open_umask(const char *path, enum store_mode mode, mode_t mask)
+{
+    char err[T_ERRLEN] = "";
+    mode_t old = umask(mask);
+    struct store *st = store_open(path, mode, err, sizeof(err));
+
+    umask(old);
+    if (st == NULL)
+        fail_msg("store_open %s: %s", path, err);
+    return st;
+}
+
+/* test_modes - whatever the umask, a new store's database, -wal and -shm files are
+ * T_MODE with the store's group, and stay there after the last writer closes */
+static void test_modes(void **state)
+{
+    static const mode_t umasks[] = {0, 077, 022};
+    struct t_fixture *f = *state;
+    char err[T_ERRLEN] = "", path[192], name[32];
+    struct store *st;
+    size_t i;
+
+    for (i = 0; i < sizeof(umasks) / sizeof(umasks[0]); i++) {
+        snprintf(name, sizeof(name), "umask%03o.db", (unsigned)umasks[i]);
+        t_path(f, name, path, sizeof(path));
+        st = t_open_umask(path, STORE_READWRITE, umasks[i]);
+        t_grant(st, "192.0.2.1", "a", "dovecot", 10, 100);
+        t_assert_store_private(path, t_group());
+        store_close(st);
+        t_assert_store_private(path, t_group()); /* kept for readers */
+
+        st = t_open_umask(path, STORE_ADMIN, umasks[i]);
+        t_grant(st, "192.0.2.2", "b", "admin", 10, 100);
+        store_close(st); /* the last close checkpoints, and still keeps the files */
+        t_assert_store_private(path, t_group());
+        st = t_open_umask(path, STORE_READONLY, umasks[i]);
+        assert_int_equal(store_lookup(st, "192.0.2.2", 50, NULL, err, sizeof(err)), 1);
+        store_close(st);
+    }
+}
+
+/* test_modes_existing - a writer takes any access for others away from the files of a
+ * store made before (by an older version, 0644) */
+static void test_modes_existing(void **state)
+{
+    struct t_fixture *f = *state;
+    mode_t old = umask(022);
+    char err[T_ERRLEN] = "";
+    struct stat sb;
+
+    t_sql_exec(f->path, "PRAGMA journal_mode = WAL;");
+    umask(old);
+    assert_int_equal(stat(f->path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0644);
+    f->st = store_open(f->path, STORE_READWRITE, err, sizeof(err));
+    if (f->st == NULL)
+        fail_msg("store_open: %s", err);
+    t_assert_store_private(f->path, sb.st_gid);
 }
 
 /* test_positions - a source's position is saved, replaced and read back */
@@ -885,6 +1042,99 @@ static void test_counters(void **state)
     assert_string_equal(buf, "file:/a logins 2;stdin errors 1;stdin lines 12;");
 }
 
+/* test_revoke_user - every row of exactly that user goes, expired or not, and is counted */
+static void test_revoke_user(void **state)
+{
+    struct t_fixture *f = *state;
+    char err[T_ERRLEN] = "", list[512];
+    int64_t removed = -1;
+    struct store *ro;
+
+    t_grant(f->st, "192.0.2.1", "alice", "dovecot", 10, 1000);
+    t_grant(f->st, "192.0.2.2", "bob", "dovecot", 10, 1000);
+    t_grant(f->st, "192.0.2.3", "alice", "admin", 10, 20); /* expired */
+    t_grant(f->st, "192.0.2.4", "", "admin", 10, 1000);
+    t_grant(f->st, "192.0.2.5", "alice2", "dovecot", 10, 1000);
+    assert_int_equal(store_revoke_user(f->st, "alice", &removed, err, sizeof(err)), 0);
+    assert_int_equal(removed, 2);
+    t_list(f->st, 0, 1, 0, list, sizeof(list));
+    assert_string_equal(list, "192.0.2.2 192.0.2.4 192.0.2.5");
+    assert_int_equal(store_revoke_user(f->st, "alice", &removed, err, sizeof(err)), 0);
+    assert_int_equal(removed, 0);
+    assert_int_equal(store_revoke_user(f->st, "ALICE2", &removed, err, sizeof(err)), 0);
+    assert_int_equal(removed, 0);
+    ro = store_open(f->path, STORE_READONLY, err, sizeof(err));
+    assert_non_null(ro);
+    assert_int_equal(store_revoke_user(ro, "bob", &removed, err, sizeof(err)), -1);
+    t_assert_err(err, f->path, "read-only");
+    store_close(ro);
+}
+
+/* test_revoke_all - every row goes and is counted; an empty store revokes nothing */
+static void test_revoke_all(void **state)
+{
+    struct t_fixture *f = *state;
+    char err[T_ERRLEN] = "", list[512];
+    int64_t removed = -1;
+
+    t_grant(f->st, "192.0.2.1", "alice", "dovecot", 10, 1000);
+    t_grant(f->st, "2001:db8::1", "bob", "dovecot", 10, 1000);
+    t_grant(f->st, "192.0.2.3", "carol", "admin", 10, 20);
+    assert_int_equal(store_revoke_all(f->st, &removed, err, sizeof(err)), 0);
+    assert_int_equal(removed, 3);
+    t_list(f->st, 0, 1, 0, list, sizeof(list));
+    assert_string_equal(list, "");
+    assert_int_equal(store_revoke_all(f->st, &removed, err, sizeof(err)), 0);
+    assert_int_equal(removed, 0);
+}
+
+/* test_check - store_check says what a writer would find, and opens nothing */
+static void test_check(void **state)
+{
+    static const struct {
+        const char *prefix; /* before the fixture's directory; NULL: the uri is `rest` */
+        const char *rest;
+        int ok;
+        const char *errtext;
+    } cases[] = {
+        {"", "/new.db", 1, NULL},
+        {"sqlite:", "/new.db", 1, NULL},
+        {"", "/plain", 1, NULL},             /* an existing file */
+        {"", "/sub", 0, "not a file"},       /* a directory */
+        {"", "/no/such.db", 0, "directory"}, /* a missing directory */
+        {"", "/plain/x.db", 0, "Not a directory"},
+        {NULL, "relative.db", 1, NULL},
+        {NULL, "redis:x", 0, "unknown store type 'redis'"},
+        {NULL, "sqlite:", 0, "empty path"},
+    };
+    struct t_fixture *f = *state;
+    char err[T_ERRLEN], uri[256], path[192];
+    struct stat sb;
+    size_t i;
+
+    t_path(f, "plain", path, sizeof(path));
+    t_write_file(path, "x", 1);
+    t_path(f, "sub", path, sizeof(path));
+    assert_int_equal(mkdir(path, 0700), 0);
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        err[0] = '\0';
+        if (cases[i].prefix != NULL)
+            snprintf(uri, sizeof(uri), "%s%s%s", cases[i].prefix, f->dir, cases[i].rest);
+        else
+            snprintf(uri, sizeof(uri), "%s", cases[i].rest);
+        if (!cases[i].ok) {
+            assert_int_equal(store_check(uri, err, sizeof(err)), -1);
+            t_assert_err(err, cases[i].rest, cases[i].errtext);
+            continue;
+        }
+        if (store_check(uri, err, sizeof(err)) != 0)
+            fail_msg("store_check %s: %s", uri, err);
+    }
+    t_path(f, "new.db", path, sizeof(path));
+    assert_int_equal(stat(path, &sb), -1); /* nothing was created */
+    assert_int_equal(stat("relative.db", &sb), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -913,8 +1163,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_uri, t_setup_bare, t_teardown),
         cmocka_unit_test_setup_teardown(test_migrate_v1, t_setup_bare, t_teardown),
         cmocka_unit_test_setup_teardown(test_migrate_v2, t_setup_bare, t_teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_live_wal, t_setup_bare, t_teardown),
+        cmocka_unit_test_setup_teardown(test_modes, t_setup_bare, t_teardown),
+        cmocka_unit_test_setup_teardown(test_modes_existing, t_setup_bare, t_teardown),
         cmocka_unit_test_setup_teardown(test_positions, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_counters, t_setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_revoke_user, t_setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_revoke_all, t_setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_check, t_setup_bare, t_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
