@@ -18,6 +18,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 die() { echo "FAIL - $*"; echo "0 passed, 1 failed"; exit 1; }
 
 require_built "$bindir" popauth popauthctl
+require_packages dovecot-pop3d dovecot-imapd netcat-openbsd iproute2 jq
 require_commands jq
 
 work=$(mktemp -d /tmp/pa-dovecot.XXXXXX) || die "mktemp failed"

@@ -1,8 +1,9 @@
 # Assertions shared by the integration tests (sourced, not run).
 # `run CMD...` captures status, stdout and stderr; the expect_* helpers check them and
 # count; `finish` prints "N passed, N failed" and exits non-zero on any failure.
-# `require_built DIR PROG...` and `require_commands CMD...` check what a test needs and
-# call the sourcing script's `die` if something is missing.
+# `require_built DIR PROG...`, `require_packages PKG...` and `require_commands CMD...`
+# check what a test needs first and call the sourcing script's `die` with one line naming
+# what is missing (a Debian package by its name), before any tool fails obscurely.
 
 passed=0
 failed=0
@@ -58,6 +59,15 @@ require_built()
     shift
     for p in "$@"; do
         [ -x "$dir/$p" ] || die "$dir/$p is not built"
+    done
+}
+
+require_packages()
+{
+    local p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+            die "package $p is not installed (scripts/install-deps installs it)"
     done
 }
 

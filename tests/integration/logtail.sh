@@ -9,6 +9,10 @@ set -u
 bindir=${1:?usage: logtail.sh BINDIR}
 . "$(dirname "$0")/lib.sh"
 
+die() { echo "FAIL - $*"; echo "$passed passed, $((failed + 1)) failed"; exit 1; }
+require_built "$bindir" popauth popauthctl
+require_packages jq
+
 work=$(mktemp -d /tmp/popauth-logtail.XXXXXX)
 pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }

@@ -478,11 +478,12 @@ EOF
     netns_bg "$NETNS_SERVER" dovecot -F -c "$DOVECOT_CONF" >"$work/dovecot.stderr" 2>&1
     DOVECOT_PID=$NETNS_LAST_PID
 
-    # Wait until the master listens on every address and port. ss looks at the sockets
+    # Wait until the master listens on every address and port and has written its pid
+    # (it writes master.pid after opening the listeners). ss looks at the sockets
     # without connecting, so the log holds no probe connections.
     local want=2
     [ -n "$addr6" ] && want=4
-    if ! netns__wait "$DOVECOT_PID" netns__pop_ports "$NETNS_SERVER" "$want" \
+    if ! netns__wait "$DOVECOT_PID" dovecot__back "$want" \
         || ! kill -0 "$DOVECOT_PID" 2>/dev/null; then
         {
             if kill -0 "$DOVECOT_PID" 2>/dev/null; then

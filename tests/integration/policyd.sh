@@ -10,6 +10,9 @@ set -u
 bindir=${1:?usage: policyd.sh BINDIR}
 . "$(dirname "$0")/lib.sh"
 
+die() { echo "FAIL - $*"; echo "$passed passed, $((failed + 1)) failed"; exit 1; }
+require_built "$bindir" smtpgate popauthctl policy_client
+
 work=$(mktemp -d /tmp/policyd-test.XXXXXX)
 pids=()
 cleanup()

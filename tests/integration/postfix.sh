@@ -21,6 +21,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 die() { echo "FAIL - $*"; echo "$passed passed, $((failed + 1)) failed"; exit 1; }
 
 require_built "$bindir" popauth popauthctl smtpgate
+require_packages postfix swaks libio-socket-inet6-perl dovecot-pop3d dovecot-imapd netcat-openbsd iproute2 jq
 require_commands jq swaks postfix
 
 work=$(mktemp -d /tmp/pa-postfix.XXXXXX) || die "mktemp failed"

@@ -46,6 +46,7 @@ die()
 }
 
 require_built "$bindir" smtpgate popauthctl smtp_client
+require_packages postfix swaks libio-socket-inet6-perl iproute2 perl jq
 require_commands swaks postfix postconf smtp-sink perl jq ss
 
 work=$(mktemp -d /tmp/pa-proxy.XXXXXX) || die "mktemp failed"

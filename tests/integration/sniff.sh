@@ -41,6 +41,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 die() { echo "FAIL - $*"; echo "$passed passed, $((failed + 1)) failed"; exit 1; }
 
 require_built "$bindir" popauth popauthctl pcap_craft
+require_packages dovecot-pop3d dovecot-imapd tcpdump openssl netcat-openbsd iproute2 jq
 require_commands jq tcpdump openssl md5sum base64 timeout
 
 work=$(mktemp -d /tmp/pa-sniff.XXXXXX) || die "mktemp failed"

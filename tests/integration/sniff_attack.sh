@@ -40,6 +40,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 die() { echo "FAIL - $*"; echo "$passed passed, $((failed + 1)) failed"; exit 1; }
 
 require_built "$bindir" popauth popauthctl tcp_insert
+require_packages dovecot-pop3d dovecot-imapd netcat-openbsd iproute2 jq
 require_commands jq timeout
 
 work=$(mktemp -d /tmp/pa-attack.XXXXXX) || die "mktemp failed"
