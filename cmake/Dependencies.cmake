@@ -1,18 +1,33 @@
 # Libraries from Debian's packages: SQLite, libev, libpcap (pkg-config or plain lookup).
+# A missing one stops the configuration with one line naming the Debian package that
+# provides it (scripts/install-deps installs them all).
 find_package(PkgConfig REQUIRED)
-pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
-pkg_check_modules(PCAP REQUIRED IMPORTED_TARGET libpcap)
+
+# popauth_require_module - the pkg-config module NAME as target PkgConfig::VAR, or a
+# fatal error naming the Debian package PKG
+function(popauth_require_module var name pkg)
+  pkg_check_modules(${var} QUIET IMPORTED_TARGET GLOBAL ${name})
+  if(NOT ${var}_FOUND)
+    message(FATAL_ERROR "${pkg} is not installed (needed for ${name}; scripts/install-deps installs it)")
+  endif()
+endfunction()
+
+popauth_require_module(SQLITE3 sqlite3 libsqlite3-dev)
+popauth_require_module(PCAP libpcap libpcap-dev)
 # PCRE2 (with JIT) for administrators' custom log patterns; libsystemd for the journal.
-pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
-pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
+popauth_require_module(PCRE2 libpcre2-8 libpcre2-dev)
+popauth_require_module(SYSTEMD libsystemd libsystemd-dev)
 
 # libev ships no pkg-config file on Debian.
-find_path(LIBEV_INCLUDE_DIR ev.h REQUIRED)
-find_library(LIBEV_LIBRARY ev REQUIRED)
+find_path(LIBEV_INCLUDE_DIR ev.h)
+find_library(LIBEV_LIBRARY ev)
+if(NOT LIBEV_INCLUDE_DIR OR NOT LIBEV_LIBRARY)
+  message(FATAL_ERROR "libev-dev is not installed (needed for ev.h; scripts/install-deps installs it)")
+endif()
 add_library(libev::libev UNKNOWN IMPORTED)
 set_target_properties(libev::libev PROPERTIES IMPORTED_LOCATION ${LIBEV_LIBRARY}
   INTERFACE_INCLUDE_DIRECTORIES ${LIBEV_INCLUDE_DIR})
 
 if(POPAUTH_TESTS)
-  pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
+  popauth_require_module(CMOCKA cmocka libcmocka-dev)
 endif()
