@@ -12,9 +12,9 @@
  * config then, and reloads build a new config, so no caller sees a half-loaded one.
  *
  * Field types: PARAM_STRING binds char *, PARAM_DURATION and PARAM_INT bind int64_t,
- * PARAM_BOOL binds int (0 or 1), PARAM_LIST and PARAM_DOMAINS bind struct strlist,
- * PARAM_NETWORKS binds struct cidr_list * (finished). params.c checks these at compile
- * time. For PARAM_INT and PARAM_DURATION, min = max = 0 means no bounds.
+ * PARAM_BOOL and PARAM_LEVEL bind int (0 or 1; enum log_level), PARAM_LIST and
+ * PARAM_DOMAINS bind struct strlist, PARAM_NETWORKS binds struct cidr_list * (finished). params.c
+ * checks these at compile time. For PARAM_INT and PARAM_DURATION, min = max = 0 means no bounds.
  *
  * Values may not hold control characters other than tab, so that config_print's output
  * is one line per setting and reads back to the same config.
@@ -30,6 +30,7 @@
 #include "shared/addr.h"
 #include "shared/cidr.h"
 #include "shared/config.h"
+#include "shared/log.h"
 #include "shared/log.h"
 #include "shared/util.h"
 
@@ -425,6 +426,11 @@ static int config_parse_value(const struct param *p, const char *s, size_t len,
         return config_check_bounds(p, v->num, s, len, err, errlen);
     case PARAM_BOOL:
         return config_parse_bool(s, len, &v->flag, err, errlen);
+    case PARAM_LEVEL:
+        if ((v->flag = log_level_parse(s, len)) < 0)
+            return util_seterr(err, errlen, "bad log level '%s' (error, warning, info or debug)",
+                               config_quote(s, len, q, sizeof(q)));
+        return 0;
     case PARAM_LIST:
         while (config_next_word(s, len, &pos, &word, &wlen))
             config_strlist_add(&v->list, word, wlen);
@@ -472,6 +478,7 @@ static int config_apply(struct config *cfg, size_t idx, const char *s, size_t le
         *(int64_t *)field = v.num;
         break;
     case PARAM_BOOL:
+    case PARAM_LEVEL:
         *(int *)field = v.flag;
         break;
     case PARAM_LIST:
@@ -746,6 +753,7 @@ void config_free(struct config *cfg)
         case PARAM_DURATION:
         case PARAM_INT:
         case PARAM_BOOL:
+        case PARAM_LEVEL:
             break;
         }
         free(cfg->values[i]);

@@ -39,6 +39,7 @@ enum param_type {
     PARAM_LIST,     /* strlist of words */
     PARAM_DOMAINS,  /* strlist of lower-cased domain names, trailing dot removed */
     PARAM_NETWORKS, /* cidr_list, finished */
+    PARAM_LEVEL,    /* a log level: error, warning, info or debug (enum log_level) */
 };
 
 struct config {
@@ -89,7 +90,10 @@ struct config {
     struct cidr_list *sniff_servers; /* our POP/IMAP servers; empty: this host's addresses */
 
     /* both daemons */
-    char *run_user; /* drop root to this user after start-up; "" keeps the current user */
+    char *run_user;         /* drop root to this user after start-up; "" keeps the current user */
+    int log_level;          /* enum log_level: the most detailed level logged */
+    char *metrics_listen;   /* Prometheus /metrics: inet:HOST:PORT or unix:PATH; "" is off */
+    int64_t purge_interval; /* popauth: delete expired grants this often; 0 never */
 
     char **values;               /* effective text of every parameter, indexed like the table */
     unsigned char *explicit_set; /* 1 where the file or -o set the parameter */

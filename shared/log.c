@@ -22,6 +22,17 @@ static char log_buf[LOG_BUFFER_SIZE];
 static size_t log_len;
 static const char *const log_names[] = {"error", "warning", "info", "debug"};
 
+/* log_level_parse - the level named by len bytes of s, or -1 */
+int log_level_parse(const char *s, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(log_names) / sizeof(log_names[0]); i++)
+        if (strlen(log_names[i]) == len && strncmp(log_names[i], s, len) == 0)
+            return (int)i;
+    return -1;
+}
+
 /* log_buffer - stderr only: keep lines until log_flush; errors still go at once */
 void log_buffer(int on)
 {

@@ -8,10 +8,15 @@
 #ifndef POPAUTH_LOG_H
 #define POPAUTH_LOG_H
 
+#include <stddef.h>
+
 enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 
 extern int log_level_current;
 
+/* log_level_parse - the level named by len bytes of s ("error", "warning", "info",
+ * "debug"), or -1 */
+int log_level_parse(const char *s, size_t len);
 /* log_open - start logging as prog, to stderr (to_stderr) or syslog, up to level */
 void log_open(const char *prog, int to_stderr, int level);
 /* log_buffer - stderr only: keep lines in a buffer until log_flush (or until it fills),

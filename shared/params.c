@@ -11,7 +11,7 @@
  * P binds a name to the struct config field of the same name. PARAM_CHECK_<type> makes a
  * mismatch between the declared type and the field's C type a compile error: strings bind
  * char *, durations and integers int64_t, booleans int, lists and domains struct strlist,
- * networks struct cidr_list *.
+ * networks struct cidr_list *, log levels int.
  */
 #define PARAM_FIELD(name) (((struct config *)0)->name)
 #define PARAM_IS(name, ctype)                                                                      \
@@ -23,6 +23,7 @@
 #define PARAM_CHECK_PARAM_LIST(name)     PARAM_IS(name, struct strlist)
 #define PARAM_CHECK_PARAM_DOMAINS(name)  PARAM_IS(name, struct strlist)
 #define PARAM_CHECK_PARAM_NETWORKS(name) PARAM_IS(name, struct cidr_list *)
+#define PARAM_CHECK_PARAM_LEVEL(name)    PARAM_IS(name, int)
 
 #define PARAM_OFFSET(name, type) (offsetof(struct config, name) + PARAM_CHECK_##type(name))
 /* clang-format off */
@@ -69,6 +70,9 @@ const struct param config_params[] = {
     P(sniff_max_line, PARAM_INT, "8192", 512, 1048576),
     P(sniff_servers, PARAM_NETWORKS, "", 0, 0),
     P(run_user, PARAM_STRING, "", 0, 0),
+    P(log_level, PARAM_LEVEL, "info", 0, 0),
+    P(metrics_listen, PARAM_STRING, "", 0, 0),
+    P(purge_interval, PARAM_DURATION, "1h", 0, 7LL * 86400),
 };
 
 const size_t config_nparams = sizeof(config_params) / sizeof(config_params[0]);

@@ -43,7 +43,7 @@
 #include "shared/decide.h"
 #include "shared/log.h"
 #include "shared/util.h"
-#include "smtpgate/listen.h"
+#include "shared/listen.h"
 #include "smtpgate/proxy.h"
 #include "smtpgate/smtp.h"
 

@@ -32,7 +32,7 @@
 #include "shared/privilege.h"
 #include "shared/util.h"
 #include "smtpgate/grants.h"
-#include "smtpgate/listen.h"
+#include "shared/listen.h"
 #include "smtpgate/policyd.h"
 #include "smtpgate/proxy.h"
 #include "smtpgate/smtpgate_start.h"

@@ -3,7 +3,7 @@
  * smtpgate_start.h). Nothing is opened: listening entries are parsed, not bound.
  */
 #include "smtpgate/smtpgate_start.h"
-#include "smtpgate/listen.h"
+#include "shared/listen.h"
 #include "smtpgate/policyd.h"
 #include "smtpgate/proxy.h"
 

@@ -17,7 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "smtpgate/listen.h"
+#include "shared/listen.h"
 #include "shared/util.h"
 
 /* Options of a unix: entry. */

@@ -1,5 +1,6 @@
 /*
- * listen - smtpgate's listening sockets, one per policy_listen or proxy_listen entry:
+ * listen - the daemons' listening sockets, one per policy_listen, proxy_listen or
+ * metrics_listen entry:
  *
  *   inet:HOST:PORT      a numeric IPv4 address ("0.0.0.0" for all)
  *   inet:[V6]:PORT      a numeric IPv6 address ("[::]" for all; IPV6_V6ONLY is set)
