@@ -90,10 +90,10 @@ struct config {
     struct cidr_list *sniff_servers; /* our POP/IMAP servers; empty: this host's addresses */
 
     /* both daemons */
-    char *run_user;         /* drop root to this user after start-up; "" keeps the current user */
-    int log_level;          /* enum log_level: the most detailed level logged */
-    char *metrics_listen;   /* Prometheus /metrics: inet:HOST:PORT or unix:PATH; "" is off */
-    int64_t purge_interval; /* popauth: delete expired grants this often; 0 never */
+    char *run_user; /* drop root to this user after start-up; "" keeps the current user */
+    int log_level;  /* enum log_level: the most detailed level logged */
+    struct strlist metrics_listen; /* PROGRAM=SPEC: where popauth, smtpgate serve /metrics */
+    int64_t purge_interval;        /* popauth: delete expired grants this often; 0 never */
 
     char **values;               /* effective text of every parameter, indexed like the table */
     unsigned char *explicit_set; /* 1 where the file or -o set the parameter */

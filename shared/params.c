@@ -71,7 +71,7 @@ const struct param config_params[] = {
     P(sniff_servers, PARAM_NETWORKS, "", 0, 0),
     P(run_user, PARAM_STRING, "", 0, 0),
     P(log_level, PARAM_LEVEL, "info", 0, 0),
-    P(metrics_listen, PARAM_STRING, "", 0, 0),
+    P(metrics_listen, PARAM_LIST, "", 0, 0),
     P(purge_interval, PARAM_DURATION, "1h", 0, 7LL * 86400),
 };
 
