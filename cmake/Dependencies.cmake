@@ -17,6 +17,9 @@ popauth_require_module(PCAP libpcap libpcap-dev)
 # PCRE2 (with JIT) for administrators' custom log patterns; libsystemd for the journal.
 popauth_require_module(PCRE2 libpcre2-8 libpcre2-dev)
 popauth_require_module(SYSTEMD libsystemd libsystemd-dev)
+# libmicrohttpd serves /metrics (metrics_listen): a maintained HTTP server rather than a
+# hand-written request parser facing the network.
+popauth_require_module(MHD libmicrohttpd libmicrohttpd-dev)
 
 # libev ships no pkg-config file on Debian.
 find_path(LIBEV_INCLUDE_DIR ev.h)

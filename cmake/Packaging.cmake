@@ -25,19 +25,20 @@ install(CODE "
   endif()")
 
 # systemd: the units, made at install time so that they name the programs under the
-# prefix actually installed to; the user and the store directory.
+# prefix actually installed to; the user and the store directory. smtpgate.socket (for
+# Postfix's unix socket) is installed but not enabled: the shipped config listens on inet.
 if(IS_ABSOLUTE ${CMAKE_INSTALL_SBINDIR})
   set(POPAUTH_UNIT_SBINDIR ${CMAKE_INSTALL_SBINDIR})
 else()
   set(POPAUTH_UNIT_SBINDIR "\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_SBINDIR}")
 endif()
-foreach(unit popauth smtpgate)
+foreach(unit popauth.service smtpgate.service smtpgate.socket)
   install(CODE "
     set(CMAKE_INSTALL_FULL_SBINDIR \"${POPAUTH_UNIT_SBINDIR}\")
     set(POPAUTH_CONFIG_FILE \"${POPAUTH_CONFIG_FILE}\")
-    configure_file(\"${CMAKE_SOURCE_DIR}/scripts/systemd/${unit}.service.in\"
-      \"${POPAUTH_PKG_DIR}/${unit}.service\" @ONLY)")
-  install(FILES ${POPAUTH_PKG_DIR}/${unit}.service DESTINATION ${POPAUTH_SYSTEMD_LIBDIR}/systemd/system)
+    configure_file(\"${CMAKE_SOURCE_DIR}/scripts/systemd/${unit}.in\"
+      \"${POPAUTH_PKG_DIR}/${unit}\" @ONLY)")
+  install(FILES ${POPAUTH_PKG_DIR}/${unit} DESTINATION ${POPAUTH_SYSTEMD_LIBDIR}/systemd/system)
 endforeach()
 install(FILES packaging/sysusers.conf DESTINATION ${POPAUTH_SYSTEMD_LIBDIR}/sysusers.d RENAME popauth.conf)
 install(FILES packaging/tmpfiles.conf DESTINATION ${POPAUTH_SYSTEMD_LIBDIR}/tmpfiles.d RENAME popauth.conf)

@@ -155,6 +155,13 @@ int store_purge(struct store *st, int64_t now, int64_t *removed, char *err, size
     return st->backend->purge(st->handle, now, removed, err, errlen);
 }
 
+/* store_purge_step - one bounded step of a purge in address order (see store.h) */
+int store_purge_step(struct store *st, int64_t now, char *cursor, size_t cursorlen, int limit,
+                     int64_t *removed, char *err, size_t errlen)
+{
+    return st->backend->purge_step(st->handle, now, cursor, cursorlen, limit, removed, err, errlen);
+}
+
 /* store_revoke_user - delete every row whose user is user; *removed gets the count */
 int store_revoke_user(struct store *st, const char *user, int64_t *removed, char *err,
                       size_t errlen)

@@ -106,6 +106,15 @@ int store_lookup(struct store *st, const char *address, int64_t now, struct stor
 int store_revoke(struct store *st, const char *address, char *err, size_t errlen);
 /* store_purge - delete every row with expires <= now; *removed gets the count */
 int store_purge(struct store *st, int64_t now, int64_t *removed, char *err, size_t errlen);
+/*
+ * store_purge_step - one bounded step of a purge that walks the rows in address order:
+ * in one write transaction, look at the limit rows after the address in cursor ("" for
+ * the first step), delete those with expires <= now, and leave the last address looked
+ * at in cursor (cursorlen bytes, at least ADDR_STRLEN). 1 if more rows may follow, 0
+ * once the walk is done; *removed gets this step's count; -1 and err on failure.
+ */
+int store_purge_step(struct store *st, int64_t now, char *cursor, size_t cursorlen, int limit,
+                     int64_t *removed, char *err, size_t errlen);
 /* store_revoke_user - delete every row whose user is user; *removed gets the count */
 int store_revoke_user(struct store *st, const char *user, int64_t *removed, char *err,
                       size_t errlen);

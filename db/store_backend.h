@@ -25,6 +25,8 @@ struct store_backend {
                   size_t errlen);
     int (*revoke)(void *h, const char *address, char *err, size_t errlen);
     int (*purge)(void *h, int64_t now, int64_t *removed, char *err, size_t errlen);
+    int (*purge_step)(void *h, int64_t now, char *cursor, size_t cursorlen, int limit,
+                      int64_t *removed, char *err, size_t errlen);
     int (*revoke_user)(void *h, const char *user, int64_t *removed, char *err, size_t errlen);
     int (*revoke_all)(void *h, int64_t *removed, char *err, size_t errlen);
     int (*list)(void *h, int64_t now, int all, store_list_cb cb, void *ctx, char *err,

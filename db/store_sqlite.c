@@ -106,6 +106,8 @@ enum store_sqlite_stmt_id {
     STORE_SQLITE_GRANT,
     STORE_SQLITE_REVOKE,
     STORE_SQLITE_PURGE,
+    STORE_SQLITE_PURGE_SCAN,
+    STORE_SQLITE_PURGE_ONE,
     STORE_SQLITE_REVOKE_USER,
     STORE_SQLITE_REVOKE_ALL,
     STORE_SQLITE_LOOKUP,
@@ -148,6 +150,11 @@ static const struct store_sqlite_stmt_def {
                             1},
     [STORE_SQLITE_REVOKE] = {"DELETE FROM auth WHERE address = ?1", 1},
     [STORE_SQLITE_PURGE] = {"DELETE FROM auth WHERE expires <= ?1", 1},
+    /* A bounded purge step: the next ?2 rows after address ?1, in key order. */
+    [STORE_SQLITE_PURGE_SCAN] = {"SELECT address, expires FROM auth WHERE address > ?1"
+                                 " ORDER BY address LIMIT ?2",
+                                 1},
+    [STORE_SQLITE_PURGE_ONE] = {"DELETE FROM auth WHERE address = ?1 AND expires <= ?2", 1},
     [STORE_SQLITE_REVOKE_USER] = {"DELETE FROM auth WHERE user = ?1", 1},
     [STORE_SQLITE_REVOKE_ALL] = {"DELETE FROM auth", 1},
     [STORE_SQLITE_LOOKUP] = {"SELECT " STORE_SQLITE_COLUMNS
@@ -821,6 +828,78 @@ out:
     return rc;
 }
 
+/* store_sqlite_purge_scan - the addresses of the expired rows among the limit rows after
+ * cursor into found (limit entries of ADDR_STRLEN bytes); the last address looked at
+ * goes into cursor. The number of rows looked at, or -1. */
+static int store_sqlite_purge_scan(struct store_sqlite *s, int64_t now, char *cursor,
+                                   size_t cursorlen, int limit, char (*found)[ADDR_STRLEN],
+                                   int *nfound, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = store_sqlite_stmt(s, STORE_SQLITE_PURGE_SCAN, err, errlen);
+    int seen = 0, rc;
+
+    *nfound = 0;
+    if (st == NULL)
+        return -1;
+    if (sqlite3_bind_text(st, 1, cursor, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+        sqlite3_bind_int(st, 2, limit) != SQLITE_OK) {
+        store_sqlite_fail(s, err, errlen, "purge");
+        goto out;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *a = (const char *)sqlite3_column_text(st, 0);
+
+        seen++;
+        util_strlcpy(cursor, a != NULL ? a : "", cursorlen);
+        if (a != NULL && strlen(a) < ADDR_STRLEN && sqlite3_column_int64(st, 1) <= now)
+            util_strlcpy(found[(*nfound)++], a, ADDR_STRLEN);
+    }
+    if (rc != SQLITE_DONE) {
+        store_sqlite_fail(s, err, errlen, "purge");
+        seen = -1;
+    }
+out:
+    store_sqlite_done(st);
+    return st != NULL && seen >= 0 ? seen : -1;
+}
+
+/* store_sqlite_purge_step - one bounded step of a purge, in one write transaction (see
+ * store_purge_step) */
+static int store_sqlite_purge_step(void *h, int64_t now, char *cursor, size_t cursorlen, int limit,
+                                   int64_t *removed, char *err, size_t errlen)
+{
+    struct store_sqlite *s = h;
+    sqlite3_stmt *del = store_sqlite_stmt(s, STORE_SQLITE_PURGE_ONE, err, errlen);
+    char(*found)[ADDR_STRLEN], rberr[256];
+    int seen = -1, nfound = 0, i;
+
+    *removed = 0;
+    if (del == NULL || limit <= 0)
+        return -1;
+    found = xcalloc((size_t)limit, sizeof(*found));
+    if (store_sqlite_run(s, STORE_SQLITE_BEGIN, err, errlen) < 0)
+        goto out;
+    seen = store_sqlite_purge_scan(s, now, cursor, cursorlen, limit, found, &nfound, err, errlen);
+    for (i = 0; seen >= 0 && i < nfound; i++) {
+        if (sqlite3_bind_text(del, 1, found[i], -1, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite3_bind_int64(del, 2, now) != SQLITE_OK || sqlite3_step(del) != SQLITE_DONE) {
+            store_sqlite_fail(s, err, errlen, "purge");
+            seen = -1;
+        } else {
+            *removed += sqlite3_changes64(s->db);
+        }
+        store_sqlite_done(del);
+    }
+    if (seen < 0 || store_sqlite_run(s, STORE_SQLITE_COMMIT, err, errlen) < 0) {
+        store_sqlite_rollback(s, rberr, sizeof(rberr));
+        *removed = 0;
+        seen = -1;
+    }
+out:
+    free(found);
+    return seen < 0 ? -1 : seen == limit;
+}
+
 /* store_sqlite_delete - step the DELETE id, whose text parameter ?1 is arg (NULL: it has
  * none); *removed gets the count of rows it deleted */
 static int store_sqlite_delete(struct store_sqlite *s, enum store_sqlite_stmt_id id,
@@ -1031,6 +1110,7 @@ const struct store_backend store_backend_sqlite = {
     .lookup = store_sqlite_lookup,
     .revoke = store_sqlite_revoke,
     .purge = store_sqlite_purge,
+    .purge_step = store_sqlite_purge_step,
     .revoke_user = store_sqlite_revoke_user,
     .revoke_all = store_sqlite_revoke_all,
     .list = store_sqlite_list,

@@ -19,6 +19,7 @@
 
 #include "popauth/committer.h"
 #include "shared/log.h"
+#include "shared/metrics.h"
 #include "shared/util.h"
 
 struct committer {
@@ -40,6 +41,7 @@ struct committer {
     size_t txn_grants;            /* grants in it */
     int lost;                     /* its commit at the deadline failed: report it */
     char lost_err[1024];
+    struct metric *latency, *batches, *rows, *errors; /* the thread writes them */
 };
 
 /* committer_batch_init - allocate a batch of capacity grants (free with _free) */
@@ -190,6 +192,7 @@ static void *committer_main(void *arg)
     struct committer_batch *job;
     char err[sizeof(c->err)];
     int rc, keep_open;
+    uint64_t t0;
 
     pthread_mutex_lock(&c->lock);
     for (;;) {
@@ -209,7 +212,12 @@ static void *committer_main(void *arg)
         keep_open = c->keep_open;
         pthread_mutex_unlock(&c->lock);
         err[0] = '\0';
+        t0 = metrics_now_ns();
         rc = committer_run(c, job, keep_open, err, sizeof(err));
+        metric_observe(c->latency, metrics_now_ns() - t0);
+        metric_inc(rc == 0 ? c->batches : c->errors);
+        if (rc == 0)
+            metric_add(c->rows, job->ngrants);
         pthread_mutex_lock(&c->lock);
         c->result = rc;
         memcpy(c->err, err, sizeof(err));
@@ -236,6 +244,16 @@ struct committer *committer_new(struct store *st, void (*wake)(void *), void *ar
     c->st = st;
     c->wake = wake;
     c->arg = arg;
+    c->latency = metrics_histogram(metrics_process(), "popauth_commit_duration_seconds",
+                                   "Time to write one batch of grants, positions and counters.",
+                                   metrics_latency_ns, metrics_latency_count, NULL);
+    c->batches = metrics_counter(metrics_process(), "popauth_commits_total",
+                                 "Batches written to the store.", NULL);
+    c->rows =
+        metrics_counter(metrics_process(), "popauth_grants_written_total",
+                        "Grants written to the store (one per client address and batch).", NULL);
+    c->errors = metrics_counter(metrics_process(), "popauth_store_errors_total",
+                                "Batches the store refused (kept and written again later).", NULL);
     pthread_mutex_init(&c->lock, NULL);
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);

@@ -26,6 +26,7 @@
 #include "popauth/patterns.h"
 #include "shared/cidr.h"
 #include "shared/log.h"
+#include "shared/metrics.h"
 #include "shared/util.h"
 
 #define INGEST_MAX_PENDING  16384 /* distinct addresses in one batch before a forced flush */
@@ -42,7 +43,10 @@ struct ingest {
     int dry_run;
     struct source *sources[INGEST_MAX_SOURCES];
     size_t nsources;
-    uint32_t slots[INGEST_SLOTS]; /* 0: free, else 1 + index into fill->grants */
+    struct ingest_metrics { /* each source's counters, as `popauthctl stats` shows them */
+        struct metric *lines, *logins, *grants, *rejected, *errors, *truncated;
+    } metrics[INGEST_MAX_SOURCES]; /* like sources; written by the loop's thread */
+    uint32_t slots[INGEST_SLOTS];  /* 0: free, else 1 + index into fill->grants */
     struct committer_batch batches[2];
     struct committer_batch *fill; /* taking logins (hashed in slots) */
     struct committer_batch *out;  /* submitted, or kept after its commit failed; or NULL */
@@ -94,12 +98,48 @@ void ingest_set_config(struct ingest *ing, const struct config *cfg,
     ing->formats = formats;
 }
 
+/* ingest_metrics_init - register the series of the source named name */
+static void ingest_metrics_init(struct ingest_metrics *m, const char *name)
+{
+    struct metrics *reg = metrics_process();
+
+    m->lines =
+        metrics_counter(reg, "popauth_source_lines_total",
+                        "Lines read (the sniffer: TCP segments followed).", "source", name, NULL);
+    m->logins = metrics_counter(reg, "popauth_source_logins_total", "Successful logins recognised.",
+                                "source", name, NULL);
+    m->grants = metrics_counter(reg, "popauth_source_grants_total", "Logins that became a grant.",
+                                "source", name, NULL);
+    m->rejected =
+        metrics_counter(reg, "popauth_source_rejected_total",
+                        "Login-shaped lines refused by a strictness check.", "source", name, NULL);
+    m->errors = metrics_counter(reg, "popauth_source_errors_total",
+                                "Lines that could not be parsed (the sniffer: conversations that "
+                                "lost track).",
+                                "source", name, NULL);
+    m->truncated =
+        metrics_counter(reg, "popauth_source_truncated_total",
+                        "Times a followed file was found truncated.", "source", name, NULL);
+}
+
+/* ingest_metrics_add - add one source's counter deltas to its series */
+static void ingest_metrics_add(struct ingest_metrics *m, const struct source_counters *c)
+{
+    metric_add(m->lines, (uint64_t)c->lines);
+    metric_add(m->logins, (uint64_t)c->logins);
+    metric_add(m->grants, (uint64_t)c->grants);
+    metric_add(m->rejected, (uint64_t)c->rejected);
+    metric_add(m->errors, (uint64_t)c->errors);
+    metric_add(m->truncated, (uint64_t)c->truncated);
+}
+
 /* ingest_add_source - register a source so that flush saves its position and counters */
 void ingest_add_source(struct ingest *ing, struct source *src)
 {
     if (ing->nsources == INGEST_MAX_SOURCES)
         fatal("more than %d log sources", INGEST_MAX_SOURCES);
     src->ingest = ing;
+    ingest_metrics_init(&ing->metrics[ing->nsources], src->name);
     ing->sources[ing->nsources++] = src;
 }
 
@@ -111,6 +151,7 @@ void ingest_remove_source(struct ingest *ing, struct source *src)
     for (i = 0; i < ing->nsources; i++) {
         if (ing->sources[i] == src) {
             ing->sources[i] = ing->sources[--ing->nsources];
+            ing->metrics[i] = ing->metrics[ing->nsources];
             return;
         }
     }
@@ -192,6 +233,7 @@ static struct committer_batch *ingest_seal(struct ingest *ing)
         cs->has_position = src->persistent && src->position_dirty;
         cs->position = src->position;
         cs->counters = src->counters;
+        ingest_metrics_add(&ing->metrics[i], &src->counters);
         src->position_dirty = 0;
         memset(&src->counters, 0, sizeof(src->counters));
     }
@@ -328,19 +370,42 @@ int ingest_sync(struct ingest *ing, char *err, size_t errlen)
     return 0;
 }
 
+/* ingest_log_login - debug: one line per login and why it granted nothing (refused) */
+static void ingest_log_login(const struct source *src, const struct login *lg, const char *refused)
+{
+    char addr[ADDR_STRLEN], user[STORE_USER_MAX], when[32];
+    size_t i;
+
+    util_printable(lg->user, strnlen(lg->user, sizeof(lg->user)), user, sizeof(user));
+    for (i = 0; user[i] != '\0'; i++)
+        if (user[i] == '"' || user[i] == '\\')
+            user[i] = '?';
+    log_debug("source=%s action=login client=%s user=\"%s\" time=%s grant=%s%s%s", src->name,
+              addr_format(&lg->client, addr, sizeof(addr)), user,
+              util_format_time(lg->time, when, sizeof(when)),
+              refused != NULL ? "no reason=\"" : "yes", refused != NULL ? refused : "",
+              refused != NULL ? "\"" : "");
+}
+
 /* ingest_login - count a recognised login; 1 if it became a grant in the batch */
 int ingest_login(struct ingest *ing, struct source *src, struct login *lg)
 {
     int64_t now = time(NULL);
+    const char *refused = NULL;
     char err[1024];
 
     src->counters.logins++;
     if (lg->time > now + INGEST_FUTURE_SLACK || lg->time <= 0)
         lg->time = now; /* a clock or year mix-up must not stretch a grant */
     if (lg->time + ing->cfg->grant_lifetime <= now)
-        return 0; /* older than grant_lifetime: grants nothing */
-    if (cidr_list_match(ing->cfg->local_networks, &lg->client) ||
-        cidr_list_match(ing->cfg->never_grant, &lg->client))
+        refused = "older than grant_lifetime";
+    else if (cidr_list_match(ing->cfg->local_networks, &lg->client))
+        refused = "client in local_networks";
+    else if (cidr_list_match(ing->cfg->never_grant, &lg->client))
+        refused = "client in never_grant";
+    if (log_level_current >= LOG_LEVEL_DEBUG)
+        ingest_log_login(src, lg, refused);
+    if (refused != NULL)
         return 0;
     src->counters.grants++;
     ingest_add(ing, lg);

@@ -20,7 +20,13 @@
  * before it is written; log lines on stderr are written at the same moment, in one block.
  * SIGTERM and SIGINT read what the sources have, commit and exit 0; SIGHUP re-reads the
  * config (a bad new config is logged and the old one kept; sources, store and run_user
- * change only at a restart). With --once every source is read to its current end,
+ * change only at a restart). The service manager hears READY=1 once the sources run,
+ * RELOADING=1 and READY=1 around a SIGHUP reload and STOPPING=1 at SIGTERM (notify.h); a
+ * metrics_listen socket may come from socket activation (listen.h), and one that no entry
+ * names stops the start-up. A second store handle, opened with the first, goes to the
+ * purger thread (purger.h), which deletes expired grants every purge_interval and wakes
+ * the loop to log what it did. log_level is taken at start-up and at every SIGHUP, as is
+ * purge_interval. With --once every source is read to its current end,
  * committed (a transaction per second of grants: ingest_start's bulk mode), and popauth
  * exits.
  */
@@ -37,10 +43,15 @@
 #include "popauth/ingest.h"
 #include "popauth/patterns.h"
 #include "popauth/popauth_start.h"
+#include "popauth/purger.h"
 #include "shared/check.h"
 #include "shared/cli.h"
 #include "shared/config.h"
+#include "shared/listen.h"
 #include "shared/log.h"
+#include "shared/metrics_http.h"
+#include "shared/metrics_store.h"
+#include "shared/notify.h"
 #include "shared/privilege.h"
 #include "shared/util.h"
 
@@ -67,6 +78,13 @@ struct popauth {
     ev_timer retry_w;
     ev_signal term_w, int_w, hup_w;
     int store_failing; /* the last flush failed: log again only when it recovers */
+    struct listen_socket metrics_listener; /* metrics_listen; fd -1 if none */
+    struct metrics_http *metrics;          /* its server, NULL if none */
+    struct metrics_store *metrics_store;   /* the store's gauges, read at each scrape */
+    struct metric *retries;                /* commits tried again after a store error */
+    struct store *purge_st;                /* the purger's own handle, until it starts */
+    struct purger *purger;                 /* purge_interval housekeeping; NULL if none */
+    ev_async purge_w;                      /* the purger finished a purge */
 };
 
 /* popauth_usage - print the usage summary and exit with status */
@@ -235,8 +253,11 @@ static void popauth_commit_cb(struct ev_loop *loop, ev_async *w, int revents)
 /* popauth_retry_cb - try again to commit after a store error */
 static void popauth_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
+    struct popauth *pa = w->data;
+
     (void)loop, (void)revents;
-    popauth_flush(w->data);
+    metric_inc(pa->retries);
+    popauth_flush(pa);
 }
 
 /* popauth_term_cb - SIGTERM/SIGINT: read what is there, commit, leave the loop */
@@ -247,6 +268,7 @@ static void popauth_term_cb(struct ev_loop *loop, ev_signal *w, int revents)
     size_t i;
 
     (void)revents;
+    notify_stopping();
     log_info("action=stop signal=%d", w->signum);
     for (i = 0; i < pa->nsources; i++)
         if (!pa->sources[i]->finished &&
@@ -262,6 +284,7 @@ static int popauth_restart_needed(const struct config *cur, const struct config 
         "database",           "log_sources",    "journal_directory", "sniff_interfaces",
         "sniff_file",         "sniff_ports",    "sniff_promiscuous", "sniff_max_flows",
         "sniff_flow_timeout", "sniff_max_line", "run_user",          "dry_run",
+        "metrics_listen",
     };
     size_t i;
 
@@ -291,20 +314,26 @@ static void popauth_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
     char err[1024];
 
     (void)loop, (void)revents;
+    notify_reloading();
     popauth_flush(pa); /* the batch was counted under the old config */
     if (popauth_setup_build(&pa->cli, &next, err, sizeof(err)) < 0) {
         log_error("action=reload status=failed reason=\"%s\" (keeping the running config)", err);
+        notify_reloaded(0);
         return;
     }
     if (popauth_restart_needed(pa->setup.cfg, next.cfg))
         log_warnx("action=reload changes to database, log_sources, journal_directory, sniff_* "
                   "(but sniff_servers), "
-                  "run_user or dry_run take effect at the next restart");
+                  "run_user, dry_run or metrics_listen take effect at the next restart");
     ingest_set_config(pa->ing, next.cfg, next.patterns, next.formats);
     popauth_sources_reload(pa, next.cfg);
     popauth_setup_free(&pa->setup);
     pa->setup = next;
+    log_set_level(next.cfg->log_level);
+    if (pa->purger != NULL)
+        purger_set_interval(pa->purger, next.cfg->purge_interval);
     log_info("action=reload status=ok");
+    notify_reloaded(1);
 }
 
 /* popauth_sync - wait until everything read is committed; 0, or 1 if that failed (what
@@ -318,6 +347,68 @@ static int popauth_sync(struct popauth *pa)
     log_error("action=commit status=failed pending=%zu reason=\"%s\"", ingest_pending(pa->ing),
               err);
     return 1;
+}
+
+/* popauth_metrics_start - serve /metrics if metrics_listen has an entry for popauth */
+static void popauth_metrics_start(struct popauth *pa)
+{
+    struct metrics *m = metrics_process();
+    char err[512];
+
+    pa->retries = metrics_counter(m, "popauth_commit_retries_total",
+                                  "Commits tried again after a store error.", NULL);
+    if (pa->metrics_listener.fd < 0)
+        return;
+    if (!pa->setup.cfg->dry_run)
+        pa->metrics_store = metrics_store_new(m, POPAUTH_PROG, pa->setup.cfg->database);
+    pa->metrics = metrics_http_start(m, pa->metrics_listener.fd,
+                                     pa->metrics_store ? metrics_store_refresh : NULL,
+                                     pa->metrics_store, err, sizeof(err));
+    if (pa->metrics == NULL)
+        fatal("%s", err);
+}
+
+/* popauth_purge_wake - on the purger's thread, after a purge: wake the loop to log it */
+static void popauth_purge_wake(void *arg)
+{
+    struct popauth *pa = arg;
+
+    ev_async_send(pa->loop, &pa->purge_w);
+}
+
+/* popauth_purge_cb - a purge finished: log what it did (a failure is a warning) */
+static void popauth_purge_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+    struct popauth *pa = w->data;
+    struct purger_result r;
+
+    (void)loop, (void)revents;
+    if (!purger_result(pa->purger, &r))
+        return;
+    if (r.ok)
+        log_info("action=purge removed=%lld steps=%lld longest_step_ms=%.1f", (long long)r.removed,
+                 (long long)r.steps, r.longest_step * 1000);
+    else
+        log_warnx("action=purge status=failed removed=%lld reason=\"%s\" (tried again in "
+                  "purge_interval)",
+                  (long long)r.removed, r.err);
+}
+
+/* popauth_purge_start - start the housekeeping thread on its own store handle */
+static void popauth_purge_start(struct popauth *pa)
+{
+    char err[1024];
+
+    if (pa->purge_st == NULL)
+        return;
+    ev_async_init(&pa->purge_w, popauth_purge_cb);
+    pa->purge_w.data = pa;
+    ev_async_start(pa->loop, &pa->purge_w);
+    pa->purger = purger_new(pa->purge_st, pa->setup.cfg->purge_interval, metrics_process(),
+                            popauth_purge_wake, pa, err, sizeof(err));
+    pa->purge_st = NULL; /* the purger's now, even if it could not start */
+    if (pa->purger == NULL)
+        fatal("%s", err);
 }
 
 /* popauth_run - start the sources and run the loop until a signal or all sources end;
@@ -348,8 +439,12 @@ static int popauth_run(struct popauth *pa)
     for (i = 0; i < pa->nsources; i++)
         if (pa->sources[i]->ops->start(pa->sources[i], pa->loop, err, sizeof(err)) < 0)
             fatal("%s", err);
+    popauth_metrics_start(pa);
+    popauth_purge_start(pa);
     log_info("action=start sources=%zu", pa->nsources);
+    notify_ready();
     ev_run(pa->loop, 0);
+    purger_free(pa->purger);
     return popauth_sync(pa);
 }
 
@@ -426,14 +521,28 @@ int main(int argc, char **argv)
     popauth_start_check(cfg, &chk, pa.sources, &pa.nsources);
     if (chk.problems > 0)
         exit(2);
+    log_set_level(cfg->log_level);
+    if (listen_inherit(err, sizeof(err)) < 0) /* metrics_listen may come from systemd */
+        fatal("%s", err);
     if (popauth_setup_from(cfg, &pa.setup, err, sizeof(err)) < 0)
         fatal("%s", err);
     if (!pa.setup.cfg->dry_run &&
         (pa.st = store_open(pa.setup.cfg->database, STORE_READWRITE, err, sizeof(err))) == NULL)
         fatal("%s", err);
+    /* the purger's own handle, opened now, while any privilege is still held */
+    if (pa.st != NULL && !once &&
+        (pa.purge_st = store_open(pa.setup.cfg->database, STORE_READWRITE, err, sizeof(err))) ==
+            NULL)
+        fatal("%s", err);
     pa.ing =
         ingest_new(pa.setup.cfg, pa.st, pa.setup.patterns, pa.setup.formats, pa.setup.cfg->dry_run);
     popauth_sources_add(&pa);
+    pa.metrics_listener.fd = -1;
+    if (!once && metrics_http_open(&pa.setup.cfg->metrics_listen, POPAUTH_PROG,
+                                   &pa.metrics_listener, err, sizeof(err)) < 0)
+        fatal("%s", err);
+    if (listen_inherit_done(err, sizeof(err)) < 0) /* after the last listen_open */
+        fatal("%s", err);
     if (privilege_drop(pa.setup.cfg->run_user, err, sizeof(err)) < 0)
         fatal("%s", err);
     log_buffer(1); /* stderr: written in blocks; popauth_run flushes once per iteration */
@@ -445,6 +554,9 @@ int main(int argc, char **argv)
         ingest_remove_source(pa.ing, pa.sources[i]);
         pa.sources[i]->ops->stop(pa.sources[i], pa.loop);
     }
+    metrics_http_stop(pa.metrics);
+    metrics_store_free(pa.metrics_store);
+    listen_close(&pa.metrics_listener);
     ingest_free(pa.ing);
     store_close(pa.st);
     popauth_setup_free(&pa.setup);

@@ -13,6 +13,7 @@
 #include "popauth/popauth_start.h"
 #include "popauth/sniff.h"
 #include "popauth/wire.h"
+#include "shared/metrics.h"
 #include "shared/util.h"
 
 /* The sources created so far, and whether they are kept for the caller. */
@@ -141,6 +142,7 @@ void popauth_start_check(const struct config *cfg, struct check *c, struct sourc
             popauth_start_add(&ss, src, "log_sources", logs->items[i], c);
     }
     popauth_start_sniff(cfg, &ss, c);
+    check_result(c, metrics_listen_check(&cfg->metrics_listen, "popauth", err, sizeof(err)), err);
     if (sources == NULL) {
         for (i = 0; i < ss.count; i++)
             ss.made[i]->ops->stop(ss.made[i], NULL);

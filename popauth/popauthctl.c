@@ -26,6 +26,7 @@
 #include "shared/config.h"
 #include "shared/decide.h"
 #include "shared/json.h"
+#include "shared/metrics.h"
 #include "shared/log.h"
 #include "shared/privilege.h"
 #include "shared/rcpt.h"
@@ -412,7 +413,8 @@ static int ctl_counter_row(const char *source, const char *name, int64_t value, 
     return 0;
 }
 
-/* ctl_cmd_stats - print store counts and sizes, and each source's counters */
+/* ctl_cmd_stats - print store counts and sizes, each source's counters, and smtpgate's
+ * counters from its /metrics (metrics_listen) */
 static int ctl_cmd_stats(struct config *cfg, struct ctl_args *a)
 {
     struct ctl_counter_walk w = {a->json, ""};
@@ -440,10 +442,28 @@ static int ctl_cmd_stats(struct config *cfg, struct ctl_args *a)
     rc = store_counters(st, ctl_counter_row, &w, err, sizeof(err));
     store_close(st);
     if (a->json)
-        printf("%s}}\n", w.source[0] ? "}\n  " : "");
+        printf("%s},\"smtpgate\":", w.source[0] ? "}\n  " : "");
     else if (w.source[0])
         printf("\n");
+    metrics_stats_print(&cfg->metrics_listen, "smtpgate", a->json, stdout); /* over HTTP */
+    if (a->json)
+        printf("}\n");
     return rc < 0 ? ctl_fail("%s", err) : CTL_EXIT_OK;
+}
+
+/* ctl_check_report - check_to_stderr, but a problem both daemons' checks report (a
+ * shared setting such as metrics_listen) is printed once */
+static void ctl_check_report(const char *prog, const char *problem)
+{
+    static char seen[16][CHECK_LINE_MAX];
+    static size_t nseen;
+    size_t i;
+
+    for (i = 0; i < nseen && i < UTIL_ARRAY_LEN(seen); i++)
+        if (strcmp(problem, seen[i]) == 0)
+            return;
+    util_strlcpy(seen[nseen++ % UTIL_ARRAY_LEN(seen)], problem, sizeof(seen[0]));
+    check_to_stderr(prog, problem);
 }
 
 /* ctl_cmd_config - print the effective configuration, like postconf; with --check,
@@ -458,7 +478,7 @@ static int ctl_cmd_config(struct config *cfg, struct ctl_args *a)
         return CTL_EXIT_OK;
     }
     log_open(CTL_PROG, 1, LOG_LEVEL_WARN); /* the sources' warnings, not their info */
-    check_init(&chk, check_to_stderr, CTL_PROG);
+    check_init(&chk, ctl_check_report, CTL_PROG);
     check_run_user(&chk, cfg);
     popauth_start_check(cfg, &chk, NULL, NULL);
     smtpgate_start_check(cfg, &chk);

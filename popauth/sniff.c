@@ -33,6 +33,7 @@
 #include "popauth/wire.h"
 #include "shared/cidr.h"
 #include "shared/log.h"
+#include "shared/metrics.h"
 #include "shared/util.h"
 
 #define SNIFF_SNAPLEN     65535
@@ -52,18 +53,22 @@ struct sniff {
     struct wire *wire; /* NULL once a file is finished */
     int dlt;
     int live;
-    int failed;                      /* a live capture stopped with an error */
-    char *device;                    /* interface name or file path */
-    uint8_t *iobuf;                  /* file: the read buffer (own) or stdio's (libpcap) */
-    int own;                         /* file: a classic pcap read here, not by libpcap */
-    int fd;                          /* own: the file (libpcap's FILE holds it open) */
-    int eof;                         /* own: the file was read to its end */
-    int pause;                       /* own: stop after this packet (the batch is full) */
-    size_t have, pos;                /* own: bytes in iobuf, and where the next record is */
-    off_t offset;                    /* own: where the next read of the file starts */
-    struct wire_pcap format;         /* own: how the file stores its records */
-    char readerr[160];               /* own: why reading stopped with an error */
-    struct wire_stats seen;          /* what the counters already hold */
+    int failed;              /* a live capture stopped with an error */
+    char *device;            /* interface name or file path */
+    uint8_t *iobuf;          /* file: the read buffer (own) or stdio's (libpcap) */
+    int own;                 /* file: a classic pcap read here, not by libpcap */
+    int fd;                  /* own: the file (libpcap's FILE holds it open) */
+    int eof;                 /* own: the file was read to its end */
+    int pause;               /* own: stop after this packet (the batch is full) */
+    size_t have, pos;        /* own: bytes in iobuf, and where the next record is */
+    off_t offset;            /* own: where the next read of the file starts */
+    struct wire_pcap format; /* own: how the file stores its records */
+    char readerr[160];       /* own: why reading stopped with an error */
+    struct wire_stats seen;  /* what the counters already hold */
+    struct sniff_metrics {   /* the pipeline's totals (the loop's thread writes) */
+        struct metric *packets, *flows, *desynced, *evicted, *dropped, *opaque, *foreign;
+        struct metric *tls, *logins;
+    } m;                             /* registered at the first sniff_account */
     uint64_t lost, lost_shown;       /* logins not recorded: the batch was full */
     unsigned drop_base, ifdrop_base; /* pcap_stats at the last check */
     uint64_t dropped, ifdropped;     /* totals since the handle was opened */
@@ -90,6 +95,47 @@ static void sniff_iobuf_drop(struct sniff *s)
     s->iobuf = NULL;
 }
 
+/* sniff_metric - register one series of the capture source name */
+static struct metric *sniff_metric(const char *metric, const char *help, const char *name)
+{
+    return metrics_counter(metrics_process(), metric, help, "source", name, NULL);
+}
+
+/* sniff_metrics - set the source's series to the pipeline's totals in now */
+static void sniff_metrics(struct sniff *s, const struct wire_stats *now)
+{
+    struct sniff_metrics *m = &s->m;
+
+    if (m->packets == NULL) {
+        const char *n = s->src.name;
+        m->packets = sniff_metric("popauth_sniff_packets_total", "Frames captured.", n);
+        m->flows = sniff_metric("popauth_sniff_flows_total", "TCP conversations followed.", n);
+        m->desynced = sniff_metric("popauth_sniff_desynchronised_total",
+                                   "Conversations that lost track (they grant nothing).", n);
+        m->evicted = sniff_metric("popauth_sniff_evicted_total",
+                                  "Conversations ended because the flow table was full.", n);
+        m->dropped = sniff_metric("popauth_sniff_kernel_drops_total",
+                                  "Packets the kernel or the interface dropped before popauth "
+                                  "read them.",
+                                  n);
+        m->opaque = sniff_metric("popauth_sniff_opaque_total",
+                                 "Packets that may hold TCP the decoder cannot reach.", n);
+        m->foreign = sniff_metric("popauth_sniff_foreign_total",
+                                  "Conversations with a server not in sniff_servers (ignored).", n);
+        m->tls = sniff_metric("popauth_sniff_tls_total", "Conversations that switched to TLS.", n);
+        m->logins = sniff_metric("popauth_sniff_logins_total", "Logins confirmed on the wire.", n);
+    }
+    metric_set(m->packets, (int64_t)now->packets);
+    metric_set(m->flows, (int64_t)now->flows.flows);
+    metric_set(m->desynced, (int64_t)now->desynced);
+    metric_set(m->evicted, (int64_t)now->flows.evicted);
+    metric_set(m->dropped, (int64_t)(s->dropped + s->ifdropped));
+    metric_set(m->opaque, (int64_t)now->opaque);
+    metric_set(m->foreign, (int64_t)now->foreign);
+    metric_set(m->tls, (int64_t)now->tls);
+    metric_set(m->logins, (int64_t)now->logins);
+}
+
 /* sniff_account - bring the source's counters up to the pipeline's */
 static void sniff_account(struct sniff *s)
 {
@@ -98,6 +144,7 @@ static void sniff_account(struct sniff *s)
     if (s->wire == NULL)
         return;
     wire_stats(s->wire, &now);
+    sniff_metrics(s, &now);
     s->src.counters.lines += (int64_t)(now.segments - s->seen.segments);
     s->src.counters.errors += (int64_t)(now.desynced - s->seen.desynced);
     s->seen = now;
@@ -107,18 +154,6 @@ static void sniff_account(struct sniff *s)
                   s->src.name, (unsigned long long)(s->lost - s->lost_shown));
         s->lost_shown = s->lost;
     }
-}
-
-/* sniff_clean_user - the user name for a log line: printable, no quote or backslash */
-static const char *sniff_clean_user(const char *user, char *buf, size_t len)
-{
-    size_t i;
-
-    util_printable(user, strlen(user), buf, len);
-    for (i = 0; buf[i] != '\0'; i++)
-        if (buf[i] == '"' || buf[i] == '\\')
-            buf[i] = '?';
-    return buf;
 }
 
 /* sniff_break - stop reading after the current packet (the ingest batch is full) */
@@ -132,14 +167,12 @@ static void sniff_break(struct sniff *s)
     }
 }
 
-/* sniff_login - the pipeline confirmed a login: hand it to the ingest core and log it */
+/* sniff_login - the pipeline confirmed a login: hand it to the ingest core */
 static void sniff_login(void *ctx, const struct wire_login *wl)
 {
     struct sniff *s = ctx;
     struct ingest *ing = s->src.ingest;
     struct login lg;
-    char addr[ADDR_STRLEN], user[STORE_USER_MAX];
-    int granted;
 
     if (ingest_full(ing)) { /* the store is failing and the batch is full: lost */
         s->lost++;
@@ -151,12 +184,7 @@ static void sniff_login(void *ctx, const struct wire_login *wl)
     util_strlcpy(lg.user, wl->user, sizeof(lg.user));
     lg.time = wl->usec / 1000000;
     lg.source = wl->proto == POP3IMAP_POP3 ? SNIFF_SOURCE_POP3 : SNIFF_SOURCE_IMAP;
-    granted = ingest_login(ing, &s->src, &lg);
-    if (log_level_current >= LOG_LEVEL_DEBUG) /* like the log sources: counted, not logged */
-        log_debug("source=%s action=login proto=%s client=%s port=%u user=\"%s\" grant=%s",
-                  s->src.name, wl->proto == POP3IMAP_POP3 ? "pop3" : "imap",
-                  addr_format(wl->client, addr, sizeof(addr)), (unsigned)wl->server_port,
-                  sniff_clean_user(lg.user, user, sizeof(user)), granted ? "yes" : "no");
+    ingest_login(ing, &s->src, &lg); /* it logs the login at debug level */
     if (ingest_full(ing))
         sniff_break(s); /* the commit failed: read no further until it works */
 }

@@ -160,8 +160,10 @@ static int config_parse_number(const char *s, size_t len, int64_t *out)
     return 0;
 }
 
-/* config_duration - parse len bytes as a positive duration in seconds; -1 and err if bad */
-static int config_duration(const char *s, size_t len, int64_t *out, char *err, size_t errlen)
+/* config_duration - parse len bytes as a duration in seconds, positive unless zero_ok; -1
+ * and err if bad */
+static int config_duration(const char *s, size_t len, int zero_ok, int64_t *out, char *err,
+                           size_t errlen)
 {
     char q[CONFIG_QUOTE_SIZE];
     int64_t n, mult = 1;
@@ -196,7 +198,7 @@ static int config_duration(const char *s, size_t len, int64_t *out, char *err, s
     if (config_parse_number(s, digits, &n) < 0 || n > INT64_MAX / mult)
         return util_seterr(err, errlen, "bad duration '%s' (too large)",
                            config_quote(s, len, q, sizeof(q)));
-    if (n == 0)
+    if (n == 0 && !zero_ok)
         return util_seterr(err, errlen, "bad duration '%s' (must be more than zero)",
                            config_quote(s, len, q, sizeof(q)));
     *out = n * mult;
@@ -206,7 +208,7 @@ static int config_duration(const char *s, size_t len, int64_t *out, char *err, s
 /* config_parse_duration - "30m" to 1800; -1 and err on bad text */
 int config_parse_duration(const char *text, int64_t *out, char *err, size_t errlen)
 {
-    return config_duration(text, strlen(text), out, err, errlen);
+    return config_duration(text, strlen(text), 0, out, err, errlen);
 }
 
 /* config_check_bounds - -1 and err unless n lies within the parameter's [min, max] */
@@ -416,7 +418,8 @@ static int config_parse_value(const struct param *p, const char *s, size_t len,
         v->str = xstrndup(s, len);
         return 0;
     case PARAM_DURATION:
-        if (config_duration(s, len, &v->num, err, errlen) < 0)
+        /* a lower bound of 0 (with an upper bound) lets 0 mean "never" */
+        if (config_duration(s, len, p->min == 0 && p->max > 0, &v->num, err, errlen) < 0)
             return -1;
         return config_check_bounds(p, v->num, s, len, err, errlen);
     case PARAM_INT:

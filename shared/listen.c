@@ -1,6 +1,8 @@
 /*
- * listen - parse policy_listen and proxy_listen entries and open their listening sockets
- * (see listen.h). Every error names the parameter the caller gave and the entry.
+ * listen - parse policy_listen, proxy_listen and metrics_listen entries and open their
+ * listening sockets, or take the ones the service manager passed (see listen.h). Every
+ * error names the parameter the caller gave and the entry, or the inherited fd and its
+ * address.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,7 +19,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "shared/listen.h"
+#include "shared/log.h"
 #include "shared/util.h"
 
 /* Options of a unix: entry. */
@@ -28,6 +33,19 @@ struct listen_unix_opts {
     gid_t gid;
     int has_owner, has_group;
 };
+
+/* A socket passed by the service manager, and the entry that took it. */
+struct listen_inherited {
+    int fd;
+    struct sockaddr_storage ss; /* the address it is bound to */
+    char addr[LISTEN_NAME_MAX]; /* that address as an entry would spell it, for messages */
+    char param[32];             /* the parameter of the entry that took it; "" until then */
+    char entry[LISTEN_NAME_MAX];
+};
+
+/* The sockets listen_inherit took (start-up state, read by listen_open). */
+static struct listen_inherited listen_inherited_fds[LISTEN_INHERIT_MAX];
+static size_t listen_ninherited;
 
 /* listen_number - a decimal (base 10) or octal (base 8) number in [0, max]; -1 if bad */
 static long listen_number(const char *s, size_t len, int base, long max)
@@ -287,19 +305,163 @@ fail:
     return -1;
 }
 
-/* listen_open - parse spec, an entry of param, and open its listening socket into *ls */
+/* listen_same_address - 1 if the parsed entry address a names the bound address b */
+static int listen_same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return 0;
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    if (a->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+        return x->sin6_port == y->sin6_port &&
+               memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+    }
+    if (a->ss_family == AF_UNIX) {
+        const struct sockaddr_un *x = (const void *)a, *y = (const void *)b;
+        return x->sun_path[0] != '\0' &&
+               strncmp(x->sun_path, y->sun_path, sizeof(x->sun_path)) == 0;
+    }
+    return 0;
+}
+
+/* listen_format_address - ss, of sslen bytes, as an entry would spell it, into buf */
+static void listen_format_address(const struct sockaddr_storage *ss, socklen_t sslen, char *buf,
+                                  size_t buflen)
+{
+    char host[INET6_ADDRSTRLEN];
+
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const void *)ss;
+        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+        snprintf(buf, buflen, "inet:%s:%u", host, (unsigned)ntohs(sin->sin_port));
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const void *)ss;
+        inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+        snprintf(buf, buflen, "inet:[%s]:%u", host, (unsigned)ntohs(sin6->sin6_port));
+    } else if (ss->ss_family == AF_UNIX) {
+        const struct sockaddr_un *sun = (const void *)ss;
+        if (sslen <= offsetof(struct sockaddr_un, sun_path))
+            snprintf(buf, buflen, "unix: (unnamed)");
+        else if (sun->sun_path[0] == '\0')
+            snprintf(buf, buflen, "unix: (abstract)");
+        else
+            snprintf(buf, buflen, "unix:%.*s", (int)sizeof(sun->sun_path), sun->sun_path);
+    } else {
+        snprintf(buf, buflen, "address family %d", (int)ss->ss_family);
+    }
+}
+
+/* listen_inherit - take the sockets the service manager passed; see listen.h */
+int listen_inherit(char *err, size_t errlen)
+{
+    int n = sd_listen_fds(1), i;
+
+    listen_ninherited = 0;
+    if (n < 0)
+        return util_seterr(err, errlen, "socket activation: %s", strerror(-n));
+    if (n > LISTEN_INHERIT_MAX)
+        return util_seterr(err, errlen, "socket activation: %d sockets passed, at most %d", n,
+                           LISTEN_INHERIT_MAX);
+    for (i = 0; i < n; i++) {
+        struct listen_inherited *in = &listen_inherited_fds[i];
+        socklen_t sslen = sizeof(in->ss);
+        int rc;
+
+        memset(in, 0, sizeof(*in));
+        in->fd = SD_LISTEN_FDS_START + i;
+        if (getsockname(in->fd, (struct sockaddr *)&in->ss, &sslen) < 0)
+            return util_seterr(err, errlen, "socket activation: fd %d is not a socket: %s", in->fd,
+                               strerror(errno));
+        listen_format_address(&in->ss, sslen, in->addr, sizeof(in->addr));
+        if ((rc = sd_is_socket(in->fd, AF_UNSPEC, SOCK_STREAM, 1)) <= 0)
+            return util_seterr(err, errlen,
+                               "socket activation: fd %d (%s) is not a listening stream socket%s%s",
+                               in->fd, in->addr, rc < 0 ? ": " : "", rc < 0 ? strerror(-rc) : "");
+        if (fcntl(in->fd, F_SETFL, fcntl(in->fd, F_GETFL) | O_NONBLOCK) < 0)
+            return util_seterr(err, errlen, "socket activation: fd %d (%s): %s", in->fd, in->addr,
+                               strerror(errno));
+        listen_ninherited++;
+    }
+    return n;
+}
+
+/* listen_take_inherited - the inherited socket bound to ss, the address of spec, into
+ * *ls: 1 if there is one, 0 if none, -1 and err if two are */
+static int listen_take_inherited(const char *param, const char *spec,
+                                 const struct sockaddr_storage *ss, struct listen_socket *ls,
+                                 char *err, size_t errlen)
+{
+    struct listen_inherited *found = NULL;
+    size_t i;
+
+    for (i = 0; i < listen_ninherited; i++) {
+        struct listen_inherited *in = &listen_inherited_fds[i];
+        if (!listen_same_address(ss, &in->ss))
+            continue;
+        if (found != NULL)
+            return util_seterr(err, errlen,
+                               "%s %s: socket activation passed two sockets for it: fd %d and "
+                               "fd %d (%s)",
+                               param, spec, found->fd, in->fd, in->addr);
+        if (in->param[0] != '\0')
+            return util_seterr(err, errlen,
+                               "%s %s: fd %d (%s) from socket activation is taken already by "
+                               "%s %s",
+                               param, spec, in->fd, in->addr, in->param, in->entry);
+        found = in;
+    }
+    if (found == NULL)
+        return 0;
+    util_strlcpy(found->param, param, sizeof(found->param));
+    util_strlcpy(found->entry, spec, sizeof(found->entry));
+    ls->fd = found->fd;
+    ls->inherited = 1;
+    return 1;
+}
+
+/* listen_inherit_done - refuse inherited sockets no entry took; log those taken */
+int listen_inherit_done(char *err, size_t errlen)
+{
+    size_t i;
+
+    for (i = 0; i < listen_ninherited; i++) {
+        const struct listen_inherited *in = &listen_inherited_fds[i];
+        if (in->param[0] == '\0')
+            return util_seterr(err, errlen,
+                               "socket activation: fd %d (%s) is named by no policy_listen, "
+                               "proxy_listen or metrics_listen entry: refusing to serve it",
+                               in->fd, in->addr);
+    }
+    for (i = 0; i < listen_ninherited; i++) {
+        const struct listen_inherited *in = &listen_inherited_fds[i];
+        log_info("action=listen %s=%s fd=%d from=systemd", in->param, in->entry, in->fd);
+    }
+    return 0;
+}
+
+/* listen_open - parse spec, an entry of param, and open its listening socket into *ls, or
+ * take the inherited socket bound to its address */
 int listen_open(const char *param, const char *spec, struct listen_socket *ls, char *err,
                 size_t errlen)
 {
+    struct listen_unix_opts o;
     struct sockaddr_storage ss;
     socklen_t sslen;
     const char *opts;
+    int rc;
 
     memset(ls, 0, sizeof(*ls));
     ls->fd = -1;
     util_strlcpy(ls->name, spec, sizeof(ls->name));
     if (listen_parse(param, spec, &ss, &sslen, &opts, err, errlen) < 0)
         return -1;
+    if (ss.ss_family == AF_UNIX && listen_unix_options(param, spec, opts, &o, err, errlen) < 0)
+        return -1;
+    if ((rc = listen_take_inherited(param, spec, &ss, ls, err, errlen)) != 0)
+        return rc < 0 ? -1 : 0;
     if (ss.ss_family == AF_UNIX)
         return listen_unix(param, spec, &ss, sslen, opts, ls, err, errlen);
     return listen_inet(param, spec, &ss, sslen, ls, err, errlen);

@@ -14,6 +14,16 @@
  * (where options are refused). Sockets are non-blocking and close-on-exec. Opening happens at
  * start-up, before any privilege is dropped; errors go into (err, errlen) naming the parameter and
  * the entry.
+ *
+ * Socket activation: listen_inherit, called once before the first listen_open, takes the
+ * sockets the service manager passed (sd_listen_fds: LISTEN_FDS, fd 3 on). From then on
+ * listen_open uses an inherited socket for the entry whose address it is bound to (the
+ * inet address and port, or the unix path) instead of opening one: nothing is bound,
+ * chmod-ed or chown-ed, and listen_close leaves its file alone (the manager owns it).
+ * Fail closed: after the last listen_open, listen_inherit_done refuses any inherited
+ * socket that no entry took, so that a socket the config does not name is never served;
+ * an entry that two inherited sockets match, or an inherited socket that is not a
+ * listening stream socket, is an error too.
  */
 #ifndef POPAUTH_LISTEN_H
 #define POPAUTH_LISTEN_H
@@ -22,8 +32,9 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-#define LISTEN_BACKLOG  1024
-#define LISTEN_NAME_MAX 160
+#define LISTEN_BACKLOG     1024
+#define LISTEN_NAME_MAX    160
+#define LISTEN_INHERIT_MAX 16 /* sockets taken from the service manager */
 
 struct listen_socket {
     int fd;                     /* -1 once closed */
@@ -31,6 +42,7 @@ struct listen_socket {
     char path[108];             /* unix sockets: the file to remove at close; "" for inet */
     dev_t dev;                  /* unix sockets: the file we created */
     ino_t ino;
+    int inherited; /* passed by the service manager (listen_inherit): not ours to remove */
 };
 
 /*
@@ -57,5 +69,19 @@ int listen_open(const char *param, const char *spec, struct listen_socket *ls, c
 int listen_check(const char *param, const char *spec, char *err, size_t errlen);
 /* listen_close - close the socket and remove its file if it is still ours */
 void listen_close(struct listen_socket *ls);
+/*
+ * listen_inherit - take the listening sockets the service manager passed (sd_listen_fds,
+ * which also removes LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES from the environment) for
+ * listen_open to use; their number (0 without socket activation), or -1 and err, which
+ * names the fd and its address, if one is not a listening stream socket or there are
+ * more than LISTEN_INHERIT_MAX. Start-up only, once.
+ */
+int listen_inherit(char *err, size_t errlen);
+/*
+ * listen_inherit_done - after the last listen_open: log which entries came from the
+ * service manager; -1 and err, which names the fd and its address, if an inherited socket
+ * was taken by no entry (the caller exits: never serve a socket the config does not name)
+ */
+int listen_inherit_done(char *err, size_t errlen);
 
 #endif

@@ -2,6 +2,9 @@
  * log - the programs' logging: syslog (facility mail) by default, stderr when running in
  * the foreground or from the command line. Messages are key=value lines that a person and
  * a script can both read. The level check happens before the arguments are evaluated.
+ * When systemd connected stderr to the journal (JOURNAL_STREAM names it), each line
+ * starts with its sd-daemon priority prefix ("<3>" error ... "<7>" debug), so that
+ * journalctl -p filters by level.
  * log_warn appends the errno text; log_warnx does not. fatal is for start-up failures and
  * broken invariants only: it logs and exits with status 2.
  */
@@ -19,6 +22,8 @@ extern int log_level_current;
 int log_level_parse(const char *s, size_t len);
 /* log_open - start logging as prog, to stderr (to_stderr) or syslog, up to level */
 void log_open(const char *prog, int to_stderr, int level);
+/* log_set_level - log up to level from now on (the log_level setting) */
+void log_set_level(int level);
 /* log_buffer - stderr only: keep lines in a buffer until log_flush (or until it fills),
  * so that a busy event loop writes its log once per iteration; errors still go at once */
 void log_buffer(int on);

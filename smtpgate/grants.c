@@ -20,6 +20,7 @@
 
 #include "db/store.h"
 #include "smtpgate/grants.h"
+#include "shared/metrics.h"
 #include "shared/util.h"
 
 struct grants {
@@ -34,6 +35,7 @@ struct grants {
     char err[512];          /* the store's last message */
     char reply_err[600];    /* what GRANT_ERROR points at */
     struct store_grant row; /* the last grant found */
+    struct metric *errors, *retries, *reopens, *waiting; /* the loop's thread writes them */
 };
 
 /* grants_path - the SQLite file named by uri ("sqlite:PATH" or PATH), or NULL */
@@ -55,6 +57,16 @@ struct grants *grants_new(const char *uri)
 
     g->uri = xstrdup(uri);
     g->path = grants_path(g->uri);
+    g->errors =
+        metrics_counter(metrics_process(), "smtpgate_store_errors_total",
+                        "Store opens and lookups that failed (the decision deferred).", NULL);
+    g->retries = metrics_counter(metrics_process(), "smtpgate_store_retries_total",
+                                 "Attempts to open the store again after a failure.", NULL);
+    g->reopens = metrics_counter(metrics_process(), "smtpgate_store_reopens_total",
+                                 "Store reopened because its database file changed.", NULL);
+    g->waiting =
+        metrics_counter(metrics_process(), "smtpgate_store_unavailable_total",
+                        "Lookups deferred at once while waiting to retry the store.", NULL);
     return g;
 }
 
@@ -103,6 +115,7 @@ void grants_set_uri(struct grants *g, const char *uri)
 static void grants_error(struct grants *g, struct decision_grant *out)
 {
     grants_close(g);
+    metric_inc(g->errors);
     g->failed = 1;
     g->next_open = util_now() + GRANTS_RETRY; /* after the failure, which may have waited */
     snprintf(g->reply_err, sizeof(g->reply_err), "%s", g->err);
@@ -154,8 +167,11 @@ void grants_lookup(struct grants *g, const struct addr *client, int64_t now,
                      GRANTS_RETRY);
             out->state = GRANT_ERROR;
             out->error = g->reply_err;
+            metric_inc(g->waiting);
             return;
         }
+        if (g->failed)
+            metric_inc(g->retries);
         if (grants_open(g) < 0) {
             grants_error(g, out);
             return;
@@ -171,6 +187,7 @@ void grants_lookup(struct grants *g, const struct addr *client, int64_t now,
             return;
         }
         if (changed) {
+            metric_inc(g->reopens);
             grants_close(g);
             if (grants_open(g) < 0) {
                 grants_error(g, out);

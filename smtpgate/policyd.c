@@ -13,12 +13,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "shared/addr.h"
+#include "shared/ascii.h"
 #include "shared/decide.h"
 #include "shared/log.h"
+#include "shared/metrics.h"
 #include "shared/util.h"
 #include "smtpgate/accept.h"
 #include "smtpgate/policy.h"
@@ -28,10 +31,11 @@
 #define POLICYD_OUT_INITIAL              1024 /* first size of a connection's output buffer */
 #define POLICYD_LOG_FIELD                256  /* bytes of request data shown in a log field */
 
-/* One reply text: "action=TEXT\n\n". */
+/* One reply text: "action=TEXT\n\n", and TEXT's first word for the log. */
 struct policyd_reply {
     char text[POLICYD_ACTION_MAX + 16];
     size_t len;
+    char word[24];
 };
 
 struct policyd_conn {
@@ -62,6 +66,10 @@ struct policyd {
     void *done_ctx;
     double refuse_logged;  /* when a refused connection was last logged */
     unsigned long refused; /* refused since then */
+    struct policyd_metrics {
+        struct metric *outcome[DECISION_NEED_GRANT + 1]; /* decisions of RCPT requests */
+        struct metric *requests, *latency, *active, *connections, *refused, *errors;
+    } m; /* written by the loop's thread (metrics.h) */
     char inbuf[POLICYD_READ_CHUNK];
 };
 
@@ -78,6 +86,62 @@ static int policyd_check_action(const char *name, const char *text, char *err, s
     return 0;
 }
 
+enum policyd_action_kind {
+    POLICYD_ACTION_PASSES,  /* leaves the decision to Postfix: DUNNO, DEFER_IF_REJECT */
+    POLICYD_ACTION_REFUSES, /* refuses by itself: REJECT, DEFER, DEFER_IF_PERMIT, 4XX, 5XX */
+    POLICYD_ACTION_OTHER,   /* accepts (OK) or anything else: never for a refusal */
+};
+
+/* policyd_action_kind - what a checked action text does with the recipient in Postfix
+ * (access(5)), judged by its first word */
+static enum policyd_action_kind policyd_action_kind(const char *text)
+{
+    static const struct {
+        const char *word;
+        enum policyd_action_kind kind;
+    } words[] = {
+        {"DUNNO", POLICYD_ACTION_PASSES},
+        {"DEFER_IF_REJECT", POLICYD_ACTION_PASSES},
+        {"REJECT", POLICYD_ACTION_REFUSES},
+        {"DEFER", POLICYD_ACTION_REFUSES},
+        {"DEFER_IF_PERMIT", POLICYD_ACTION_REFUSES},
+    };
+    size_t len = strcspn(text, " \t"), i;
+
+    for (i = 0; i < UTIL_ARRAY_LEN(words); i++)
+        if (strlen(words[i].word) == len && strncasecmp(words[i].word, text, len) == 0)
+            return words[i].kind;
+    if (len == 3 && (text[0] == '4' || text[0] == '5') && ascii_is_digit(text[1]) &&
+        ascii_is_digit(text[2]))
+        return POLICYD_ACTION_REFUSES;
+    return POLICYD_ACTION_OTHER;
+}
+
+/* policyd_check_refusal - the reject or defer action (param) must never accept, and may
+ * refuse by itself only when local_domains says which mail is ours */
+static int policyd_check_refusal(const struct config *cfg, const char *param, const char *text,
+                                 char *err, size_t errlen)
+{
+    switch (policyd_action_kind(text)) {
+    case POLICYD_ACTION_PASSES:
+        return 0;
+    case POLICYD_ACTION_REFUSES:
+        if (cfg->local_domains.count > 0)
+            return 0;
+        return util_seterr(err, errlen,
+                           "%s: '%s' refuses by itself, but local_domains is empty, so mail for "
+                           "your own domains would be refused too: set local_domains, or leave "
+                           "%s to Postfix (DUNNO or DEFER_IF_REJECT)",
+                           param, text, param);
+    case POLICYD_ACTION_OTHER:
+        break;
+    }
+    return util_seterr(err, errlen,
+                       "%s: '%s' is not a refusal (DUNNO, DEFER_IF_REJECT, REJECT, DEFER, "
+                       "DEFER_IF_PERMIT or a 4XX/5XX code)",
+                       param, text);
+}
+
 /* policyd_check_config - 0 if cfg's policy_*_action texts are usable; -1 and err if not */
 int policyd_check_config(const struct config *cfg, char *err, size_t errlen)
 {
@@ -86,6 +150,13 @@ int policyd_check_config(const struct config *cfg, char *err, size_t errlen)
         policyd_check_action("policy_reject_action", cfg->policy_reject_action, err, errlen) < 0 ||
         policyd_check_action("policy_defer_action", cfg->policy_defer_action, err, errlen) < 0)
         return -1;
+    if (cfg->policy_listen.count == 0)
+        return 0;
+    if (policyd_check_refusal(cfg, "policy_reject_action", cfg->policy_reject_action, err, errlen) <
+            0 ||
+        policyd_check_refusal(cfg, "policy_defer_action", cfg->policy_defer_action, err, errlen) <
+            0)
+        return -1;
     return 0;
 }
 
@@ -93,8 +164,10 @@ int policyd_check_config(const struct config *cfg, char *err, size_t errlen)
 static void policyd_reply_set(struct policyd_reply *r, const char *text)
 {
     int n = snprintf(r->text, sizeof(r->text), "action=%s\n\n", text);
+    size_t w = strcspn(text, " \t");
 
     r->len = n > 0 && (size_t)n < sizeof(r->text) ? (size_t)n : 0;
+    snprintf(r->word, sizeof(r->word), "%.*s", (int)(w < sizeof(r->word) ? w : 0), text);
 }
 
 /* policyd_set_config - decide the next requests under cfg (checked); connections stay */
@@ -173,10 +246,11 @@ static void policyd_put(char *buf, size_t *len, size_t size, const char *s)
     *len += n;
 }
 
-/* policyd_log_decision - the one log line of a decision, built without printf: this runs
- * for every request */
-static void policyd_log_decision(const char *action, const char *client,
-                                 const struct policy_request *req, const char *reason)
+/* policyd_log_decision - the one log line of a decision at level, built without printf:
+ * this runs for every request */
+static void policyd_log_decision(int level, const char *action, const struct policyd_reply *reply,
+                                 const char *client, const struct policy_request *req,
+                                 const char *reason)
 {
     char rcpt[POLICYD_LOG_FIELD], why[sizeof(((struct decision *)0)->reason)];
     char line[POLICYD_LOG_FIELD + sizeof(why) + 128];
@@ -191,7 +265,24 @@ static void policyd_log_decision(const char *action, const char *client,
     policyd_put(line, &len, sizeof(line), " reason=\"");
     policyd_put(line, &len, sizeof(line), policyd_clean(reason, why, sizeof(why), 1));
     policyd_put(line, &len, sizeof(line), "\"");
-    log_text(LOG_LEVEL_INFO, line, len);
+    policyd_put(line, &len, sizeof(line), " reply=");
+    policyd_put(line, &len, sizeof(line), reply->word[0] != '\0' ? reply->word : "-");
+    log_text(level, line, len);
+}
+
+/* policyd_log_request - debug: a decision's inputs as the request gave them */
+static void policyd_log_request(const struct policy_request *req)
+{
+    char state[64], client[POLICYD_LOG_FIELD], rcpt[POLICYD_LOG_FIELD], sender[POLICYD_LOG_FIELD];
+    char sasl[POLICYD_LOG_FIELD];
+
+    log_debug("action=request protocol_state=%s client_address=%s recipient=%s sender=%s "
+              "sasl_username=%s",
+              policyd_clean(req->protocol_state, state, sizeof(state), 0),
+              policyd_clean(req->client_address, client, sizeof(client), 0),
+              policyd_clean(req->recipient, rcpt, sizeof(rcpt), 0),
+              policyd_clean(req->sender, sender, sizeof(sender), 0),
+              policyd_clean(req->sasl_username, sasl, sizeof(sasl), 0));
 }
 
 /* policyd_answer - decide one complete request and queue its reply */
@@ -204,7 +295,10 @@ static void policyd_answer(struct policyd_conn *c, const struct policy_request *
     struct addr client;
     char err[256], text[ADDR_STRLEN];
     size_t rcptlen;
+    int level;
 
+    if (log_level_current >= LOG_LEVEL_DEBUG)
+        policyd_log_request(req);
     if (strcmp(req->protocol_state, "RCPT") != 0) {
         policyd_append(c, pd->dunno.text, pd->dunno.len);
         return;
@@ -212,10 +306,12 @@ static void policyd_answer(struct policyd_conn *c, const struct policy_request *
     if (addr_parse(req->client_address, strlen(req->client_address), &client, err, sizeof(err)) <
         0) {
         policyd_append(c, pd->reject.text, pd->reject.len);
+        metric_inc(pd->m.outcome[DECISION_REJECT]);
         if (log_level_current >= LOG_LEVEL_INFO) {
             char raw[POLICYD_LOG_FIELD];
-            policyd_log_decision("reject", policyd_clean(req->client_address, raw, sizeof(raw), 0),
-                                 req, "unusable client_address");
+            policyd_log_decision(LOG_LEVEL_INFO, "reject", &pd->reject,
+                                 policyd_clean(req->client_address, raw, sizeof(raw), 0), req,
+                                 "unusable client_address");
         }
         return;
     }
@@ -227,12 +323,14 @@ static void policyd_answer(struct policyd_conn *c, const struct policy_request *
     }
     r = policyd_reply_for(pd, d.outcome);
     policyd_append(c, r->text, r->len);
+    level = d.outcome == DECISION_DEFER ? LOG_LEVEL_WARN : LOG_LEVEL_INFO;
+    metric_inc(pd->m.outcome[d.outcome]);
     if (r == &pd->defer && d.outcome != DECISION_DEFER)
         log_error("action=defer client=%s reason=\"unexpected outcome %s\"",
                   addr_format(&client, text, sizeof(text)), decide_name(d.outcome));
-    else if (log_level_current >= LOG_LEVEL_INFO)
-        policyd_log_decision(decide_name(d.outcome), addr_format(&client, text, sizeof(text)), req,
-                             d.reason);
+    else if (log_level_current >= level)
+        policyd_log_decision(level, decide_name(d.outcome), r,
+                             addr_format(&client, text, sizeof(text)), req, d.reason);
 }
 
 /* policyd_close - close c and release it; a draining server may now be done */
@@ -254,6 +352,7 @@ static void policyd_close(struct policyd_conn *c)
         c->next->prev = c->prev;
     free(c);
     pd->nconns--;
+    metric_gauge_add(pd->m.active, -1);
     if (pd->draining && pd->nconns == 0) {
         ev_timer_stop(pd->loop, &pd->drain_w);
         pd->draining = 0;
@@ -307,11 +406,16 @@ static int policyd_feed(struct policyd_conn *c, const char *data, size_t len)
         long n = policy_feed(c->parser, data + off, len - off, &req, &complete, err, sizeof(err));
         if (n < 0) {
             log_warnx("action=close peer=%s reason=\"protocol error: %s\"", c->peer, err);
+            metric_inc(c->pd->m.errors);
             return -1;
         }
         off += (size_t)n;
-        if (complete)
+        if (complete) {
+            uint64_t t0 = metrics_now_ns();
             policyd_answer(c, &req);
+            metric_inc(c->pd->m.requests);
+            metric_observe(c->pd->m.latency, metrics_now_ns() - t0);
+        }
     }
     return 0;
 }
@@ -408,6 +512,8 @@ static void policyd_conn_new(struct policyd *pd, int fd, const struct sockaddr_s
         pd->conns->prev = c;
     pd->conns = c;
     pd->nconns++;
+    metric_gauge_add(pd->m.active, 1);
+    metric_inc(pd->m.connections);
 }
 
 /* policyd_refuse - close a connection over the limit; log at most once a second */
@@ -418,6 +524,7 @@ static void policyd_refuse(struct policyd *pd, int fd, const struct sockaddr_sto
 
     close(fd);
     pd->refused++;
+    metric_inc(pd->m.refused);
     if (now - pd->refuse_logged < 1.0)
         return;
     policyd_peer(ss, peer, sizeof(peer));
@@ -449,6 +556,42 @@ static void policyd_drain_cb(struct ev_loop *loop, ev_timer *w, int revents)
         policyd_close(pd->conns);
 }
 
+/* policyd_metrics_init - register the policy server's series */
+static void policyd_metrics_init(struct policyd_metrics *m)
+{
+    struct metrics *reg = metrics_process();
+    static const enum decision_outcome outcomes[] = {DECISION_PERMIT_LOCALNET,
+                                                     DECISION_PERMIT_GRANT, DECISION_LOCAL,
+                                                     DECISION_REJECT, DECISION_DEFER};
+    size_t i;
+
+    /* an outcome the policy server does not expect is answered (and counted) as defer */
+    for (i = 0; i <= DECISION_NEED_GRANT; i++)
+        m->outcome[i] = NULL;
+    for (i = 0; i < UTIL_ARRAY_LEN(outcomes); i++)
+        m->outcome[outcomes[i]] = metrics_counter(
+            reg, "smtpgate_decisions_total", "Relay decisions by front and outcome.", "front",
+            "policy", "outcome", decide_name(outcomes[i]), NULL);
+    for (i = 0; i <= DECISION_NEED_GRANT; i++)
+        if (m->outcome[i] == NULL)
+            m->outcome[i] = m->outcome[DECISION_DEFER];
+    m->requests = metrics_counter(reg, "smtpgate_policy_requests_total",
+                                  "Policy requests answered (RCPT and other states).", NULL);
+    m->latency = metrics_histogram(
+        reg, "smtpgate_request_duration_seconds",
+        "Time from a request parsed (policy) or a RCPT TO read (proxy) to its answer queued.",
+        metrics_latency_ns, metrics_latency_count, "front", "policy", NULL);
+    m->active =
+        metrics_gauge(reg, "smtpgate_policy_connections", "Policy connections open now.", NULL);
+    m->connections = metrics_counter(reg, "smtpgate_policy_connections_total",
+                                     "Policy connections accepted.", NULL);
+    m->refused = metrics_counter(reg, "smtpgate_refused_connections_total",
+                                 "Connections closed at once: a connection limit was reached.",
+                                 "front", "policy", NULL);
+    m->errors = metrics_counter(reg, "smtpgate_policy_protocol_errors_total",
+                                "Policy connections closed for a protocol error.", NULL);
+}
+
 /* policyd_new - a server on loop deciding under cfg (checked) with grants */
 struct policyd *policyd_new(struct ev_loop *loop, const struct config *cfg, struct grants *grants)
 {
@@ -457,6 +600,7 @@ struct policyd *policyd_new(struct ev_loop *loop, const struct config *cfg, stru
     pd->loop = loop;
     pd->grants = grants;
     pd->refuse_logged = -1e9;
+    policyd_metrics_init(&pd->m);
     policyd_set_config(pd, cfg);
     accept_init(&pd->acceptor, loop, "policy_listen", policyd_on_accept, pd);
     ev_timer_init(&pd->drain_w, policyd_drain_cb, POLICYD_DRAIN_TIMEOUT, 0.);

@@ -42,6 +42,7 @@
 #include "shared/addr.h"
 #include "shared/decide.h"
 #include "shared/log.h"
+#include "shared/metrics.h"
 #include "shared/util.h"
 #include "shared/listen.h"
 #include "smtpgate/proxy.h"
@@ -188,8 +189,12 @@ struct proxy {
     int draining;
     proxy_done_fn done;
     void *done_ctx;
-    double refuse_logged;    /* when a refused connection was last logged */
-    unsigned long refused;   /* refused since then */
+    double refuse_logged;  /* when a refused connection was last logged */
+    unsigned long refused; /* refused since then */
+    struct proxy_metrics {
+        struct metric *outcome[DECISION_NEED_GRANT + 1], *limit; /* RCPT TO decisions */
+        struct metric *latency, *active, *sessions, *refused;
+    } m;                     /* written by the loop's thread (metrics.h) */
     struct smtp_reply reply; /* the backend reply being handled (one at a time) */
     char scratch[PROXY_SCRATCH];
 };
@@ -245,7 +250,13 @@ int proxy_check_config(const struct config *cfg, char *err, size_t errlen)
                                cfg->proxy_listen.items[i]);
     if (cfg->proxy_backend[0] == '\0')
         return util_seterr(err, errlen, "proxy_backend: must be set when proxy_listen is");
-    return proxy_target_parse(cfg->proxy_backend, &t, err, errlen);
+    if (proxy_target_parse(cfg->proxy_backend, &t, err, errlen) < 0)
+        return -1;
+    if (cfg->local_domains.count == 0)
+        return util_seterr(err, errlen,
+                           "local_domains: must be set when proxy_listen is (the SMTP proxy "
+                           "refuses every relay itself, so it must know your own domains)");
+    return 0;
 }
 
 /* proxy_sockaddr - the canonical address and port of an inet socket address; -1 if none */
@@ -452,16 +463,16 @@ static void proxy_put(char *buf, size_t *len, size_t size, const char *s)
     *len += n;
 }
 
-/* proxy_log_rcpt - the one log line of a RCPT decision, built without printf: this runs for
- * every recipient */
-static void proxy_log_rcpt(const struct proxy_session *s, const char *action,
+/* proxy_log_rcpt - the one log line of a RCPT decision at level, built without printf: this
+ * runs for every recipient */
+static void proxy_log_rcpt(const struct proxy_session *s, int level, const char *action,
                            const struct smtp_command *cmd, const char *reason)
 {
     char rcpt[PROXY_LOG_FIELD], why[sizeof(((struct decision *)0)->reason)];
     char line[PROXY_LOG_FIELD + sizeof(why) + 128];
     size_t len = 0;
 
-    if (log_level_current < LOG_LEVEL_INFO)
+    if (log_level_current < level)
         return;
     proxy_put(line, &len, sizeof(line), "action=");
     proxy_put(line, &len, sizeof(line), action);
@@ -473,7 +484,7 @@ static void proxy_log_rcpt(const struct proxy_session *s, const char *action,
     proxy_put(line, &len, sizeof(line), " reason=\"");
     proxy_put(line, &len, sizeof(line), proxy_clean(reason, strlen(reason), why, sizeof(why), 1));
     proxy_put(line, &len, sizeof(line), "\"");
-    log_text(LOG_LEVEL_INFO, line, len);
+    log_text(level, line, len);
 }
 
 /* proxy_forward - write cmd's canonical form to the backend and owe its reply; -1 if it
@@ -498,10 +509,12 @@ static void proxy_rcpt(struct proxy_session *s, const struct smtp_command *cmd)
     struct proxy *p = s->p;
     struct decision_grant grant;
     struct decision d;
+    uint64_t t0 = metrics_now_ns();
 
     if (s->rcpts >= s->max_rcpts) {
         proxy_local(s, PROXY_L_TEXT, PROXY_T_TOO_MANY_RCPTS);
-        proxy_log_rcpt(s, "limit", cmd, "proxy_max_recipients reached");
+        metric_inc(p->m.limit);
+        proxy_log_rcpt(s, LOG_LEVEL_INFO, "limit", cmd, "proxy_max_recipients reached");
         return;
     }
     decide(p->cfg, &s->addr, cmd->path, cmd->pathlen, NULL, &d);
@@ -530,9 +543,13 @@ static void proxy_rcpt(struct proxy_session *s, const struct smtp_command *cmd)
         proxy_local(s, PROXY_L_TEXT, PROXY_T_DEFER);
         log_error("action=defer client=%s reason=\"unexpected outcome %s\"", s->addrtext,
                   decide_name(d.outcome));
+        metric_inc(p->m.outcome[DECISION_DEFER]);
         return;
     }
-    proxy_log_rcpt(s, decide_name(d.outcome), cmd, d.reason);
+    metric_inc(p->m.outcome[d.outcome]);
+    metric_observe(p->m.latency, metrics_now_ns() - t0);
+    proxy_log_rcpt(s, d.outcome == DECISION_DEFER ? LOG_LEVEL_WARN : LOG_LEVEL_INFO,
+                   decide_name(d.outcome), cmd, d.reason);
 }
 
 /* proxy_command - handle one client command line (CRLF removed) */
@@ -1127,6 +1144,7 @@ static void proxy_session_free(struct proxy_session *s)
         s->hnext->hprev = s->hprev;
     free(s);
     p->nsessions--;
+    metric_gauge_add(p->m.active, -1);
     if (p->draining && p->nsessions == 0 && p->done != NULL) {
         proxy_done_fn done = p->done;
 
@@ -1395,6 +1413,7 @@ static void proxy_refuse(struct proxy *p, int fd, const char *client, const char
                MSG_NOSIGNAL | MSG_DONTWAIT);
     close(fd);
     p->refused++;
+    metric_inc(p->m.refused);
     if (now - p->refuse_logged < 1.0)
         return;
     log_warnx("action=refuse client=%s reason=\"%s (%lld) reached\" refused=%lu", client, limit,
@@ -1458,6 +1477,8 @@ static void proxy_session_new(struct proxy *p, int fd, const struct sockaddr_sto
         p->bucket[h]->hprev = s;
     p->bucket[h] = s;
     p->nsessions++;
+    metric_gauge_add(p->m.active, 1);
+    metric_inc(p->m.sessions);
     log_debug("action=connect client=%s port=%u", s->addrtext, s->port);
     proxy_connect(s);
     proxy_service(s);
@@ -1484,6 +1505,35 @@ static void proxy_drain_cb(struct ev_loop *loop, ev_timer *w, int revents)
     }
 }
 
+/* proxy_metrics_init - register the proxy's series */
+static void proxy_metrics_init(struct proxy_metrics *m)
+{
+    struct metrics *reg = metrics_process();
+    static const enum decision_outcome outcomes[] = {
+        DECISION_PERMIT_LOCALNET, DECISION_PERMIT_GRANT, DECISION_PERMIT_AUTH,
+        DECISION_LOCAL,           DECISION_REJECT,       DECISION_DEFER};
+    size_t i;
+
+    for (i = 0; i < UTIL_ARRAY_LEN(outcomes); i++)
+        m->outcome[outcomes[i]] = metrics_counter(
+            reg, "smtpgate_decisions_total", "Relay decisions by front and outcome.", "front",
+            "proxy", "outcome", decide_name(outcomes[i]), NULL);
+    m->limit =
+        metrics_counter(reg, "smtpgate_decisions_total", "Relay decisions by front and outcome.",
+                        "front", "proxy", "outcome", "limit", NULL);
+    m->latency = metrics_histogram(
+        reg, "smtpgate_request_duration_seconds",
+        "Time from a request parsed (policy) or a RCPT TO read (proxy) to its answer queued.",
+        metrics_latency_ns, metrics_latency_count, "front", "proxy", NULL);
+    m->active =
+        metrics_gauge(reg, "smtpgate_proxy_sessions", "SMTP proxy sessions open now.", NULL);
+    m->sessions =
+        metrics_counter(reg, "smtpgate_proxy_sessions_total", "SMTP proxy sessions started.", NULL);
+    m->refused = metrics_counter(reg, "smtpgate_refused_connections_total",
+                                 "Connections closed at once: a connection limit was reached.",
+                                 "front", "proxy", NULL);
+}
+
 /* proxy_new - a proxy on loop deciding under cfg (checked) with grants */
 struct proxy *proxy_new(struct ev_loop *loop, const struct config *cfg, struct grants *grants)
 {
@@ -1492,6 +1542,7 @@ struct proxy *proxy_new(struct ev_loop *loop, const struct config *cfg, struct g
     p->loop = loop;
     p->grants = grants;
     p->refuse_logged = -1e9;
+    proxy_metrics_init(&p->m);
     proxy_set_config(p, cfg);
     accept_init(&p->acceptor, loop, "proxy_listen", proxy_on_accept, p);
     ev_timer_init(&p->drain_w, proxy_drain_cb, PROXY_DRAIN_TIMEOUT, 0.);

@@ -7,8 +7,15 @@
  * This file holds main(): option and config binding, the start-up order and the event
  * loop. Start-up: the config, checked by smtpgate_start_check and check_run_user (every
  * problem logged, then exit 2; -t runs the same checks, prints the verdict and exits),
- * then the listening sockets of policy_listen and proxy_listen (opened before anything
- * else, while any privilege is still held), then run_user's privileges, then the servers.
+ * then the listening sockets of policy_listen, proxy_listen and smtpgate's
+ * metrics_listen entry (opened before anything else, while any privilege is still held;
+ * under socket activation the sockets systemd passed stand in for the entries they are
+ * bound to, and one that no entry names stops the start-up), then run_user's
+ * privileges, then the servers, and then the service manager hears READY=1 (notify.h:
+ * also RELOADING=1 and READY=1 around a SIGHUP reload, STOPPING=1 at SIGTERM). /metrics
+ * is served on a thread of its own (metrics_http.h) until the loop ends. log_level is
+ * taken at start-up and at every SIGHUP.
+ *
  * The store is opened read-only on the first request that needs it and reopened by itself
  * after errors (grants.c), so a missing, locked or corrupt store makes smtpgate defer,
  * never stop. SIGTERM and SIGINT stop accepting (the listeners close), let both fronts
@@ -29,6 +36,8 @@
 #include "shared/cli.h"
 #include "shared/config.h"
 #include "shared/log.h"
+#include "shared/metrics_http.h"
+#include "shared/notify.h"
 #include "shared/privilege.h"
 #include "shared/util.h"
 #include "smtpgate/grants.h"
@@ -46,6 +55,8 @@ struct smtpgate {
     size_t nlisteners;
     struct listen_socket proxy_listeners[PROXY_MAX_LISTENERS]; /* proxy_listen */
     size_t nproxy_listeners;
+    struct listen_socket metrics_listener; /* metrics_listen; fd -1 if none */
+    struct metrics_http *metrics;          /* its server, NULL if none */
     struct grants *grants;
     struct policyd *policyd; /* NULL when policy_listen is empty */
     struct proxy *proxy;     /* NULL when proxy_listen is empty */
@@ -129,6 +140,9 @@ static void smtpgate_listen(struct smtpgate *sg)
             fatal("%s", err);
         sg->nproxy_listeners++;
     }
+    if (metrics_http_open(&sg->cfg->metrics_listen, SMTPGATE_PROG, &sg->metrics_listener, err,
+                          sizeof(err)) < 0)
+        fatal("%s", err);
 }
 
 /* smtpgate_close_listeners - close every listening socket */
@@ -163,6 +177,7 @@ static void smtpgate_term_cb(struct ev_loop *loop, ev_signal *w, int revents)
     if (sg->stopping)
         return;
     sg->stopping = 1;
+    notify_stopping();
     log_info("action=stop signal=%d connections=%zu sessions=%zu", w->signum,
              sg->policyd != NULL ? policyd_connections(sg->policyd) : 0,
              sg->proxy != NULL ? proxy_sessions(sg->proxy) : 0);
@@ -184,13 +199,18 @@ static void smtpgate_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
     struct check chk;
 
     (void)loop, (void)revents;
+    notify_reloading();
     check_init(&chk, smtpgate_reload_problem, SMTPGATE_PROG);
-    if ((next = smtpgate_config(&sg->cli, &chk, 0)) == NULL)
+    if ((next = smtpgate_config(&sg->cli, &chk, 0)) == NULL) {
+        notify_reloaded(0);
         return;
+    }
     if (strcmp(config_text(next, "policy_listen"), config_text(sg->cfg, "policy_listen")) != 0)
         log_warnx("action=reload policy_listen changed: it takes effect at the next restart");
     if (strcmp(config_text(next, "proxy_listen"), config_text(sg->cfg, "proxy_listen")) != 0)
         log_warnx("action=reload proxy_listen changed: it takes effect at the next restart");
+    if (strcmp(config_text(next, "metrics_listen"), config_text(sg->cfg, "metrics_listen")) != 0)
+        log_warnx("action=reload metrics_listen changed: it takes effect at the next restart");
     if (sg->policyd != NULL)
         policyd_set_config(sg->policyd, next);
     if (sg->proxy != NULL)
@@ -198,7 +218,9 @@ static void smtpgate_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
     grants_set_uri(sg->grants, next->database);
     config_free(sg->cfg);
     sg->cfg = next;
+    log_set_level(next->log_level);
     log_info("action=reload status=ok");
+    notify_reloaded(1);
 }
 
 /* smtpgate_flush_cb - before the loop waits: end the iteration's read snapshot and
@@ -245,11 +267,18 @@ static void smtpgate_run(struct smtpgate *sg)
     ev_prepare_init(&sg->flush_w, smtpgate_flush_cb);
     sg->flush_w.data = sg;
     ev_prepare_start(sg->loop, &sg->flush_w);
+    if (sg->metrics_listener.fd >= 0 &&
+        (sg->metrics = metrics_http_start(metrics_process(), sg->metrics_listener.fd, NULL, NULL,
+                                          err, sizeof(err))) == NULL)
+        fatal("%s", err);
     log_buffer(1);
     log_info("action=start listen=\"%s\" proxy_listen=\"%s\" database=%s",
              config_text(sg->cfg, "policy_listen"), config_text(sg->cfg, "proxy_listen"),
              sg->cfg->database);
+    notify_ready();
     ev_run(sg->loop, 0);
+    metrics_http_stop(sg->metrics);
+    sg->metrics = NULL;
     proxy_free(sg->proxy);
     policyd_free(sg->policyd);
     grants_free(sg->grants);
@@ -293,12 +322,18 @@ int main(int argc, char **argv)
     check_init(&chk, check_to_log, SMTPGATE_PROG);
     if ((sg.cfg = smtpgate_config(&sg.cli, &chk, 1)) == NULL)
         exit(2);
+    log_set_level(sg.cfg->log_level);
+    if (listen_inherit(err, sizeof(err)) < 0)
+        fatal("%s", err);
     smtpgate_listen(&sg);
+    if (listen_inherit_done(err, sizeof(err)) < 0) /* after the last listen_open */
+        fatal("%s", err);
     if (privilege_drop(sg.cfg->run_user, err, sizeof(err)) < 0)
         fatal("%s", err);
     signal(SIGPIPE, SIG_IGN);
     smtpgate_run(&sg);
     smtpgate_close_listeners(&sg);
+    listen_close(&sg.metrics_listener);
     config_free(sg.cfg);
     return 0;
 }

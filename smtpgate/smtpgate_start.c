@@ -4,6 +4,7 @@
  */
 #include "smtpgate/smtpgate_start.h"
 #include "shared/listen.h"
+#include "shared/metrics.h"
 #include "smtpgate/policyd.h"
 #include "smtpgate/proxy.h"
 
@@ -32,4 +33,5 @@ void smtpgate_start_check(const struct config *cfg, struct check *c)
     check_result(c, policyd_check_config(cfg, err, sizeof(err)), err);
     if (check_result(c, proxy_check_config(cfg, err, sizeof(err)), err) == 0)
         smtpgate_start_listen("proxy_listen", &cfg->proxy_listen, c);
+    check_result(c, metrics_listen_check(&cfg->metrics_listen, "smtpgate", err, sizeof(err)), err);
 }

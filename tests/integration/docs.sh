@@ -81,11 +81,13 @@ deps_list()
         "$srcdir/scripts/install-deps" | sed -E "s/^$1=\\(//; s/\\).*//" | tr -s ' \t' '\n' | sed '/^$/d'
 }
 
-lists=(runtime build tests)
+lists=(runtime build tests extracted)
 missing=()
 for l in "${lists[@]}"; do
     pkgs=$(deps_list "$l")
     [ -n "$pkgs" ] || die "scripts/install-deps has no list '$l'"
+    # extracted: unpacked by install-deps into a directory of its own, never installed
+    [ "$l" != extracted ] || continue
     while IFS= read -r p; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
     done <<<"$pkgs"
@@ -93,7 +95,7 @@ done
 [ ${#missing[@]} -eq 0 ] || die "not installed: ${missing[*]} (scripts/install-deps installs them)"
 
 # 1. INSTALL section 1: its indented blocks are install-deps' lists, in the order
-# runtime, build, tests, and name the same packages.
+# runtime, build, tests, extracted, and name the same packages.
 blocks=()
 block=
 while IFS= read -r line; do

@@ -73,7 +73,12 @@ db=$work/auth.db
 run ctl "$db" allow 192.0.2.7 --user alice
 expect_status 0 "popauthctl allow makes the store"
 
-common=(-c /dev/null -o "database=$db" -o local_domains=local.test -o local_networks=10.0.0.0/8)
+# Most of this test runs smtpgate in the mode where it refuses relaying itself (an explicit
+# REJECT, which needs local_domains); the defaults, which leave refusals to Postfix, are
+# checked on their own below.
+refuse=(-o "policy_reject_action=${REJECT#action=}" -o "policy_defer_action=${DEFER#action=}")
+common=(-c /dev/null -o "database=$db" -o local_domains=local.test -o local_networks=10.0.0.0/8
+    "${refuse[@]}")
 
 # --- decisions over TCP --------------------------------------------------------------
 P=$((port += 1))
@@ -221,10 +226,94 @@ run "$bindir/smtpgate" "${common[@]}" -o "policy_listen=unix:$work/notasocket"
 expect_status 2 "a regular file in the way is refused"
 expect_err "is not a socket" "the error names the problem"
 
+# --- the defaults: OK for a grant or a local network, Postfix decides the rest ----------
+P=$((port += 1))
+start defaults -c /dev/null -o "database=$db" -o "policy_listen=inet:127.0.0.1:$P" || exit 1
+run pc -p $P < <(req RCPT 192.0.2.7 u@far.test)
+expect_out "$OKTEXT" "defaults: granted client: OK"
+run pc -p $P < <(req RCPT 127.0.0.1 u@far.test)
+expect_out "$OKTEXT" "defaults: local network: OK"
+run pc -p $P < <(req RCPT 192.0.2.8 u@far.test)
+expect_out "$DUNNO" "defaults: unknown client to a foreign recipient: DUNNO"
+run pc -p $P < <(req RCPT 192.0.2.8 postmaster@our.test)
+expect_out "$DUNNO" "defaults: unknown client to our own domain (local_domains empty): DUNNO"
+run pc -p $P < <(req RCPT 'not-an-ip' u@far.test)
+expect_out "$DUNNO" "defaults: bad client_address: DUNNO"
+stop "$gate"
+out=$(grep 'action=reject client=192.0.2.8 recipient=u@far.test' "$work/defaults.log") err=
+expect_out 'reply=DUNNO' "defaults: the log says the refusal was answered DUNNO"
+out=$(grep 'action=permit-grant client=192.0.2.7' "$work/defaults.log") err=
+expect_out 'reply=OK' "defaults: the log says the grant was answered OK"
+P=$((port += 1))
+start defaults_missing -c /dev/null -o "database=$work/absent.db" \
+    -o "policy_listen=inet:127.0.0.1:$P" || exit 1
+run pc -p $P < <(req RCPT 192.0.2.7 u@far.test)
+expect_out "action=DEFER_IF_REJECT 4.3.0 Relay authorization unavailable" \
+    "defaults: store missing: DEFER_IF_REJECT (Postfix defers only what it would refuse)"
+stop "$gate"
+
+# --- log_level, and priorities for the journal ---------------------------------------------
+# Under systemd, stderr is the journal stream named by JOURNAL_STREAM (device:inode): each
+# line then starts with its sd-daemon priority, so that journalctl -p warning filters.
+P=$((port += 1))
+jlog=$work/journal-stream.log
+: >"$jlog"
+JOURNAL_STREAM=$(stat -c '%d:%i' "$jlog") "$bindir/smtpgate" -c /dev/null \
+    -o "database=$work/absent.db" -o "policy_listen=inet:127.0.0.1:$P" -o log_level=warning \
+    2>>"$jlog" &
+gate=$!
+pids+=("$gate")
+for i in $(seq 50); do nc -z 127.0.0.1 $P 2>/dev/null && break; sleep 0.1; done
+run pc -p $P < <(req RCPT 192.0.2.7 u@far.test)
+expect_out "action=DEFER_IF_REJECT" "log_level=warning: the store is missing, the request defers"
+run pc -p $P < <(req RCPT 127.0.0.1 u@far.test)
+expect_out "$OKTEXT" "log_level=warning: a local network still permits"
+stop "$gate"
+out=$(cat "$jlog") err=
+expect_out "<4>smtpgate: warning: action=defer client=192.0.2.7" \
+    "journal stream: the defer is a warning with priority <4>"
+expect_no_out "permit-localnet" "log_level=warning: an ordinary decision is not logged"
+expect_no_out "info:" "log_level=warning: info lines are not logged"
+if grep -qv '^<[0-7]>smtpgate: ' "$jlog"; then
+    fail "journal stream: every line has a priority prefix"
+    cat "$jlog"
+else
+    pass "journal stream: every line has a priority prefix"
+fi
+P=$((port += 1))
+start debug -c /dev/null -o "database=$db" -o "policy_listen=inet:127.0.0.1:$P" \
+    -o log_level=debug || exit 1
+run pc -p $P < <(req RCPT 192.0.2.7 u@far.test)
+stop "$gate"
+out=$(cat "$work/debug.log") err=
+expect_out "debug: action=request protocol_state=RCPT client_address=192.0.2.7 recipient=u@far.test sender=s@far.test" \
+    "log_level=debug: a decision's inputs are logged"
+expect_out "info: action=permit-grant client=192.0.2.7" "log_level=debug: and its outcome"
+expect_no_out "<6>" "no priority prefix when stderr is not the journal"
+run "$bindir/smtpgate" -c /dev/null -o "database=$db" -o log_level=verbose -t
+expect_status 2 "log_level=verbose: refused"
+expect_err "log_level: bad log level 'verbose' (error, warning, info or debug)" \
+    "log_level: the error names the setting and the choices"
+
+for bad in REJECT "554 5.7.1 No" DEFER_IF_PERMIT; do
+    run "$bindir/smtpgate" -c /dev/null -o "database=$db" -o "policy_reject_action=$bad" -t
+    expect_status 2 "policy_reject_action=$bad with empty local_domains: refused"
+    expect_err "local_domains is empty" "the refusal names local_domains ($bad)"
+done
+run "$bindir/smtpgate" -c /dev/null -o "database=$db" -o "policy_defer_action=DEFER 4.3.0 x" -t
+expect_status 2 "policy_defer_action=DEFER with empty local_domains: refused"
+run "$bindir/smtpgate" -c /dev/null -o "database=$db" -o "policy_reject_action=OK" \
+    -o local_domains=local.test -t
+expect_status 2 "policy_reject_action=OK: refused (it would relay)"
+expect_err "is not a refusal" "the error says why"
+run "$bindir/smtpgate" -c /dev/null -o "database=$db" -o "policy_reject_action=REJECT" \
+    -o local_domains=local.test -t
+expect_status 0 "policy_reject_action=REJECT with local_domains: accepted"
+
 # --- store missing, then created -----------------------------------------------------------
 newdb=$work/new.db
 P=$((port += 1))
-start missing -c /dev/null -o "database=$newdb" -o local_domains=local.test \
+start missing -c /dev/null -o "database=$newdb" -o local_domains=local.test "${refuse[@]}" \
     -o "policy_listen=inet:127.0.0.1:$P" || exit 1
 missing=$gate
 run pc -p $P <"$work/one"
@@ -251,7 +340,7 @@ exec 7>"$work/fifo"
 printf 'PRAGMA locking_mode=EXCLUSIVE;\nBEGIN EXCLUSIVE;\nUPDATE auth SET user=user;\nSELECT 42;\n' >&7
 for i in $(seq 50); do grep -q 42 "$work/sqlite.out" && break; sleep 0.1; done
 P=$((port += 1))
-start locked -c /dev/null -o "database=$lockdb" -o local_domains=local.test \
+start locked -c /dev/null -o "database=$lockdb" -o local_domains=local.test "${refuse[@]}" \
     -o "policy_listen=inet:127.0.0.1:$P" || exit 1
 locked=$gate
 run pc -p $P -t 20 <"$work/one"
@@ -280,7 +369,7 @@ done
 expect_out "$DEFER" "store overwritten with garbage: defer"
 stop "$locked"
 P=$((port += 1))
-start corrupt -c /dev/null -o "database=$lockdb" -o local_domains=local.test \
+start corrupt -c /dev/null -o "database=$lockdb" -o local_domains=local.test "${refuse[@]}" \
     -o "policy_listen=inet:127.0.0.1:$P" || exit 1
 run pc -p $P -t 20 <"$work/one"
 expect_out "$DEFER" "corrupt store at start: defer"
@@ -289,8 +378,8 @@ stop "$gate"
 # --- SIGHUP ------------------------------------------------------------------------------
 conf=$work/popauth.conf
 hup_port=$((port += 1))
-printf 'database = %s\nlocal_domains = local.test\npolicy_listen = inet:127.0.0.1:%s\n' \
-    "$db" "$hup_port" >"$conf"
+printf 'database = %s\nlocal_domains = local.test\npolicy_listen = inet:127.0.0.1:%s\n%s\n' \
+    "$db" "$hup_port" "policy_reject_action = ${REJECT#action=}" >"$conf"
 start hup -c "$conf" || exit 1
 hup=$gate
 {
@@ -301,8 +390,8 @@ hup=$gate
 pc -p $hup_port -t 10 <"$work/hup" >"$work/hup.out" 2>&1 &
 client=$!
 sleep 0.5
-printf 'database = %s\nlocal_domains = local.test new.test\npolicy_listen = inet:127.0.0.1:%s\n' \
-    "$db" "$((hup_port + 1000))" >"$conf"
+printf 'database = %s\nlocal_domains = local.test new.test\npolicy_listen = inet:127.0.0.1:%s\n%s\n' \
+    "$db" "$((hup_port + 1000))" "policy_reject_action = ${REJECT#action=}" >"$conf"
 kill -HUP "$hup"
 wait "$client"
 status=$? out=$(cat "$work/hup.out")

@@ -316,6 +316,47 @@ static void test_purge(void **state)
     }
 }
 
+/* test_purge_step - a stepped purge walks the addresses in order, limit rows a step,
+ * deletes only expired rows, and says when the walk is done */
+static void test_purge_step(void **state)
+{
+    static const struct {
+        int more;
+        int64_t removed;
+        const char *cursor, *left;
+    } steps[] = {
+        {1, 1, "192.0.2.2", "192.0.2.2 192.0.2.3 192.0.2.4 192.0.2.5"},
+        {1, 1, "192.0.2.4", "192.0.2.2 192.0.2.4 192.0.2.5"},
+        {0, 0, "192.0.2.5", "192.0.2.2 192.0.2.4 192.0.2.5"},
+    };
+    struct t_fixture *f = *state;
+    char err[T_ERRLEN] = "", list[512], cursor[ADDR_STRLEN + 1] = "";
+    int64_t removed;
+    size_t i;
+
+    t_grant(f->st, "192.0.2.1", "a", "dovecot", 10, 100);
+    t_grant(f->st, "192.0.2.2", "b", "dovecot", 10, 900);
+    t_grant(f->st, "192.0.2.3", "c", "dovecot", 10, 200);
+    t_grant(f->st, "192.0.2.4", "d", "dovecot", 10, 900);
+    t_grant(f->st, "192.0.2.5", "e", "dovecot", 10, 900);
+    for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        assert_int_equal(
+            store_purge_step(f->st, 500, cursor, sizeof(cursor), 2, &removed, err, sizeof(err)),
+            steps[i].more);
+        assert_int_equal(removed, steps[i].removed);
+        assert_string_equal(cursor, steps[i].cursor);
+        t_list(f->st, 0, 1, 0, list, sizeof(list));
+        assert_string_equal(list, steps[i].left);
+    }
+    /* a second walk from the start, later: the rest has expired */
+    cursor[0] = '\0';
+    assert_int_equal(
+        store_purge_step(f->st, 1000, cursor, sizeof(cursor), 10, &removed, err, sizeof(err)), 0);
+    assert_int_equal(removed, 3);
+    t_list(f->st, 0, 1, 0, list, sizeof(list));
+    assert_string_equal(list, "");
+}
+
 /* test_list - active rows only unless all, ordered by address; the callback can stop */
 static void test_list(void **state)
 {
@@ -590,6 +631,9 @@ static void test_readonly_no_writes(void **state)
     t_assert_err(err, f->path, "read-only");
     assert_int_equal(store_revoke(ro, "192.0.2.1", err, sizeof(err)), -1);
     assert_int_equal(store_purge(ro, 1000, &removed, err, sizeof(err)), -1);
+    list[0] = '\0';
+    assert_int_equal(store_purge_step(ro, 1000, list, sizeof(list), 10, &removed, err, sizeof(err)),
+                     -1);
     assert_int_equal(store_begin(ro, err, sizeof(err)), -1);
     t_assert_err(err, f->path, "read-only");
     assert_int_equal(store_lookup(f->st, "192.0.2.1", 50, NULL, err, sizeof(err)), 1);
@@ -1143,6 +1187,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expiry, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_revoke, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_purge, t_setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_purge_step, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_list, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_stats, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_truncate, t_setup, t_teardown),
