@@ -77,27 +77,8 @@ EXIM_PID=
 EXIM_DIR=$work/exim
 EXIM_LOG=$EXIM_DIR/log/mainlog
 
-show_logs()
-{
-    local f
-    for f in "${POPAUTH_ERR:-}" "$work/smtpgate.err" "${DOVECOT_LOG:-}" "$EXIM_LOG" \
-        "$EXIM_DIR/log/paniclog" "$EXIM_DIR/stderr"; do
-        if [ -z "$f" ] || [ ! -f "$f" ]; then continue; fi
-        echo "  --- tail of $f:"
-        tail -n 15 "$f" | sed 's/^/  /'
-    done
-}
-
-# check LABEL WANT GOT: pass when GOT starts with WANT; prints both either way
-check()
-{
-    status=0 out=$3 err=
-    if [[ $3 == "$2"* ]]; then
-        pass "$1: expected '$2...', got '$3'"
-    else
-        fail "$1: expected '$2...', got '$3'"
-    fi
-}
+show_logs() { show_tails "${POPAUTH_ERR:-}" "$work/smtpgate.err" "${DOVECOT_LOG:-}" "$EXIM_LOG" \
+    "$EXIM_DIR/log/paniclog" "$EXIM_DIR/stderr"; }
 
 # rcpt LABEL SRC SERVER RCPT WANT: one SMTP session from SRC to Exim on SERVER; its reply
 # to RCPT TO must start with WANT
@@ -107,7 +88,7 @@ rcpt()
     if ! reply=$(swaks_rcpt "$NETNS_CLIENT" "$src" "$server" "$to" 2>"$work/swaks.err"); then
         reply="no reply to RCPT: $(tail -n 3 "$work/swaks.err" | tr '\n' ' ')"
     fi
-    check "$label -> $to" "$expect" "$reply"
+    expect_prefix "$label -> $to" "$expect" "$reply"
 }
 
 # smtpgate_said LABEL FROM CLIENT RCPT WANT: smtpgate's decision line for CLIENT and RCPT,
@@ -119,9 +100,9 @@ smtpgate_said()
         grep -F " client=$client recipient=$to " | tail -n 1)
     [ -n "$line" ] && line=action=${line#*action=}
     if [ "$expect" = none ]; then
-        check "$label: smtpgate's log" "no decision" "${line:-no decision logged for $client -> $to}"
+        expect_prefix "$label: smtpgate's log" "no decision" "${line:-no decision logged for $client -> $to}"
     else
-        check "$label: smtpgate's log" "action=$expect client=$client recipient=$to " \
+        expect_prefix "$label: smtpgate's log" "action=$expect client=$client recipient=$to " \
             "${line:-no decision logged for $client -> $to}"
     fi
 }
@@ -132,9 +113,9 @@ exim_said()
     local label=$1 from=$2 text=$3 line
     line=$(tail -n +"$((from + 1))" "$EXIM_LOG" 2>/dev/null | grep -F -- "$text" | tail -n 1)
     if [ -n "$line" ]; then
-        check "$label: Exim's log" "$text" "$text${line#*"$text"}"
+        expect_prefix "$label: Exim's log" "$text" "$text${line#*"$text"}"
     else
-        check "$label: Exim's log" "$text" "no such line"
+        expect_prefix "$label: Exim's log" "$text" "no such line"
     fi
 }
 
@@ -294,19 +275,19 @@ wait_grant()
         json=
         sleep 0.1
     done
-    check "popauth's grant for $1" "$2" "$(jq -r '.user // empty' <<<"${json:-null}" 2>/dev/null)"
+    expect_prefix "popauth's grant for $1" "$2" "$(jq -r '.user // empty' <<<"${json:-null}" 2>/dev/null)"
 }
 echo "# 2. The roaming user logs in to Dovecot: POP3 (alice from $roam), IMAP (bob from $roam6)"
 if pop3_login "$NETNS_CLIENT" "$srv" alice secret "$roam"; then
-    check "POP3 login by alice from $roam" "+OK" "$(sed -n 3p <<<"$CLIENT_REPLY")"
+    expect_prefix "POP3 login by alice from $roam" "+OK" "$(sed -n 3p <<<"$CLIENT_REPLY")"
 else
-    check "POP3 login by alice from $roam" "+OK" "$(tr '\n' ' ' <<<"$CLIENT_REPLY")"
+    expect_prefix "POP3 login by alice from $roam" "+OK" "$(tr '\n' ' ' <<<"$CLIENT_REPLY")"
 fi
 wait_grant "$roam" alice
 if imap_login "$NETNS_CLIENT" "$srv6" bob secret "$roam6"; then
-    check "IMAP login by bob from $roam6" "a OK" "$(grep -m1 '^a ' <<<"$CLIENT_REPLY")"
+    expect_prefix "IMAP login by bob from $roam6" "a OK" "$(grep -m1 '^a ' <<<"$CLIENT_REPLY")"
 else
-    check "IMAP login by bob from $roam6" "a OK" "$(tr '\n' ' ' <<<"$CLIENT_REPLY")"
+    expect_prefix "IMAP login by bob from $roam6" "a OK" "$(tr '\n' ' ' <<<"$CLIENT_REPLY")"
 fi
 wait_grant "$roam6" bob
 from=$(smtpgate_lines) efrom=$(exim_lines)
@@ -330,9 +311,9 @@ done
 sleep 1 # so no clock rounding anywhere can keep them alive
 for a in "$roam" "$roam6"; do
     if "$bindir/popauthctl" -c "$conf" show "$a" >/dev/null 2>&1; then
-        check "the grant for $a" "expired" "still valid $((lifetime + 16))s after the login"
+        expect_prefix "the grant for $a" "expired" "still valid $((lifetime + 16))s after the login"
     else
-        check "the grant for $a" "expired" "expired"
+        expect_prefix "the grant for $a" "expired" "expired"
     fi
 done
 from=$(smtpgate_lines)
@@ -361,7 +342,7 @@ for ((i = 0; i < 50; i++)); do
     [[ $r == 550* ]] && break
     sleep 0.2
 done
-check "stranger $stranger -> $far (store back)" "550 relay not permitted" "$r"
+expect_prefix "stranger $stranger -> $far (store back)" "550 relay not permitted" "$r"
 
 echo "# 5. smtpgate is stopped: Exim cannot reach it"
 netns_stop_pid "$SMTPGATE_PID" 5
@@ -448,9 +429,9 @@ for how in "unix:$sock:mode=0660:group=nogroup, inet:127.0.0.1:10041|$sock" \
         die "could not start Exim with POPAUTH_POLICY_SOCKET = $macro"
     fi
     if pop3_login "$NETNS_CLIENT" "$srv" alice secret "$roam"; then
-        check "POP3 login by alice from $roam" "+OK" "$(sed -n 3p <<<"$CLIENT_REPLY")"
+        expect_prefix "POP3 login by alice from $roam" "+OK" "$(sed -n 3p <<<"$CLIENT_REPLY")"
     else
-        check "POP3 login by alice from $roam" "+OK" "$(tr '\n' ' ' <<<"$CLIENT_REPLY")"
+        expect_prefix "POP3 login by alice from $roam" "+OK" "$(tr '\n' ' ' <<<"$CLIENT_REPLY")"
     fi
     wait_grant "$roam" alice
     from=$(smtpgate_lines) efrom=$(exim_lines)

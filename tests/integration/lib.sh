@@ -36,6 +36,26 @@ expect_status() { if [ "$status" -eq "$1" ]; then pass "$2"; else fail "$2 (want
 expect_out() { if grep -qF -- "$1" <<<"$out"; then pass "$2"; else fail "$2 (wanted '$1' in stdout)"; fi; }
 expect_no_out() { if grep -qF -- "$1" <<<"$out"; then fail "$2 (unwanted '$1' in stdout)"; else pass "$2"; fi; }
 expect_err() { if grep -qF -- "$1" <<<"$err"; then pass "$2"; else fail "$2 (wanted '$1' in stderr)"; fi; }
+# expect_prefix LABEL WANT GOT: pass when GOT starts with WANT; prints both either way
+expect_prefix()
+{
+    status=0 out=$3 err=
+    if [[ $3 == "$2"* ]]; then
+        pass "$1: expected '$2...', got '$3'"
+    else
+        fail "$1: expected '$2...', got '$3'"
+    fi
+}
+# show_tails FILE...: the last 15 lines of each FILE that exists (after a failure)
+show_tails()
+{
+    local f
+    for f in "$@"; do
+        [ -n "$f" ] && [ -f "$f" ] || continue
+        echo "  --- tail of $f:"
+        tail -n 15 "$f" | sed 's/^/  /'
+    done
+}
 
 expect_json()
 {

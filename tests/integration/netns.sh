@@ -58,6 +58,11 @@
 #   smtpgate_start BINDIR DB NS ADDR PORT [-o name=value...]  run smtpgate in namespace NS,
 #                               policy_listen=inet:ADDR:PORT, on store DB; waits for the port.
 #                               Sets SMTPGATE_PID, SMTPGATE_ERR
+#   popauth_start_conf BINDIR CONF DB LOG [-o name=value...]  popauth_start on the
+#                               configuration file CONF (which names DB and follows LOG)
+#   smtpgate_start_conf BINDIR CONF NS PORT ERRFILE [-o name=value...]  smtpgate in NS on
+#                               the configuration file CONF (policy_listen on PORT), stderr
+#                               to ERRFILE; waits for PORT. Sets SMTPGATE_PID, SMTPGATE_ERR
 #   relay_world_start BINDIR WORKDIR LIFETIME  Dovecot (POP3+IMAP, IPv4+IPv6), popauth on
 #                               Dovecot's log with grant_lifetime=LIFETIME, smtpgate on the
 #                               server namespace's 127.0.0.1:10040 and Postfix asking it; users
@@ -815,16 +820,24 @@ popauth_start()
 {
     local bindir=$1 db=$2 log=$3
     shift 3
+    popauth__launch "$bindir" "$db" "$log" -c /dev/null -o "database=$db" \
+        -o "log_sources=file:$log" "$@"
+}
+
+# popauth__launch BINDIR DB LOG ARGS...: run popauth ARGS (root namespace), which name
+# store DB and follow LOG; wait (bounded) until the store exists and it has LOG open
+popauth__launch()
+{
+    local bindir=$1 db=$2 log=$3
+    shift 3
     [ -x "$bindir/popauth" ] || { netns__die "$bindir/popauth is not built"; return 1; }
     POPAUTH_ERR=$(dirname "$db")/popauth.err
-    "$bindir/popauth" -c /dev/null -o "database=$db" -o "log_sources=file:$log" "$@" \
-        >"$POPAUTH_ERR" 2>&1 &
+    "$bindir/popauth" "$@" >"$POPAUTH_ERR" 2>&1 &
     POPAUTH_PID=$!
     netns_track_pid "$POPAUTH_PID"
-    # Ready once the store exists and it has the log open (bounded).
     netns__wait "$POPAUTH_PID" popauth__ready "$POPAUTH_PID" "$db" "$log" && return 0
     {
-        echo "netns.sh: popauth did not open $log and $db within 10 s"
+        echo "netns.sh: popauth ($*) did not open $log and $db within 10 s"
         tail -n 20 "$POPAUTH_ERR"
     } >&2
     return 1
@@ -865,17 +878,26 @@ smtpgate_start()
 {
     local bindir=$1 db=$2 ns=$3 addr=$4 port=$5
     shift 5
-    [ -x "$bindir/smtpgate" ] || { netns__die "$bindir/smtpgate is not built"; return 1; }
     local hp=$addr:$port
     case $addr in *:*) hp="[$addr]:$port" ;; esac
-    SMTPGATE_ERR=$(dirname "$db")/smtpgate.err
-    netns_bg "$ns" "$bindir/smtpgate" -c /dev/null -o "database=$db" \
-        -o "policy_listen=inet:$hp" "$@" >"$SMTPGATE_ERR" 2>&1
+    smtpgate__launch "$bindir" "$ns" "$port" "$(dirname "$db")/smtpgate.err" -c /dev/null \
+        -o "database=$db" -o "policy_listen=inet:$hp" "$@"
+}
+
+# smtpgate__launch BINDIR NS PORT ERRFILE ARGS...: run smtpgate ARGS in namespace NS,
+# stderr to ERRFILE; wait (bounded) until PORT listens there
+smtpgate__launch()
+{
+    local bindir=$1 ns=$2 port=$3
+    SMTPGATE_ERR=$4
+    shift 4
+    [ -x "$bindir/smtpgate" ] || { netns__die "$bindir/smtpgate is not built"; return 1; }
+    netns_bg "$ns" "$bindir/smtpgate" "$@" >"$SMTPGATE_ERR" 2>&1
     SMTPGATE_PID=$NETNS_LAST_PID
     netns__wait "$SMTPGATE_PID" netns__port_listening "$ns" "$port" && return 0
     {
         if kill -0 "$SMTPGATE_PID" 2>/dev/null; then
-            echo "netns.sh: smtpgate does not listen on $hp in $ns after 10 s"
+            echo "netns.sh: smtpgate ($*) does not listen on port $port in $ns after 10 s"
         else
             echo "netns.sh: smtpgate exited at start (it must run in the foreground until SIGTERM)"
         fi
@@ -1226,7 +1248,7 @@ smtp_sink_start()
     return 1
 }
 
-# --- The daemons on a configuration file (tests/integration/postfix_shipped.sh) ------
+# --- The daemons on a configuration file (postfix_shipped.sh, exim.sh) ---------------
 
 # popauth_start_conf BINDIR CONF DB LOG [-o name=value...]: run popauth (root namespace)
 # on the configuration file CONF, which names store DB and follows LOG; waits until it has
@@ -1235,17 +1257,7 @@ popauth_start_conf()
 {
     local bindir=$1 conf=$2 db=$3 log=$4
     shift 4
-    [ -x "$bindir/popauth" ] || { netns__die "$bindir/popauth is not built"; return 1; }
-    POPAUTH_ERR=$(dirname "$db")/popauth.err
-    "$bindir/popauth" -c "$conf" "$@" >"$POPAUTH_ERR" 2>&1 &
-    POPAUTH_PID=$!
-    netns_track_pid "$POPAUTH_PID"
-    netns__wait "$POPAUTH_PID" popauth__ready "$POPAUTH_PID" "$db" "$log" && return 0
-    {
-        echo "netns.sh: popauth (-c $conf) did not open $log and $db within 10 s"
-        tail -n 20 "$POPAUTH_ERR"
-    } >&2
-    return 1
+    popauth__launch "$bindir" "$db" "$log" -c "$conf" "$@"
 }
 
 # smtpgate_start_conf BINDIR CONF NS PORT ERRFILE [-o name=value...]: run smtpgate in
@@ -1255,18 +1267,5 @@ smtpgate_start_conf()
 {
     local bindir=$1 conf=$2 ns=$3 port=$4 errfile=$5
     shift 5
-    [ -x "$bindir/smtpgate" ] || { netns__die "$bindir/smtpgate is not built"; return 1; }
-    SMTPGATE_ERR=$errfile
-    netns_bg "$ns" "$bindir/smtpgate" -c "$conf" "$@" >"$SMTPGATE_ERR" 2>&1
-    SMTPGATE_PID=$NETNS_LAST_PID
-    netns__wait "$SMTPGATE_PID" netns__port_listening "$ns" "$port" && return 0
-    {
-        if kill -0 "$SMTPGATE_PID" 2>/dev/null; then
-            echo "netns.sh: smtpgate (-c $conf) does not listen on port $port in $ns after 10 s"
-        else
-            echo "netns.sh: smtpgate (-c $conf) exited at start"
-        fi
-        tail -n 20 "$SMTPGATE_ERR"
-    } >&2
-    return 1
+    smtpgate__launch "$bindir" "$ns" "$port" "$errfile" -c "$conf" "$@"
 }

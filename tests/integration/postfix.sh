@@ -28,15 +28,7 @@ work=$(mktemp -d /tmp/pa-postfix.XXXXXX) || die "mktemp failed"
 trap 'rm -rf "$work"' EXIT # netns_setup chains this after its own cleanup
 netns_setup || die "could not set up the network namespaces"
 
-show_logs()
-{
-    local f
-    for f in "$work/popauth.err" "$work/smtpgate.err" "$DOVECOT_LOG" "${POSTFIX_LOG:-}"; do
-        [ -n "$f" ] && [ -f "$f" ] || continue
-        echo "  --- tail of $f:"
-        tail -n 15 "$f" | sed 's/^/  /'
-    done
-}
+show_logs() { show_tails "$work/popauth.err" "$work/smtpgate.err" "$DOVECOT_LOG" "${POSTFIX_LOG:-}"; }
 
 relay_note() { echo "# $1"; }
 relay_report()

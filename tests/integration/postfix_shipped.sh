@@ -60,27 +60,8 @@ lifetime=6
 denied="554 5.7.1 <$far>: Relay access denied"
 deferred="450 4.3.0 <$far>: Recipient address rejected: Relay authorization unavailable"
 
-show_logs()
-{
-    local f
-    for f in "${POPAUTH_ERR:-}" "$work/smtpgate.err" "$work/smtpgate-reject.err" \
-        "${DOVECOT_LOG:-}" "${POSTFIX_LOG:-}"; do
-        if [ -z "$f" ] || [ ! -f "$f" ]; then continue; fi
-        echo "  --- tail of $f:"
-        tail -n 15 "$f" | sed 's/^/  /'
-    done
-}
-
-# check LABEL WANT GOT: pass when GOT starts with WANT; prints both either way
-check()
-{
-    status=0 out=$3 err=
-    if [[ $3 == "$2"* ]]; then
-        pass "$1: expected '$2...', got '$3'"
-    else
-        fail "$1: expected '$2...', got '$3'"
-    fi
-}
+show_logs() { show_tails "${POPAUTH_ERR:-}" "$work/smtpgate.err" "$work/smtpgate-reject.err" \
+    "${DOVECOT_LOG:-}" "${POSTFIX_LOG:-}"; }
 
 # rcpt LABEL SRC RCPT WANT: one SMTP session from SRC to Postfix; its reply to RCPT TO
 # must start with WANT. The reply is left in REPLY_TEXT
@@ -90,7 +71,7 @@ rcpt()
     if ! REPLY_TEXT=$(swaks_rcpt "$NETNS_CLIENT" "$src" "$srv" "$to" 2>"$work/swaks.err"); then
         REPLY_TEXT="no reply to RCPT: $(tail -n 3 "$work/swaks.err" | tr '\n' ' ')"
     fi
-    check "$label -> $to" "$expect" "$REPLY_TEXT"
+    expect_prefix "$label -> $to" "$expect" "$REPLY_TEXT"
 }
 
 # smtpgate_said LABEL FROM CLIENT RCPT WANT: smtpgate's decision line for CLIENT and RCPT,
@@ -101,7 +82,7 @@ smtpgate_said()
     line=$(tail -n +"$((from + 1))" "$SMTPGATE_ERR" |
         grep -F " client=$client recipient=$to " | tail -n 1)
     [ -n "$line" ] && line=action=${line#*action=}
-    check "$label: smtpgate's log" "action=$expect client=$client recipient=$to " \
+    expect_prefix "$label: smtpgate's log" "action=$expect client=$client recipient=$to " \
         "${line:-no decision logged for $client -> $to}"
 }
 
@@ -180,9 +161,9 @@ postfix_reconfigure || { show_logs; die "Postfix did not reload with the shipped
 mkdir -p "$work/snippet" && cp "$snippet" "$work/snippet/main.cf" && : >"$work/snippet/master.cf"
 snip=$(postconf -c "$work/snippet" -h smtpd_relay_restrictions | tr -s ' \n' ' ' | sed 's/ $//')
 got=$(postconf -c "$POSTFIX_CONF" -h smtpd_relay_restrictions | tr -s ' \n' ' ' | sed 's/ $//')
-check "Postfix's smtpd_relay_restrictions" "$snip" "$got"
+expect_prefix "Postfix's smtpd_relay_restrictions" "$snip" "$got"
 got=$(postconf -c "$POSTFIX_CONF" -h smtpd_policy_service_default_action)
-check "Postfix's smtpd_policy_service_default_action" "DEFER_IF_REJECT" "$got"
+expect_prefix "Postfix's smtpd_policy_service_default_action" "DEFER_IF_REJECT" "$got"
 
 # --- 1. Strangers: local mail accepted, relaying refused by Postfix ----------------------
 echo "# 1. A stranger ($stranger): mail to the local domains is accepted, relaying is not"
@@ -202,9 +183,9 @@ rcpt "roaming user $roam (before any login)" "$roam" "$far" "$denied"
 # --- 2. The roaming user logs in over POP3 and relays --------------------------------------
 echo "# 2. The roaming user logs in to Dovecot (POP3, alice from $roam)"
 if pop3_login "$NETNS_CLIENT" "$srv" alice secret "$roam"; then
-    check "POP3 login by alice from $roam" "+OK" "$(sed -n 3p <<<"$CLIENT_REPLY")"
+    expect_prefix "POP3 login by alice from $roam" "+OK" "$(sed -n 3p <<<"$CLIENT_REPLY")"
 else
-    check "POP3 login by alice from $roam" "+OK" "$(tr '\n' ' ' <<<"$CLIENT_REPLY")"
+    expect_prefix "POP3 login by alice from $roam" "+OK" "$(tr '\n' ' ' <<<"$CLIENT_REPLY")"
 fi
 json=
 for ((i = 0; i < 100; i++)); do
@@ -212,7 +193,7 @@ for ((i = 0; i < 100; i++)); do
     json=
     sleep 0.1
 done
-check "popauth's grant for $roam" "alice" "$(jq -r '.user // empty' <<<"${json:-null}" 2>/dev/null)"
+expect_prefix "popauth's grant for $roam" "alice" "$(jq -r '.user // empty' <<<"${json:-null}" 2>/dev/null)"
 from=$(loglines)
 rcpt "roaming user $roam (after login)" "$roam" "$far" 250
 smtpgate_said "roaming user's relay" "$from" "$roam" "$far" permit-grant
@@ -226,9 +207,9 @@ for ((i = 0; i < (lifetime + 15) * 10; i++)); do
 done
 sleep 1 # so no clock rounding anywhere can keep it alive
 if "$bindir/popauthctl" -c "$conf" show "$roam" >/dev/null 2>&1; then
-    check "the grant for $roam" "expired" "still valid $((lifetime + 16))s after the login"
+    expect_prefix "the grant for $roam" "expired" "still valid $((lifetime + 16))s after the login"
 else
-    check "the grant for $roam" "expired" "expired"
+    expect_prefix "the grant for $roam" "expired" "expired"
 fi
 from=$(loglines)
 rcpt "roaming user $roam (after expiry)" "$roam" "$far" "$denied"
@@ -252,7 +233,7 @@ for ((i = 0; i < 50; i++)); do
     [[ $r == 554* ]] && break
     sleep 0.2
 done
-check "stranger $stranger -> $far (store back)" "$denied" "$r"
+expect_prefix "stranger $stranger -> $far (store back)" "$denied" "$r"
 
 echo "# 5. smtpgate is stopped: Postfix's smtpd_policy_service_default_action (from the snippet)"
 netns_stop_pid "$SMTPGATE_PID" 5

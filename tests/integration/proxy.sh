@@ -69,15 +69,7 @@ DENIED="554 5.7.1 Relay access denied"
 rules=(-o "local_domains=local.test,[$srv],[IPv6:$srv6]" -o "local_networks=$lan/32,$lan6/128")
 
 gates=() # "NAME PID" of every smtpgate started
-show_logs()
-{
-    local f
-    for f in "$work"/gate-*.err "${POSTFIX_LOG:-}" "$work/sink/log"; do
-        [ -n "$f" ] && [ -f "$f" ] || continue
-        echo "  --- tail of $f:"
-        tail -n 15 "$f" | sed 's/^/  /'
-    done
-}
+show_logs() { show_tails "$work"/gate-*.err "${POSTFIX_LOG:-}" "$work/sink/log"; }
 
 # gate NAME LISTEN BACKEND [-o name=value...]: start one smtpgate proxy (stderr in
 # $work/gate-NAME.err); dies if it does not come up.
