@@ -41,8 +41,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 die() { echo "FAIL - $*"; echo "$passed passed, $((failed + 1)) failed"; exit 1; }
 
 require_built "$bindir" popauth popauthctl pcap_craft
-require_packages dovecot-pop3d dovecot-imapd tcpdump openssl netcat-openbsd iproute2 jq
-require_commands jq tcpdump openssl md5sum base64 timeout
+require_packages dovecot-pop3d dovecot-imapd tcpdump openssl netcat-openbsd iproute2 jq curl \
+    prometheus
+require_commands jq tcpdump openssl md5sum base64 timeout curl promtool
 
 work=$(mktemp -d /tmp/pa-sniff.XXXXXX) || die "mktemp failed"
 trap 'rm -rf "$work"' EXIT # netns_setup chains this after its own cleanup
@@ -574,7 +575,8 @@ done
 
 live=$work/live
 ldb=$live/auth.db
-popauth_capture "$bindir" "$live" || die "live: popauth does not capture as nobody"
+popauth_capture "$bindir" "$live" -o "metrics_listen=popauth=unix:$live/metrics.sock" ||
+    die "live: popauth does not capture as nobody"
 lpid=$POPAUTH_PID
 pass "live: popauth runs as nobody (real, effective, saved and fs uid: $POPAUTH_UID_LINE)"
 cap_eff=$(awk '$1 == "CapEff:" { print $2 }' "/proc/$lpid/status")
@@ -631,6 +633,27 @@ run pop3_login "$NETNS_CLIENT" "$srv_new" alice secret "$lb"
 out=$CLIENT_REPLY
 expect_status 0 "live: the same login again, after the reload"
 wait_live "$lb" alice sniff-pop3 "live: after SIGHUP, $srv_new is one of this host's addresses: granted"
+
+# The sniffer's counters on /metrics (the capture's source label): what happened above.
+run curl -s -m 5 --unix-socket "$live/metrics.sock" http://localhost/metrics
+expect_status 0 "live: popauth's /metrics answers"
+printf '%s\n' "$out" >"$live/metrics.prom"
+lint=$(promtool check metrics <"$live/metrics.prom" 2>&1)
+if [ -z "$lint" ]; then pass "live: promtool accepts the scrape"; else
+    fail "live: promtool accepts the scrape: $lint"; fi
+# metric NAME: the sum of NAME's series in the scrape
+metric() { awk -v n="$1" '$1 ~ "^" n "([{]|$)" { s += $2 } END { print s + 0 }' "$live/metrics.prom"; }
+for m in "popauth_sniff_logins_total 3" "popauth_sniff_flows_total 3" \
+    "popauth_sniff_foreign_total 1" "popauth_sniff_packets_total 20"; do
+    read -r name least <<<"$m"
+    got=$(metric "$name")
+    out="$name $got" err=
+    if [ "$got" -ge "$least" ]; then pass "live: $name counted ($got, at least $least)"; else
+        fail "live: $name counted ($got, wanted at least $least)"; fi
+done
+out="desynchronised $(metric popauth_sniff_desynchronised_total) kernel_drops $(metric popauth_sniff_kernel_drops_total)"
+if [ "$(metric popauth_sniff_kernel_drops_total)" -eq 0 ]; then
+    pass "live: no kernel drops counted ($out)"; else fail "live: no kernel drops counted ($out)"; fi
 
 kill -TERM "$lpid"
 for ((i = 0; i < 100; i++)); do
