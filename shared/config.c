@@ -31,7 +31,6 @@
 #include "shared/cidr.h"
 #include "shared/config.h"
 #include "shared/log.h"
-#include "shared/log.h"
 #include "shared/util.h"
 
 #define CONFIG_QUOTE_MAX  64 /* bytes of bad input quoted in an error */

@@ -269,6 +269,14 @@ static int listen_unix(const char *param, const char *spec, struct sockaddr_stor
         if (!S_ISSOCK(sb.st_mode))
             return util_seterr(err, errlen, "%s %s: %s exists and is not a socket", param, spec,
                                sun->sun_path);
+        /* Under socket activation the file may be the service manager's socket, under a
+         * path spelt differently: never remove it */
+        if (listen_ninherited > 0)
+            return util_seterr(err, errlen,
+                               "%s %s: a socket exists at %s and the service manager passed "
+                               "sockets: not removing it (is this the socket unit's "
+                               "ListenStream= path, spelt the same?)",
+                               param, spec, sun->sun_path);
         if (unlink(sun->sun_path) < 0)
             return util_seterr(err, errlen, "%s %s: removing the stale socket: %s", param, spec,
                                strerror(errno));
@@ -380,7 +388,8 @@ int listen_inherit(char *err, size_t errlen)
             return util_seterr(err, errlen,
                                "socket activation: fd %d (%s) is not a listening stream socket%s%s",
                                in->fd, in->addr, rc < 0 ? ": " : "", rc < 0 ? strerror(-rc) : "");
-        if (fcntl(in->fd, F_SETFL, fcntl(in->fd, F_GETFL) | O_NONBLOCK) < 0)
+        if (fcntl(in->fd, F_SETFL, fcntl(in->fd, F_GETFL) | O_NONBLOCK) < 0 ||
+            fcntl(in->fd, F_SETFD, FD_CLOEXEC) < 0)
             return util_seterr(err, errlen, "socket activation: fd %d (%s): %s", in->fd, in->addr,
                                strerror(errno));
         listen_ninherited++;

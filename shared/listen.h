@@ -23,7 +23,11 @@
  * Fail closed: after the last listen_open, listen_inherit_done refuses any inherited
  * socket that no entry took, so that a socket the config does not name is never served;
  * an entry that two inherited sockets match, or an inherited socket that is not a
- * listening stream socket, is an error too.
+ * listening stream socket, is an error too. While sockets were inherited, an existing
+ * socket file at a unix entry's path is never removed (it may be the manager's socket
+ * under another spelling of its path): that is an error. An inherited IPv6 socket keeps
+ * the manager's IPV6_V6ONLY choice (systemd's BindIPv6Only=); an IPv4 client on a
+ * dual-stack socket arrives as ::ffff:a.b.c.d, which the decision takes as a.b.c.d.
  */
 #ifndef POPAUTH_LISTEN_H
 #define POPAUTH_LISTEN_H

@@ -81,12 +81,13 @@ static int metrics_name_ok(const char *s, int label)
 }
 
 /* metrics_labels - render the NULL-ended name, value pairs of ap as name="value",...
- * (values: printable ASCII, \ " escaped; anything else becomes '?'); fatal if a name is
- * bad or the labels do not fit */
+ * (values: printable ASCII, \ " escaped; anything else becomes '?'; a value longer than
+ * METRICS_VALUE_MAX bytes keeps its last ones after "...", a file source's path being
+ * told apart by its end); fatal if a name is bad or the labels do not fit */
 static void metrics_labels(const char *metric, va_list ap, char *out, size_t outlen)
 {
     const char *name, *value;
-    size_t n = 0;
+    size_t n = 0, vlen;
 
     out[0] = '\0';
     while ((name = va_arg(ap, const char *)) != NULL) {
@@ -96,15 +97,18 @@ static void metrics_labels(const char *metric, va_list ap, char *out, size_t out
         if (n + strlen(name) + 4 >= outlen)
             fatal("metrics: %s: labels too long", metric);
         n += (size_t)snprintf(out + n, outlen - n, "%s%s=\"", n ? "," : "", name);
+        if ((vlen = strlen(value)) > METRICS_VALUE_MAX && n + 4 < outlen) {
+            memcpy(out + n, "...", 3);
+            n += 3;
+            value += vlen - (METRICS_VALUE_MAX - 3);
+        }
         for (; *value != '\0' && n + 4 < outlen; value++) {
             unsigned char c = (unsigned char)*value;
             if (c == '\\' || c == '"')
                 out[n++] = '\\';
             out[n++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
         }
-        if (*value != '\0' || n + 2 >= outlen)
-            fatal("metrics: %s: labels too long", metric);
-        out[n++] = '"';
+        out[n++] = '"'; /* a value with many escapes may have been cut short: room is left */
         out[n] = '\0';
     }
 }

@@ -39,6 +39,7 @@
 #define METRICS_MAX_BUCKETS 16            /* upper bounds of one histogram, +Inf not counted */
 #define METRICS_NAME_MAX    96            /* bytes of a metric name, NUL included */
 #define METRICS_LABELS_MAX  320           /* bytes of a series' rendered labels, NUL included */
+#define METRICS_VALUE_MAX   160           /* bytes of one label value kept (its end) */
 #define METRICS_HELP_MAX    200           /* bytes of a help text, NUL included */
 #define METRICS_RENDER_MAX  (1024 * 1024) /* bytes of a rendered page, at most */
 #define METRICS_FETCH_MAX   (1024 * 1024) /* bytes of a fetched page, headers included */

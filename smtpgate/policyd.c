@@ -35,7 +35,7 @@
 struct policyd_reply {
     char text[POLICYD_ACTION_MAX + 16];
     size_t len;
-    char word[24];
+    char word[64];
 };
 
 struct policyd_conn {

@@ -85,7 +85,7 @@ for i in $(seq 40); do
     sleep 0.1
 done
 wait_purge 30 || die "no purge logged within 30 s"
-out=$(grep "action=purge" "$work/popauth.err") err=
+out=$(grep -m1 "action=purge" "$work/popauth.err") err=
 expect_out "action=purge removed=$expired_rows " "the purge removed every expired grant"
 echo "# $out; slowest popauthctl allow meanwhile: ${slowest} ms"
 steps=$(sed -n 's/.* steps=\([0-9]*\).*/\1/p' <<<"$out")

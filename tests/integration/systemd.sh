@@ -259,6 +259,24 @@ status=0 out=$(only_daemon_lines "$work/pstray.log") err=
 expect_out "fd 3 (unix:$work/stray.sock) is named by no" "popauth's line names the fd and its address"
 check "popauth said one line" test "$(wc -l <<<"$out")" = 1
 
+# The manager's unix socket named by a differently spelt path (a doubled slash): smtpgate
+# must not take it for a stale socket of its own and remove it.
+mkdir -p "$work/sa"
+systemd-socket-activate -l "$work/sa/policy" -- "$bindir/smtpgate" -c /dev/null \
+    -o "database=$work/db/auth.db" -o "policy_listen=unix:$work/sa//policy" 2>"$work/spelt.log" &
+gate=$!
+pids+=("$gate")
+wait_for test -S "$work/sa/policy" || die "no socket: $(cat "$work/spelt.log")"
+inode=$(stat -c %i "$work/sa/policy")
+run "$bindir/policy_client" -u "$work/sa/policy" -t 5 < <(req 192.0.2.7)
+reap "$gate"
+expect_status 2 "a unix entry spelt unlike the inherited socket's path: smtpgate exits 2"
+status=0 out=$(only_daemon_lines "$work/spelt.log") err=
+expect_out "not removing it" "the line says the manager's socket was left alone"
+status=0 out=$(stat -c %i "$work/sa/policy" 2>&1) err=
+check "the manager's socket file is still the same one (inode $inode, now $out)" \
+    test "$out" = "$inode"
+
 # --- popauth: its metrics_listen socket from systemd ----------------------------------
 # scrape PORT - GET /metrics from 127.0.0.1:PORT, the whole answer on stdout
 scrape()

@@ -119,6 +119,30 @@ static void test_same_series(void **state)
     metrics_free(m);
 }
 
+/* test_long_label - a label value too long to keep whole keeps its end after "...", and
+ * one full of escapes is cut short: neither stops the program */
+static void test_long_label(void **state)
+{
+    struct metrics *m = metrics_new();
+    char path[600], quotes[300], buf[4096], want[300];
+
+    (void)state;
+    memset(path, 'a', sizeof(path) - 1);
+    path[sizeof(path) - 1] = '\0';
+    memcpy(path, "file:/", 6);
+    memcpy(path + sizeof(path) - 9, "/end.log", 8);
+    memset(quotes, '"', sizeof(quotes) - 1);
+    quotes[sizeof(quotes) - 1] = '\0';
+    metric_inc(metrics_counter(m, "t_lines_total", "Lines.", "source", path, NULL));
+    metric_inc(metrics_counter(m, "t_quotes_total", "Quotes.", "source", quotes, NULL));
+    metrics_render(m, buf, sizeof(buf));
+    snprintf(want, sizeof(want), "t_lines_total{source=\"...%s\"} 1\n",
+             path + strlen(path) - (METRICS_VALUE_MAX - 3));
+    assert_non_null(strstr(buf, want));
+    assert_non_null(strstr(buf, "t_quotes_total{source=\"...\\\"\\\""));
+    metrics_free(m);
+}
+
 /* One metrics_listen case: the list, the program asked for, and what comes back. */
 struct t_spec_case {
     const char *entries[3];
@@ -386,10 +410,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render_golden), cmocka_unit_test(test_render_short),
-        cmocka_unit_test(test_same_series),   cmocka_unit_test(test_listen_spec),
-        cmocka_unit_test(test_listen_check),  cmocka_unit_test(test_parse_render),
-        cmocka_unit_test(test_parse_forms),   cmocka_unit_test(test_http_body),
-        cmocka_unit_test(test_http_server),
+        cmocka_unit_test(test_same_series),   cmocka_unit_test(test_long_label),
+        cmocka_unit_test(test_listen_spec),   cmocka_unit_test(test_listen_check),
+        cmocka_unit_test(test_parse_render),  cmocka_unit_test(test_parse_forms),
+        cmocka_unit_test(test_http_body),     cmocka_unit_test(test_http_server),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
