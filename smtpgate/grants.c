@@ -31,6 +31,7 @@ struct grants {
     double next_open;       /* monotonic time before which no open is tried */
     double next_stat;       /* monotonic time of the next check of the file */
     int snapshot;           /* a read snapshot is open (until grants_release) */
+    double snapshot_at;     /* when it began (util_now) */
     int failed;             /* the last open or lookup failed: err holds why */
     char err[512];          /* the store's last message */
     char reply_err[600];    /* what GRANT_ERROR points at */
@@ -86,6 +87,21 @@ void grants_release(struct grants *g)
     if (g->snapshot && g->st != NULL && store_read_end(g->st, err, sizeof(err)) < 0)
         grants_close(g); /* reopened, and so recovered, by the next lookup */
     g->snapshot = 0;
+}
+
+/* grants_release_due - end the read snapshot once it is GRANTS_SNAPSHOT_MAX old; else the
+ * seconds until then (0: none open) */
+double grants_release_due(struct grants *g)
+{
+    double age;
+
+    if (!g->snapshot)
+        return 0;
+    age = util_now() - g->snapshot_at;
+    if (age < GRANTS_SNAPSHOT_MAX && age >= 0)
+        return GRANTS_SNAPSHOT_MAX - age;
+    grants_release(g);
+    return 0;
 }
 
 /* grants_free - close the store and release g; NULL is allowed */
@@ -195,8 +211,10 @@ void grants_lookup(struct grants *g, const struct addr *client, int64_t now,
             }
         }
     }
-    if (!g->snapshot) /* one read lock for all of this iteration's lookups */
+    if (!g->snapshot) { /* one read lock for the lookups of GRANTS_SNAPSHOT_MAX */
         g->snapshot = store_read_begin(g->st, g->err, sizeof(g->err)) == 0;
+        g->snapshot_at = util_now();
+    }
     addr_format(client, address, sizeof(address));
     rc = store_lookup(g->st, address, now, &g->row, g->err, sizeof(g->err));
     if (rc < 0) {

@@ -20,16 +20,25 @@
 #include "shared/addr.h"
 #include "shared/decide.h"
 
-#define GRANTS_RETRY      1.0 /* seconds between attempts to open a failing store */
-#define GRANTS_STAT_EVERY 0.1 /* seconds between checks that the database file is the same */
+#define GRANTS_RETRY        1.0  /* seconds between attempts to open a failing store */
+#define GRANTS_STAT_EVERY   0.1  /* seconds between checks that the database file is the same */
+#define GRANTS_SNAPSHOT_MAX 0.01 /* seconds one read snapshot serves lookups, at most */
 
 struct grants; /* opaque */
 
 /* grants_new - a lazily opened read-only view of the store at uri */
 struct grants *grants_new(const char *uri);
-/* grants_release - end the read snapshot that lookups share within one loop iteration;
- * called before the loop waits, so a new grant is seen from the next iteration on */
+/* grants_release - end the read snapshot that lookups share, so that the next lookup
+ * sees every grant and revocation committed until then */
 void grants_release(struct grants *g);
+/*
+ * grants_release_due - called before the loop waits: end the read snapshot if it began
+ * GRANTS_SNAPSHOT_MAX or more ago, and return 0; or return the seconds until it is due,
+ * for the caller to end it then with grants_release (0 too if none is open). So a busy
+ * loop takes the store's read lock once per GRANTS_SNAPSHOT_MAX rather than once per
+ * iteration, and a grant or a revocation is seen at most that long after its commit.
+ */
+double grants_release_due(struct grants *g);
 /* grants_free - close the store and release g; NULL is allowed */
 void grants_free(struct grants *g);
 /* grants_set_uri - use uri from the next lookup on (reopens only if it changed) */

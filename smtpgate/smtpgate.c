@@ -63,6 +63,7 @@ struct smtpgate {
     struct ev_loop *loop;
     ev_signal term_w, int_w, hup_w;
     ev_prepare flush_w; /* writes the buffered log lines once per iteration */
+    ev_timer release_w; /* ends a read snapshot left open when the loop went idle */
     int stopping;
     int draining; /* fronts still finishing after SIGTERM */
 };
@@ -223,14 +224,27 @@ static void smtpgate_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
     notify_reloaded(1);
 }
 
-/* smtpgate_flush_cb - before the loop waits: end the iteration's read snapshot and
- * write its log lines at once */
-static void smtpgate_flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+/* smtpgate_release_cb - the read snapshot is due and the loop was idle: end it */
+static void smtpgate_release_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct smtpgate *sg = w->data;
 
     (void)loop, (void)revents;
     grants_release(sg->grants);
+}
+
+/* smtpgate_flush_cb - before the loop waits: end the read snapshot once it is due (or
+ * have a timer end it then) and write the iteration's log lines at once */
+static void smtpgate_flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    struct smtpgate *sg = w->data;
+    double left = grants_release_due(sg->grants);
+
+    (void)revents;
+    if (left > 0 && !ev_is_active(&sg->release_w)) {
+        ev_timer_set(&sg->release_w, left, 0.);
+        ev_timer_start(loop, &sg->release_w);
+    }
     log_flush();
 }
 
@@ -265,7 +279,8 @@ static void smtpgate_run(struct smtpgate *sg)
     ev_signal_start(sg->loop, &sg->int_w);
     ev_signal_start(sg->loop, &sg->hup_w);
     ev_prepare_init(&sg->flush_w, smtpgate_flush_cb);
-    sg->flush_w.data = sg;
+    ev_init(&sg->release_w, smtpgate_release_cb);
+    sg->flush_w.data = sg->release_w.data = sg;
     ev_prepare_start(sg->loop, &sg->flush_w);
     if (sg->metrics_listener.fd >= 0 &&
         (sg->metrics = metrics_http_start(metrics_process(), sg->metrics_listener.fd, NULL, NULL,

@@ -310,6 +310,31 @@ run "$bindir/smtpgate" -c /dev/null -o "database=$db" -o "policy_reject_action=R
     -o local_domains=local.test -t
 expect_status 0 "policy_reject_action=REJECT with local_domains: accepted"
 
+# --- a revocation is seen on an open connection within moments ---------------------------
+# Lookups share one read snapshot for at most 10 ms; one left open when the loop went idle
+# is ended by a timer, so the second request, a second after the revocation, sees it.
+P=$((port += 1))
+start revoke -c /dev/null -o "database=$db" -o "policy_listen=inet:127.0.0.1:$P" || exit 1
+run ctl "$db" allow 192.0.2.77 --user rita
+{
+    req RCPT 192.0.2.77 u@far.test
+    printf '@wait\n@sleep 1.5\n'
+    req RCPT 192.0.2.77 u@far.test
+} >"$work/revoke"
+pc -p $P -t 10 <"$work/revoke" >"$work/revoke.out" 2>&1 &
+client=$!
+sleep 0.5
+ctl "$db" revoke 192.0.2.77 >/dev/null
+wait "$client"
+status=$? out=$(cat "$work/revoke.out") err=
+want=$(printf '%s\n\n%s' "$OKTEXT" "$DUNNO")
+if [ "$status" -eq 0 ] && [ "$out" == "$want" ]; then
+    pass "a grant revoked between two requests on one connection: OK, then DUNNO"
+else
+    fail "a grant revoked between two requests on one connection: OK, then DUNNO"
+fi
+stop "$gate"
+
 # --- store missing, then created -----------------------------------------------------------
 newdb=$work/new.db
 P=$((port += 1))
