@@ -386,8 +386,9 @@ static void popauth_purge_cb(struct ev_loop *loop, ev_async *w, int revents)
     if (!purger_result(pa->purger, &r))
         return;
     if (r.ok)
-        log_info("action=purge removed=%lld steps=%lld longest_step_ms=%.1f", (long long)r.removed,
-                 (long long)r.steps, r.longest_step * 1000);
+        log_info("action=purge removed=%lld steps=%lld mean_step_ms=%.1f longest_step_ms=%.1f",
+                 (long long)r.removed, (long long)r.steps,
+                 r.steps > 0 ? r.total_steps * 1000 / (double)r.steps : 0.0, r.longest_step * 1000);
     else
         log_warnx("action=purge status=failed removed=%lld reason=\"%s\" (tried again in "
                   "purge_interval)",

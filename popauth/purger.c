@@ -80,6 +80,7 @@ static void purger_round(struct purger *p, struct purger_result *r)
         r->removed += removed;
         metric_inc(p->steps);
         metric_add(p->removed, (uint64_t)removed);
+        r->total_steps += (double)took / 1e9;
         if ((double)took / 1e9 > r->longest_step)
             r->longest_step = (double)took / 1e9;
         if (more && purger_sleep(p,

@@ -6,7 +6,11 @@
  * A purge walks the table in address order in bounded steps (store_purge_step): each
  * step is one short write transaction over PURGER_STEP rows, and the thread pauses
  * between steps for at least PURGER_PAUSE_MS and twice the step's own time, so that the
- * committer's batches (which wait for the write lock) get the store in between. The
+ * committer's batches (which wait for the write lock) get the store in between. A step's
+ * time, as the log line gives it (mean and longest), also counts waiting for another
+ * writer's lock and SQLite's automatic WAL checkpoint after some commits, during which
+ * no lock is held: the write lock itself is held for the scan and deletes of one step.
+ * The
  * thread has its own store handle, opened by the caller (before privileges are dropped)
  * and owned by the purger from then on. It never logs: after each purge it records the
  * result and calls the wake function, and the event loop's thread takes the result with
@@ -30,6 +34,7 @@ struct purger_result {
     int64_t removed;     /* rows deleted */
     int64_t steps;       /* write transactions */
     double longest_step; /* seconds, the longest of them */
+    double total_steps;  /* seconds, all of them */
     char err[512];       /* !ok: why it stopped (it is tried again next interval) */
 };
 
