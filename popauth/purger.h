@@ -10,9 +10,8 @@
  * time, as the log line gives it (mean and longest), also counts waiting for another
  * writer's lock and SQLite's automatic WAL checkpoint after some commits, during which
  * no lock is held: the write lock itself is held for the scan and deletes of one step.
- * The
- * thread has its own store handle, opened by the caller (before privileges are dropped)
- * and owned by the purger from then on. It never logs: after each purge it records the
+ * The thread has its own store handle, opened by the caller (before privileges are
+ * dropped) and owned by the purger from then on. It never logs: after each purge it records the
  * result and calls the wake function, and the event loop's thread takes the result with
  * purger_result and logs it.
  */
