@@ -12,7 +12,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,6 +19,7 @@
 #include "popauth/committer.h"
 #include "shared/log.h"
 #include "shared/metrics.h"
+#include "shared/thread.h"
 #include "shared/util.h"
 
 struct committer {
@@ -237,8 +237,6 @@ struct committer *committer_new(struct store *st, void (*wake)(void *), void *ar
                                 size_t errlen)
 {
     struct committer *c = xcalloc(1, sizeof(*c));
-    pthread_condattr_t attr;
-    sigset_t all, old;
     int rc;
 
     c->st = st;
@@ -255,14 +253,8 @@ struct committer *committer_new(struct store *st, void (*wake)(void *), void *ar
     c->errors = metrics_counter(metrics_process(), "popauth_store_errors_total",
                                 "Batches the store refused (kept and written again later).", NULL);
     pthread_mutex_init(&c->lock, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&c->cond, &attr);
-    pthread_condattr_destroy(&attr);
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    rc = pthread_create(&c->thread, NULL, committer_main, c);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    thread_cond_init(&c->cond);
+    rc = thread_start(&c->thread, committer_main, c);
     if (rc != 0) {
         util_seterr(err, errlen, "cannot start the store thread: %s", strerror(rc));
         pthread_cond_destroy(&c->cond);

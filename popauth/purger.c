@@ -3,12 +3,12 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "popauth/purger.h"
+#include "shared/thread.h"
 #include "shared/util.h"
 
 struct purger {
@@ -129,8 +129,6 @@ struct purger *purger_new(struct store *st, int64_t interval, struct metrics *m,
                           void (*wake)(void *), void *arg, char *err, size_t errlen)
 {
     struct purger *p = xcalloc(1, sizeof(*p));
-    pthread_condattr_t attr;
-    sigset_t all, old;
     int rc;
 
     p->st = st;
@@ -144,14 +142,8 @@ struct purger *purger_new(struct store *st, int64_t interval, struct metrics *m,
     p->errors = metrics_counter(m, "popauth_purge_errors_total",
                                 "Housekeeping purges the store refused (tried again later).", NULL);
     pthread_mutex_init(&p->lock, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->cond, &attr);
-    pthread_condattr_destroy(&attr);
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    rc = pthread_create(&p->thread, NULL, purger_main, p);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    thread_cond_init(&p->cond);
+    rc = thread_start(&p->thread, purger_main, p);
     if (rc != 0) {
         util_seterr(err, errlen, "cannot start the purge thread: %s", strerror(rc));
         pthread_cond_destroy(&p->cond);

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,6 +13,7 @@
 #include <microhttpd.h>
 
 #include "shared/metrics_http.h"
+#include "shared/thread.h"
 #include "shared/util.h"
 
 #if MHD_VERSION < 0x00097002
@@ -141,7 +141,7 @@ struct metrics_http *metrics_http_start(struct metrics *m, int fd, metrics_http_
                                         void *ctx, char *err, size_t errlen)
 {
     struct metrics_http *h = xcalloc(1, sizeof(*h));
-    sigset_t all, old;
+    sigset_t old;
     int dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 
     if (dupfd < 0) {
@@ -152,8 +152,7 @@ struct metrics_http *metrics_http_start(struct metrics *m, int fd, metrics_http_
     h->m = m;
     h->refresh = refresh;
     h->ctx = ctx;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread inherits it: signals go to the loop */
+    thread_signals_block(&old); /* the server's thread inherits it: signals go to the loop */
     h->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, metrics_http_answer, h,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)dupfd, MHD_OPTION_CONNECTION_LIMIT,
@@ -161,7 +160,7 @@ struct metrics_http *metrics_http_start(struct metrics *m, int fd, metrics_http_
         (unsigned)METRICS_HTTP_PER_IP, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)METRICS_HTTP_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_HTTP_TIMEOUT,
         MHD_OPTION_END);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    thread_signals_restore(&old);
     if (h->daemon == NULL) {
         /* dupfd is not closed here: whether the server did is not known */
         util_seterr(err, errlen, "metrics_listen: the HTTP server did not start");

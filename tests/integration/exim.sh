@@ -80,33 +80,6 @@ EXIM_LOG=$EXIM_DIR/log/mainlog
 show_logs() { show_tails "${POPAUTH_ERR:-}" "$work/smtpgate.err" "${DOVECOT_LOG:-}" "$EXIM_LOG" \
     "$EXIM_DIR/log/paniclog" "$EXIM_DIR/stderr"; }
 
-# rcpt LABEL SRC SERVER RCPT WANT: one SMTP session from SRC to Exim on SERVER; its reply
-# to RCPT TO must start with WANT
-rcpt()
-{
-    local label=$1 src=$2 server=$3 to=$4 expect=$5 reply
-    if ! reply=$(swaks_rcpt "$NETNS_CLIENT" "$src" "$server" "$to" 2>"$work/swaks.err"); then
-        reply="no reply to RCPT: $(tail -n 3 "$work/swaks.err" | tr '\n' ' ')"
-    fi
-    expect_prefix "$label -> $to" "$expect" "$reply"
-}
-
-# smtpgate_said LABEL FROM CLIENT RCPT WANT: smtpgate's decision line for CLIENT and RCPT,
-# among its log lines after line FROM, must carry action=WANT (WANT "none": no line at all)
-smtpgate_said()
-{
-    local label=$1 from=$2 client=$3 to=$4 expect=$5 line
-    line=$(tail -n +"$((from + 1))" "$SMTPGATE_ERR" |
-        grep -F " client=$client recipient=$to " | tail -n 1)
-    [ -n "$line" ] && line=action=${line#*action=}
-    if [ "$expect" = none ]; then
-        expect_prefix "$label: smtpgate's log" "no decision" "${line:-no decision logged for $client -> $to}"
-    else
-        expect_prefix "$label: smtpgate's log" "action=$expect client=$client recipient=$to " \
-            "${line:-no decision logged for $client -> $to}"
-    fi
-}
-
 # exim_said LABEL FROM TEXT: a line of Exim's main log after line FROM contains TEXT
 exim_said()
 {
@@ -256,14 +229,14 @@ echo "# 1. Strangers ($stranger, $stranger6): local mail is accepted, relaying i
 for pair in "$stranger $srv" "$stranger6 $srv6"; do
     read -r src server <<<"$pair"
     from=$(smtpgate_lines)
-    rcpt "stranger $src" "$src" "$server" "$local" 250
-    rcpt "stranger $src" "$src" "$server" postmaster@local.test 250
+    swaks_expect "stranger $src" "$src" "$server" "$local" 250
+    swaks_expect "stranger $src" "$src" "$server" postmaster@local.test 250
     smtpgate_said "stranger's local mail (Exim's own local_domains)" "$from" "$src" "$local" none
-    rcpt "stranger $src" "$src" "$server" "$far" "550 relay not permitted"
+    swaks_expect "stranger $src" "$src" "$server" "$far" "550 relay not permitted"
     smtpgate_said "stranger's relay attempt (DUNNO)" "$from" "$src" "$far" reject
 done
-rcpt "roaming user $roam (before any login)" "$roam" "$srv" "$far" "550 relay not permitted"
-rcpt "roaming user $roam6 (before any login)" "$roam6" "$srv6" "$far" "550 relay not permitted"
+swaks_expect "roaming user $roam (before any login)" "$roam" "$srv" "$far" "550 relay not permitted"
+swaks_expect "roaming user $roam6 (before any login)" "$roam6" "$srv6" "$far" "550 relay not permitted"
 
 # --- 2. The roaming user logs in (POP3 over IPv4, IMAP over IPv6) and relays --------------
 # wait_grant ADDR USER: popauth has granted ADDR to USER (10 s at most)
@@ -291,14 +264,14 @@ else
 fi
 wait_grant "$roam6" bob
 from=$(smtpgate_lines) efrom=$(exim_lines)
-rcpt "roaming user $roam (after POP3 login)" "$roam" "$srv" "$far" 250
+swaks_expect "roaming user $roam (after POP3 login)" "$roam" "$srv" "$far" 250
 smtpgate_said "roaming user's relay" "$from" "$roam" "$far" permit-grant
 exim_said "roaming user's relay" "$efrom" "popauth: relay permitted by smtpgate: client=$roam recipient=$far"
-rcpt "roaming user $roam6 (after IMAP login)" "$roam6" "$srv6" "$far" 250
+swaks_expect "roaming user $roam6 (after IMAP login)" "$roam6" "$srv6" "$far" 250
 smtpgate_said "roaming user's relay over IPv6" "$from" "$roam6" "$far" permit-grant
 exim_said "roaming user's relay over IPv6" "$efrom" "popauth: relay permitted by smtpgate: client=$roam6 recipient=$far"
-rcpt "stranger $stranger (meanwhile)" "$stranger" "$srv" "$far" "550 relay not permitted"
-rcpt "stranger $stranger6 (meanwhile)" "$stranger6" "$srv6" "$far" "550 relay not permitted"
+swaks_expect "stranger $stranger (meanwhile)" "$stranger" "$srv" "$far" "550 relay not permitted"
+swaks_expect "stranger $stranger6 (meanwhile)" "$stranger6" "$srv6" "$far" "550 relay not permitted"
 
 # --- 3. The grants expire ------------------------------------------------------------------
 echo "# 3. The grants expire (grant_lifetime=${lifetime}s on popauth's command line)"
@@ -317,11 +290,11 @@ for a in "$roam" "$roam6"; do
     fi
 done
 from=$(smtpgate_lines)
-rcpt "roaming user $roam (after expiry)" "$roam" "$srv" "$far" "550 relay not permitted"
+swaks_expect "roaming user $roam (after expiry)" "$roam" "$srv" "$far" "550 relay not permitted"
 smtpgate_said "expired user's relay attempt (DUNNO)" "$from" "$roam" "$far" reject
-rcpt "roaming user $roam6 (after expiry)" "$roam6" "$srv6" "$far" "550 relay not permitted"
+swaks_expect "roaming user $roam6 (after expiry)" "$roam6" "$srv6" "$far" "550 relay not permitted"
 smtpgate_said "expired user's relay attempt over IPv6 (DUNNO)" "$from" "$roam6" "$far" reject
-rcpt "roaming user $roam (after expiry)" "$roam" "$srv" "$local" 250
+swaks_expect "roaming user $roam (after expiry)" "$roam" "$srv" "$local" 250
 
 # --- 4. The store cannot answer, then smtpgate is gone: 451 for relaying -------------------
 deferred="451 4.3.0 Relay authorization unavailable"
@@ -330,11 +303,11 @@ mkdir "$work/away" && mv "$db" "$db"-* "$work/away"/ 2>/dev/null
 [ -e "$db" ] && fail "could not move the store away"
 sleep 0.3 # smtpgate notices a replaced or missing store within 0.1 s
 from=$(smtpgate_lines) efrom=$(exim_lines)
-rcpt "stranger $stranger (store unreadable)" "$stranger" "$srv" "$far" "$deferred"
+swaks_expect "stranger $stranger (store unreadable)" "$stranger" "$srv" "$far" "$deferred"
 smtpgate_said "relay attempt with the store unreadable" "$from" "$stranger" "$far" defer
 exim_said "relay attempt with the store unreadable" "$efrom" "popauth: relay deferred: smtpgate answered defer"
-rcpt "stranger $stranger6 (store unreadable)" "$stranger6" "$srv6" "$far" "$deferred"
-rcpt "stranger $stranger (store unreadable)" "$stranger" "$srv" "$local" 250
+swaks_expect "stranger $stranger6 (store unreadable)" "$stranger6" "$srv6" "$far" "$deferred"
+swaks_expect "stranger $stranger (store unreadable)" "$stranger" "$srv" "$local" 250
 mv "$work/away"/* "$work"/
 # smtpgate tries the store again at most once a second.
 for ((i = 0; i < 50; i++)); do
@@ -347,12 +320,12 @@ expect_prefix "stranger $stranger -> $far (store back)" "550 relay not permitted
 echo "# 5. smtpgate is stopped: Exim cannot reach it"
 netns_stop_pid "$SMTPGATE_PID" 5
 efrom=$(exim_lines)
-rcpt "stranger $stranger (smtpgate stopped)" "$stranger" "$srv" "$far" "$deferred"
+swaks_expect "stranger $stranger (smtpgate stopped)" "$stranger" "$srv" "$far" "$deferred"
 exim_said "relay attempt with smtpgate stopped" "$efrom" "popauth: relay deferred: smtpgate unreachable"
-rcpt "stranger $stranger6 (smtpgate stopped)" "$stranger6" "$srv6" "$far" "$deferred"
-rcpt "roaming user $roam (smtpgate stopped)" "$roam" "$srv" "$far" "$deferred"
-rcpt "stranger $stranger (smtpgate stopped)" "$stranger" "$srv" "$local" 250
-rcpt "stranger $stranger6 (smtpgate stopped)" "$stranger6" "$srv6" "$local" 250
+swaks_expect "stranger $stranger6 (smtpgate stopped)" "$stranger6" "$srv6" "$far" "$deferred"
+swaks_expect "roaming user $roam (smtpgate stopped)" "$roam" "$srv" "$far" "$deferred"
+swaks_expect "stranger $stranger (smtpgate stopped)" "$stranger" "$srv" "$local" 250
+swaks_expect "stranger $stranger6 (smtpgate stopped)" "$stranger6" "$srv6" "$local" 250
 
 # --- 6. Answers smtpgate never gives: nothing but an exact "action=OK" accepts -----------
 # fake_policy LABEL WANT ANSWER: a one-shot policy server on 127.0.0.1:10040 (nc) answers
@@ -373,7 +346,7 @@ fake_policy()
         netns_stop_pid "$pid" 2
         return 1
     fi
-    rcpt "$label" "$roam" "$srv" "$far" "$expect"
+    swaks_expect "$label" "$roam" "$srv" "$far" "$expect"
     netns_stop_pid "$pid" 2
 }
 echo "# 6. A stand-in policy server with answers smtpgate never gives: only action=OK accepts"
@@ -393,7 +366,7 @@ fake_policy "answer 'action=450 ...'" "$deferred" 'action=450 4.7.1 later\n\n'
 if smtpgate_start_conf "$bindir" "$conf" "$NETNS_SERVER" 10040 "$work/smtpgate.err"; then
     kill -STOP "$SMTPGATE_PID"
     efrom=$(exim_lines) t0=$(date +%s)
-    rcpt "roaming user $roam (smtpgate hangs)" "$roam" "$srv" "$far" "$deferred"
+    swaks_expect "roaming user $roam (smtpgate hangs)" "$roam" "$srv" "$far" "$deferred"
     t=$(($(date +%s) - t0))
     if [ "$t" -ge 5 ]; then
         pass "time to the reply (smtpgate hangs): expected 5 s or more, got $t s"
@@ -435,14 +408,14 @@ for how in "unix:$sock:mode=0660:group=nogroup, inet:127.0.0.1:10041|$sock" \
     fi
     wait_grant "$roam" alice
     from=$(smtpgate_lines) efrom=$(exim_lines)
-    rcpt "roaming user $roam ($macro)" "$roam" "$srv" "$far" 250
+    swaks_expect "roaming user $roam ($macro)" "$roam" "$srv" "$far" 250
     smtpgate_said "roaming user's relay ($macro)" "$from" "$roam" "$far" permit-grant
     exim_said "roaming user's relay ($macro)" "$efrom" \
         "popauth: relay permitted by smtpgate: client=$roam recipient=$far"
-    rcpt "stranger $stranger6 ($macro)" "$stranger6" "$srv6" "$far" "550 relay not permitted"
+    swaks_expect "stranger $stranger6 ($macro)" "$stranger6" "$srv6" "$far" "550 relay not permitted"
     smtpgate_said "stranger's relay attempt ($macro)" "$from" "$stranger6" "$far" reject
     netns_stop_pid "$SMTPGATE_PID" 5
-    rcpt "roaming user $roam ($macro gone)" "$roam" "$srv" "$far" "$deferred"
+    swaks_expect "roaming user $roam ($macro gone)" "$roam" "$srv" "$far" "$deferred"
 done
 
 # Nothing went wrong inside Exim along the way.

@@ -58,6 +58,11 @@
 #   smtpgate_start BINDIR DB NS ADDR PORT [-o name=value...]  run smtpgate in namespace NS,
 #                               policy_listen=inet:ADDR:PORT, on store DB; waits for the port.
 #                               Sets SMTPGATE_PID, SMTPGATE_ERR
+#   swaks_expect LABEL SRC SERVER RCPT WANT  swaks_rcpt from SRC; the reply to RCPT TO
+#                               must start with WANT (expect_prefix); left in SWAKS_REPLY
+#   smtpgate_said LABEL FROM CLIENT RCPT WANT  smtpgate's decision for CLIENT and RCPT,
+#                               logged after line FROM of SMTPGATE_ERR, is action=WANT
+#                               ("none": not logged)
 #   popauth_start_conf BINDIR CONF DB LOG [-o name=value...]  popauth_start on the
 #                               configuration file CONF (which names DB and follows LOG)
 #   smtpgate_start_conf BINDIR CONF NS PORT ERRFILE [-o name=value...]  smtpgate in NS on
@@ -1249,6 +1254,38 @@ smtp_sink_start()
 }
 
 # --- The daemons on a configuration file (postfix_shipped.sh, exim.sh) ---------------
+
+# swaks_expect LABEL SRC SERVER RCPT WANT: one SMTP session from SRC in the client
+# namespace to SERVER:25 (swaks_rcpt); its reply to RCPT TO must start with WANT
+# (lib.sh's expect_prefix). The reply is left in SWAKS_REPLY
+swaks_expect()
+{
+    local label=$1 src=$2 server=$3 to=$4 expect=$5 errfile
+    errfile=$(mktemp) || return 1
+    if ! SWAKS_REPLY=$(swaks_rcpt "$NETNS_CLIENT" "$src" "$server" "$to" 2>"$errfile"); then
+        SWAKS_REPLY="no reply to RCPT: $(tail -n 3 "$errfile" | tr '\n' ' ')"
+    fi
+    rm -f "$errfile"
+    expect_prefix "$label -> $to" "$expect" "$SWAKS_REPLY"
+}
+
+# smtpgate_said LABEL FROM CLIENT RCPT WANT: smtpgate's decision line for CLIENT and RCPT,
+# among the lines of SMTPGATE_ERR after line FROM, must carry action=WANT (WANT "none":
+# no such line at all)
+smtpgate_said()
+{
+    local label=$1 from=$2 client=$3 to=$4 expect=$5 line
+    line=$(tail -n +"$((from + 1))" "$SMTPGATE_ERR" |
+        grep -F " client=$client recipient=$to " | tail -n 1)
+    [ -n "$line" ] && line=action=${line#*action=}
+    if [ "$expect" = none ]; then
+        expect_prefix "$label: smtpgate's log" "no decision" \
+            "${line:-no decision logged for $client -> $to}"
+    else
+        expect_prefix "$label: smtpgate's log" "action=$expect client=$client recipient=$to " \
+            "${line:-no decision logged for $client -> $to}"
+    fi
+}
 
 # popauth_start_conf BINDIR CONF DB LOG [-o name=value...]: run popauth (root namespace)
 # on the configuration file CONF, which names store DB and follows LOG; waits until it has

@@ -63,29 +63,6 @@ deferred="450 4.3.0 <$far>: Recipient address rejected: Relay authorization unav
 show_logs() { show_tails "${POPAUTH_ERR:-}" "$work/smtpgate.err" "$work/smtpgate-reject.err" \
     "${DOVECOT_LOG:-}" "${POSTFIX_LOG:-}"; }
 
-# rcpt LABEL SRC RCPT WANT: one SMTP session from SRC to Postfix; its reply to RCPT TO
-# must start with WANT. The reply is left in REPLY_TEXT
-rcpt()
-{
-    local label=$1 src=$2 to=$3 expect=$4
-    if ! REPLY_TEXT=$(swaks_rcpt "$NETNS_CLIENT" "$src" "$srv" "$to" 2>"$work/swaks.err"); then
-        REPLY_TEXT="no reply to RCPT: $(tail -n 3 "$work/swaks.err" | tr '\n' ' ')"
-    fi
-    expect_prefix "$label -> $to" "$expect" "$REPLY_TEXT"
-}
-
-# smtpgate_said LABEL FROM CLIENT RCPT WANT: smtpgate's decision line for CLIENT and RCPT,
-# among its log lines after line FROM, must carry action=WANT
-smtpgate_said()
-{
-    local label=$1 from=$2 client=$3 to=$4 expect=$5 line
-    line=$(tail -n +"$((from + 1))" "$SMTPGATE_ERR" |
-        grep -F " client=$client recipient=$to " | tail -n 1)
-    [ -n "$line" ] && line=action=${line#*action=}
-    expect_prefix "$label: smtpgate's log" "action=$expect client=$client recipient=$to " \
-        "${line:-no decision logged for $client -> $to}"
-}
-
 loglines() { wc -l <"$SMTPGATE_ERR"; }
 
 # --- The shipped configuration, with only the paths added -------------------------------
@@ -167,18 +144,18 @@ expect_prefix "Postfix's smtpd_policy_service_default_action" "DEFER_IF_REJECT" 
 
 # --- 1. Strangers: local mail accepted, relaying refused by Postfix ----------------------
 echo "# 1. A stranger ($stranger): mail to the local domains is accepted, relaying is not"
-rcpt "stranger $stranger" "$stranger" alice@local.test 250
-rcpt "stranger $stranger" "$stranger" postmaster@local.test 250
-rcpt "stranger $stranger" "$stranger" info@virt.test 250
-rcpt "stranger $stranger" "$stranger" someone@relay.test 250
+swaks_expect "stranger $stranger" "$stranger" "$srv" alice@local.test 250
+swaks_expect "stranger $stranger" "$stranger" "$srv" postmaster@local.test 250
+swaks_expect "stranger $stranger" "$stranger" "$srv" info@virt.test 250
+swaks_expect "stranger $stranger" "$stranger" "$srv" someone@relay.test 250
 from=$(loglines)
 # reject_unauth_destination's own reply: "554 5.7.1 <RCPT>: Relay access denied". smtpgate
 # answered DUNNO: an OK would have been a 250, its DEFER_IF_REJECT a 450, a REJECT would
 # read "<RCPT>: Recipient address rejected: ..."; its log names the outcome, reject, whose
 # reply is policy_reject_action (DUNNO unless set).
-rcpt "stranger $stranger" "$stranger" "$far" "$denied"
+swaks_expect "stranger $stranger" "$stranger" "$srv" "$far" "$denied"
 smtpgate_said "stranger's relay attempt (DUNNO)" "$from" "$stranger" "$far" reject
-rcpt "roaming user $roam (before any login)" "$roam" "$far" "$denied"
+swaks_expect "roaming user $roam (before any login)" "$roam" "$srv" "$far" "$denied"
 
 # --- 2. The roaming user logs in over POP3 and relays --------------------------------------
 echo "# 2. The roaming user logs in to Dovecot (POP3, alice from $roam)"
@@ -195,9 +172,9 @@ for ((i = 0; i < 100; i++)); do
 done
 expect_prefix "popauth's grant for $roam" "alice" "$(jq -r '.user // empty' <<<"${json:-null}" 2>/dev/null)"
 from=$(loglines)
-rcpt "roaming user $roam (after login)" "$roam" "$far" 250
+swaks_expect "roaming user $roam (after login)" "$roam" "$srv" "$far" 250
 smtpgate_said "roaming user's relay" "$from" "$roam" "$far" permit-grant
-rcpt "stranger $stranger (meanwhile)" "$stranger" "$far" "$denied"
+swaks_expect "stranger $stranger (meanwhile)" "$stranger" "$srv" "$far" "$denied"
 
 # --- 3. The grant expires ------------------------------------------------------------------
 echo "# 3. The grant expires (grant_lifetime=${lifetime}s on popauth's command line)"
@@ -212,9 +189,9 @@ else
     expect_prefix "the grant for $roam" "expired" "expired"
 fi
 from=$(loglines)
-rcpt "roaming user $roam (after expiry)" "$roam" "$far" "$denied"
+swaks_expect "roaming user $roam (after expiry)" "$roam" "$srv" "$far" "$denied"
 smtpgate_said "expired user's relay attempt (DUNNO)" "$from" "$roam" "$far" reject
-rcpt "roaming user $roam (after expiry)" "$roam" alice@local.test 250
+swaks_expect "roaming user $roam (after expiry)" "$roam" "$srv" alice@local.test 250
 
 # --- 4. The store cannot answer, then smtpgate is gone: 4xx for relaying -------------------
 echo "# 4. The store cannot answer (moved away): DEFER_IF_REJECT"
@@ -222,10 +199,10 @@ mkdir "$work/away" && mv "$db" "$db"-* "$work/away"/ 2>/dev/null
 [ -e "$db" ] && fail "could not move the store away"
 sleep 0.3 # smtpgate notices a replaced or missing store within 0.1 s
 from=$(loglines)
-rcpt "stranger $stranger (store unreadable)" "$stranger" "$far" "$deferred"
+swaks_expect "stranger $stranger (store unreadable)" "$stranger" "$srv" "$far" "$deferred"
 smtpgate_said "relay attempt with the store unreadable" "$from" "$stranger" "$far" defer
-rcpt "stranger $stranger (store unreadable)" "$stranger" alice@local.test 250
-rcpt "stranger $stranger (store unreadable)" "$stranger" info@virt.test 250
+swaks_expect "stranger $stranger (store unreadable)" "$stranger" "$srv" alice@local.test 250
+swaks_expect "stranger $stranger (store unreadable)" "$stranger" "$srv" info@virt.test 250
 mv "$work/away"/* "$work"/
 # smtpgate tries the store again at most once a second.
 for ((i = 0; i < 50; i++)); do
@@ -237,9 +214,9 @@ expect_prefix "stranger $stranger -> $far (store back)" "$denied" "$r"
 
 echo "# 5. smtpgate is stopped: Postfix's smtpd_policy_service_default_action (from the snippet)"
 netns_stop_pid "$SMTPGATE_PID" 5
-rcpt "stranger $stranger (smtpgate stopped)" "$stranger" "$far" "$deferred"
-rcpt "stranger $stranger (smtpgate stopped)" "$stranger" alice@local.test 250
-rcpt "stranger $stranger (smtpgate stopped)" "$stranger" someone@relay.test 250
+swaks_expect "stranger $stranger (smtpgate stopped)" "$stranger" "$srv" "$far" "$deferred"
+swaks_expect "stranger $stranger (smtpgate stopped)" "$stranger" "$srv" alice@local.test 250
+swaks_expect "stranger $stranger (smtpgate stopped)" "$stranger" "$srv" someone@relay.test 250
 
 # --- 6. Start-up refusals --------------------------------------------------------------------
 echo "# 6. smtpgate refuses to start when it would refuse your own mail"
@@ -277,12 +254,12 @@ if smtpgate_start_conf "$bindir" "$conf" "$NETNS_SERVER" 10040 "$work/smtpgate-r
     -o 'local_domains=local.test, virt.test, relay.test'; then
     pass "REJECT, local_domains = local.test, virt.test, relay.test: expected it running, it is"
     from=$(loglines)
-    rcpt "stranger $stranger (REJECT)" "$stranger" "$far" \
+    swaks_expect "stranger $stranger (REJECT)" "$stranger" "$srv" "$far" \
         "554 5.7.1 <$far>: Recipient address rejected: Relay access denied"
     smtpgate_said "stranger's relay attempt (REJECT)" "$from" "$stranger" "$far" reject
-    rcpt "stranger $stranger (REJECT)" "$stranger" alice@local.test 250
-    rcpt "stranger $stranger (REJECT)" "$stranger" info@virt.test 250
-    rcpt "stranger $stranger (REJECT)" "$stranger" someone@relay.test 250
+    swaks_expect "stranger $stranger (REJECT)" "$stranger" "$srv" alice@local.test 250
+    swaks_expect "stranger $stranger (REJECT)" "$stranger" "$srv" info@virt.test 250
+    swaks_expect "stranger $stranger (REJECT)" "$stranger" "$srv" someone@relay.test 250
     netns_stop_pid "$SMTPGATE_PID" 5
 else
     status=1 out='' err=$(tail -n 5 "$work/smtpgate-reject.err")
