@@ -125,6 +125,10 @@ exim_start()
         gid=$(getent group "$user" | cut -d: -f3)
     fi
     chmod 644 "$EXIM_DIR/passwd" "$EXIM_DIR/group"
+    # Exim reads an included file as its own user, who may not reach the source tree
+    # (under /root, say): it includes a copy, checked to be the shipped file byte for byte.
+    cp "$fragment" "$EXIM_DIR/popauth-rcpt.acl" && chmod 644 "$EXIM_DIR/popauth-rcpt.acl" &&
+        cmp -s "$fragment" "$EXIM_DIR/popauth-rcpt.acl" || return 1
     chown "$uid:$gid" "$spool" "$logdir" || return 1
     # Called by root, Exim keeps root with any -C file (the spec's -C option); the file is
     # root's and writable by no one else all the same, as an installed one would be.
@@ -161,7 +165,7 @@ acl_check_rcpt:
   accept
     authenticated = *
 
-.include $fragment
+.include $EXIM_DIR/popauth-rcpt.acl
 
   require
     message = relay not permitted
@@ -175,7 +179,8 @@ EOF
     # shellcheck disable=SC2016
     if ! check=$(ip netns exec "$NETNS_SERVER" bash -c "$mount"' && exec "$3" -C "$4" -bV' \
         exim-check "$EXIM_DIR/passwd" "$EXIM_DIR/group" "$exim_bin" "$EXIM_DIR/exim.conf" 2>&1); then
-        netns__die "Exim rejects $EXIM_DIR/exim.conf: $(tail -n 5 <<<"$check")"
+        netns__die "Exim rejects $EXIM_DIR/exim.conf: $(grep -v -e '^[A-Z][A-Za-z ]*:' \
+            -e '^ ' -e '^Copyright' <<<"$check" | tail -n 5)"
         return 1
     fi
     EXIM_VERSION=$(sed -n '1s/^Exim version \([^ ]*\).*/\1/p' <<<"$check")
