@@ -255,18 +255,26 @@ wait_grant()
     done
     expect_prefix "popauth's grant for $1" "$2" "$(jq -r '.user // empty' <<<"${json:-null}" 2>/dev/null)"
 }
+# login_expect pop3|imap USER SERVER SRC: a real login to Dovecot on SERVER from SRC
+# (password "secret"); the server's answer must be +OK (POP3) or the tagged "a OK" (IMAP)
+login_expect()
+{
+    local proto=$1 user=$2 server=$3 src=$4 want=+OK got
+    [ "$proto" = imap ] && want="a OK"
+    if ! "${proto}_login" "$NETNS_CLIENT" "$server" "$user" secret "$src"; then
+        got=$(tr '\n' ' ' <<<"$CLIENT_REPLY")
+    elif [ "$proto" = imap ]; then
+        got=$(grep -m1 '^a ' <<<"$CLIENT_REPLY")
+    else
+        got=$(sed -n 3p <<<"$CLIENT_REPLY")
+    fi
+    expect_prefix "${proto^^} login by $user from $src" "$want" "$got"
+}
+
 echo "# 2. The roaming user logs in to Dovecot: POP3 (alice from $roam), IMAP (bob from $roam6)"
-if pop3_login "$NETNS_CLIENT" "$srv" alice secret "$roam"; then
-    expect_prefix "POP3 login by alice from $roam" "+OK" "$(sed -n 3p <<<"$CLIENT_REPLY")"
-else
-    expect_prefix "POP3 login by alice from $roam" "+OK" "$(tr '\n' ' ' <<<"$CLIENT_REPLY")"
-fi
+login_expect pop3 alice "$srv" "$roam"
 wait_grant "$roam" alice
-if imap_login "$NETNS_CLIENT" "$srv6" bob secret "$roam6"; then
-    expect_prefix "IMAP login by bob from $roam6" "a OK" "$(grep -m1 '^a ' <<<"$CLIENT_REPLY")"
-else
-    expect_prefix "IMAP login by bob from $roam6" "a OK" "$(tr '\n' ' ' <<<"$CLIENT_REPLY")"
-fi
+login_expect imap bob "$srv6" "$roam6"
 wait_grant "$roam6" bob
 from=$(smtpgate_lines) efrom=$(exim_lines)
 swaks_expect "roaming user $roam (after POP3 login)" "$roam" "$srv" "$far" 250
@@ -406,11 +414,7 @@ for how in "unix:$sock:mode=0660:group=nogroup, inet:127.0.0.1:10041|$sock" \
         show_logs
         die "could not start Exim with POPAUTH_POLICY_SOCKET = $macro"
     fi
-    if pop3_login "$NETNS_CLIENT" "$srv" alice secret "$roam"; then
-        expect_prefix "POP3 login by alice from $roam" "+OK" "$(sed -n 3p <<<"$CLIENT_REPLY")"
-    else
-        expect_prefix "POP3 login by alice from $roam" "+OK" "$(tr '\n' ' ' <<<"$CLIENT_REPLY")"
-    fi
+    login_expect pop3 alice "$srv" "$roam"
     wait_grant "$roam" alice
     from=$(smtpgate_lines) efrom=$(exim_lines)
     swaks_expect "roaming user $roam ($macro)" "$roam" "$srv" "$far" 250
