@@ -11,8 +11,8 @@
 #include "popauth/logtail.h"
 #include "popauth/patterns.h"
 #include "popauth/popauth_start.h"
-#include "popauth/sniff.h"
-#include "popauth/wire.h"
+#include "popauth/sniff/sniff.h"
+#include "popauth/sniff/wire.h"
 #include "shared/metrics.h"
 #include "shared/util.h"
 

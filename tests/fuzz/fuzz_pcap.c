@@ -67,8 +67,8 @@
 
 #include <pcap/pcap.h>
 
-#include "popauth/packet.h"
-#include "popauth/wire.h"
+#include "popauth/sniff/packet.h"
+#include "popauth/sniff/wire.h"
 #include "shared/cidr.h"
 #include "shared/cksum.h"
 

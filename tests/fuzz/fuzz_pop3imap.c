@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "popauth/pop3imap.h"
+#include "popauth/sniff/pop3imap.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

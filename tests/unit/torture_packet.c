@@ -1,5 +1,5 @@
 /*
- * torture_packet - unit tests for popauth/packet.c. Frames are built byte by byte from a
+ * torture_packet - unit tests for popauth/sniff/packet.c. Frames are built byte by byte from a
  * description (link type, cooked packet type and interface index, VLAN tags, IP version,
  * TTL, options and extension headers, length fields, TCP header and option bytes,
  * payload, padding, capture cut; checksums right, or spoiled on purpose), and a table of
@@ -29,7 +29,7 @@
 
 #include <cmocka.h>
 
-#include "popauth/packet.h"
+#include "popauth/sniff/packet.h"
 #include "shared/addr.h"
 #include "shared/cksum.h"
 

@@ -1,5 +1,5 @@
 /*
- * torture_pop3imap - unit tests for popauth/pop3imap.c: a table of POP3 and IMAP
+ * torture_pop3imap - unit tests for popauth/sniff/pop3imap.c: a table of POP3 and IMAP
  * transcripts (client and server steps, each server step with the acked offset it
  * carries) and the one event each must give (a login with its user name, a desync with
  * its reason, TLS, or nothing) at the step where it must come. Every transcript is fed
@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "popauth/pop3imap.h"
+#include "popauth/sniff/pop3imap.h"
 #include "shared/util.h"
 
 #define TORTURE_MAX_STEPS 24

@@ -1,5 +1,5 @@
 /*
- * torture_tcpflow - unit tests for popauth/tcpflow.c. Segments are fed as decoded
+ * torture_tcpflow - unit tests for popauth/sniff/tcpflow.c. Segments are fed as decoded
  * packets (their payload in a heap copy of exactly its size, scribbled over after each
  * call, so that buffered bytes must have been copied) to a table whose handler writes a
  * transcript: "#1 open ...", "#1 data C '...'", "#1 data S '...' acked=N", "#1 desync
@@ -21,8 +21,8 @@
 
 #include <cmocka.h>
 
-#include "popauth/packet.h"
-#include "popauth/tcpflow.h"
+#include "popauth/sniff/packet.h"
+#include "popauth/sniff/tcpflow.h"
 #include "shared/addr.h"
 #include "shared/cksum.h"
 #include "shared/util.h"

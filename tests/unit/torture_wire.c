@@ -1,5 +1,5 @@
 /*
- * torture_wire - unit tests for popauth/wire.c: the sniff_ports parser (a table of good
+ * torture_wire - unit tests for popauth/sniff/wire.c: the sniff_ports parser (a table of good
  * and bad lists, with the error each must give), the capture filter (compiled by libpcap
  * for every supported link type, and run over crafted frames: what must reach the
  * decoder and what may be dropped in the kernel), the capture-time clamp, and the
@@ -34,8 +34,8 @@
 #include <cmocka.h>
 #include <pcap/pcap.h>
 
-#include "popauth/packet.h"
-#include "popauth/wire.h"
+#include "popauth/sniff/packet.h"
+#include "popauth/sniff/wire.h"
 #include "shared/cksum.h"
 #include "shared/util.h"
 

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "popauth/packet.h"
-#include "popauth/wire.h"
+#include "popauth/sniff/packet.h"
+#include "popauth/sniff/wire.h"
 #include "shared/util.h"
 
 _Static_assert((int)POP3IMAP_CLIENT == (int)TCPFLOW_CLIENT &&

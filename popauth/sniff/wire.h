@@ -70,8 +70,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "popauth/pop3imap.h"
-#include "popauth/tcpflow.h"
+#include "popauth/sniff/pop3imap.h"
+#include "popauth/sniff/tcpflow.h"
 #include "shared/addr.h"
 #include "shared/cidr.h"
 #include "shared/config.h"

@@ -66,7 +66,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "popauth/packet.h"
+#include "popauth/sniff/packet.h"
 
 #define TCPFLOW_OOO_SEGMENTS    8
 #define TCPFLOW_OOO_BYTES       16384

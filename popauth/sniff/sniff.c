@@ -28,9 +28,9 @@
 #include <pcap/pcap.h>
 
 #include "popauth/ingest.h"
-#include "popauth/packet.h"
-#include "popauth/sniff.h"
-#include "popauth/wire.h"
+#include "popauth/sniff/packet.h"
+#include "popauth/sniff/sniff.h"
+#include "popauth/sniff/wire.h"
 #include "shared/cidr.h"
 #include "shared/log.h"
 #include "shared/metrics.h"

@@ -31,7 +31,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "popauth/packet.h"
+#include "popauth/sniff/packet.h"
 #include "shared/cksum.h"
 
 #define PACKET_ETH_HLEN    14

@@ -71,7 +71,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "popauth/tcpflow.h"
+#include "popauth/sniff/tcpflow.h"
 #include "shared/util.h"
 
 #define TCPFLOW_CHUNK 1024 /* flows allocated at a time */

@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "popauth/pop3imap.h"
+#include "popauth/sniff/pop3imap.h"
 #include "shared/ascii.h"
 #include "shared/util.h"
 
