@@ -18,16 +18,14 @@ struct store {
 
 static const struct store_backend *const store_backends[] = {&store_backend_sqlite};
 
-/* store_locate - the backend named by uri and the location after its scheme; NULL and
- * err if the scheme is unknown or the location empty */
-static const struct store_backend *store_locate(const char *uri, const char **location, char *err,
-                                                size_t errlen)
+/* store_uri_parse - split uri into the backend its scheme names and the location after
+ * the scheme; -1 and err if the scheme is unknown or the location empty */
+int store_uri_parse(const char *uri, struct store_uri *out, char *err, size_t errlen)
 {
     const struct store_backend *backend = &store_backend_sqlite;
-    const char *colon = strchr(uri, ':');
+    const char *colon = strchr(uri, ':'), *location = uri;
     size_t i;
 
-    *location = uri;
     if (colon != NULL && colon != uri && strspn(uri, STORE_SCHEME_CHARS) == (size_t)(colon - uri)) {
         backend = NULL;
         for (i = 0; i < UTIL_ARRAY_LEN(store_backends); i++) {
@@ -35,59 +33,62 @@ static const struct store_backend *store_locate(const char *uri, const char **lo
             if ((size_t)(colon - uri) == n && strncmp(uri, store_backends[i]->scheme, n) == 0)
                 backend = store_backends[i];
         }
-        if (backend == NULL) {
-            util_seterr(err, errlen, "database %s: unknown store type '%.*s'", uri,
-                        (int)(colon - uri), uri);
-            return NULL;
-        }
-        *location = colon + 1;
+        if (backend == NULL)
+            return util_seterr(err, errlen, "database %s: unknown store type '%.*s'", uri,
+                               (int)(colon - uri), uri);
+        location = colon + 1;
     }
-    if (**location == '\0') {
-        util_seterr(err, errlen, "database '%s': empty path", uri);
-        return NULL;
-    }
-    return backend;
+    if (*location == '\0')
+        return util_seterr(err, errlen, "database '%s': empty path", uri);
+    out->backend = backend;
+    out->location = location;
+    return 0;
 }
 
 /* store_check - 0 if a writer could open the store at uri, as far as can be told */
 int store_check(const char *uri, char *err, size_t errlen)
 {
-    const char *location;
-    const struct store_backend *backend = store_locate(uri, &location, err, errlen);
+    struct store_uri u;
 
-    if (backend == NULL)
+    if (store_uri_parse(uri, &u, err, errlen) < 0)
         return -1;
-    return backend->check != NULL ? backend->check(location, err, errlen) : 0;
+    return u.backend->check != NULL ? u.backend->check(u.location, err, errlen) : 0;
+}
+
+/* store_uri_open - open (and in READWRITE mode create and migrate) the store at u */
+struct store *store_uri_open(const struct store_uri *u, enum store_mode mode, char *err,
+                             size_t errlen)
+{
+    struct store *st;
+    void *h;
+
+    if ((h = u->backend->open(u->location, mode, err, errlen)) == NULL)
+        return NULL;
+    st = xmalloc(sizeof(*st));
+    st->backend = u->backend;
+    st->handle = h;
+    return st;
 }
 
 /* store_open - open (and in READWRITE mode create and migrate) the store at uri */
 struct store *store_open(const char *uri, enum store_mode mode, char *err, size_t errlen)
 {
-    const struct store_backend *backend;
-    const char *location;
-    struct store *st;
-    void *h;
+    struct store_uri u;
 
-    if ((backend = store_locate(uri, &location, err, errlen)) == NULL)
+    if (store_uri_parse(uri, &u, err, errlen) < 0)
         return NULL;
-    if ((h = backend->open(location, mode, err, errlen)) == NULL)
-        return NULL;
-    st = xmalloc(sizeof(*st));
-    st->backend = backend;
-    st->handle = h;
-    return st;
+    return store_uri_open(&u, mode, err, errlen);
 }
 
 /* store_file - the file that holds the store at uri, or NULL if it is not a file */
 const char *store_file(const char *uri)
 {
-    const struct store_backend *backend;
-    const char *location;
+    struct store_uri u;
     char err[256];
 
-    if ((backend = store_locate(uri, &location, err, sizeof(err))) == NULL || backend->file == NULL)
+    if (store_uri_parse(uri, &u, err, sizeof(err)) < 0 || u.backend->file == NULL)
         return NULL;
-    return backend->file(location);
+    return u.backend->file(u.location);
 }
 
 /* store_close - close the store; NULL is allowed */
@@ -97,6 +98,12 @@ void store_close(struct store *st)
         return;
     st->backend->close(st->handle);
     free(st);
+}
+
+/* store_stale - 1 if a reader must reopen st, 0 if not, -1 and err if the store is gone */
+int store_stale(struct store *st, char *err, size_t errlen)
+{
+    return st->backend->stale != NULL ? st->backend->stale(st->handle, err, errlen) : 0;
 }
 
 /* store_begin - start a batch: later writes commit together at store_commit */

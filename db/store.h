@@ -9,6 +9,11 @@
  * Errors: every call returns -1 and writes a one-line message into err on failure.
  * Callers on the request path treat -1 as "the store could not answer" and fail closed.
  * Times are unix seconds. A grant is active while expires > now.
+ *
+ * A caller that opens the same store more than once (smtpgate reopens after a failure
+ * or after store_stale) parses its URI once with store_uri_parse, keeps the struct
+ * store_uri and opens with store_uri_open; store_open, store_check and store_file parse
+ * for a single use.
  */
 #ifndef POPAUTH_STORE_H
 #define POPAUTH_STORE_H
@@ -62,10 +67,23 @@ struct store_position {
 typedef int (*store_counter_cb)(const char *source, const char *name, int64_t value, void *ctx);
 
 struct store; /* opaque */
+struct store_backend;
+
+/* A parsed store URI ("sqlite:PATH", or a plain PATH for SQLite). */
+struct store_uri {
+    const struct store_backend *backend; /* what the scheme names */
+    const char *location;                /* the rest: a pointer into the parsed text */
+};
 
 /* store_list_cb - called once per row by store_list; a non-zero return stops the walk */
 typedef int (*store_list_cb)(const struct store_grant *g, void *ctx);
 
+/* store_uri_parse - split uri (which must outlive *out) into backend and location; -1 and
+ * err naming uri if the scheme is unknown or the location empty */
+int store_uri_parse(const char *uri, struct store_uri *out, char *err, size_t errlen);
+/* store_uri_open - store_open of a parsed URI */
+struct store *store_uri_open(const struct store_uri *u, enum store_mode mode, char *err,
+                             size_t errlen);
 /* store_open - open (and in READWRITE mode create and migrate) the store at uri */
 struct store *store_open(const char *uri, enum store_mode mode, char *err, size_t errlen);
 /*
@@ -76,6 +94,15 @@ struct store *store_open(const char *uri, enum store_mode mode, char *err, size_
 int store_check(const char *uri, char *err, size_t errlen);
 /* store_close - close the store; NULL is allowed */
 void store_close(struct store *st);
+/*
+ * store_stale - whether a long-lived reader must reopen st: 1 if what it was opened on has
+ * been replaced or rewritten behind its back (SQLite: the database file's device, inode,
+ * size or modification time changed since a read-only open; its page cache would go on
+ * answering from the old content), 0 if not (always, for writers and for backends whose
+ * handles cannot go stale), -1 and err if the store is gone. It costs a system call:
+ * callers rate-limit it.
+ */
+int store_stale(struct store *st, char *err, size_t errlen);
 /* store_file - the file that holds the store at uri (a pointer into uri), or NULL for a
  * store that is not a file or a uri that names no store */
 const char *store_file(const char *uri);

@@ -14,6 +14,7 @@ struct store_backend {
     int (*check)(const char *location, char *err, size_t errlen); /* NULL: nothing to check */
     void *(*open)(const char *location, enum store_mode mode, char *err, size_t errlen);
     void (*close)(void *h);
+    int (*stale)(void *h, char *err, size_t errlen); /* NULL: a handle never goes stale */
     int (*begin)(void *h, char *err, size_t errlen);
     int (*commit)(void *h, char *err, size_t errlen);
     int (*rollback)(void *h, char *err, size_t errlen);

@@ -31,6 +31,15 @@
  * migration (where the copy went), the first time a reader finds an older schema it can
  * still read, and when a store file cannot be given its group.
  *
+ * A read-only handle notes the database file's device, inode, size and modification time
+ * (taken before the open, so a change during it shows at the next check), and
+ * store_stale compares them with the file as it is now. SQLite validates its page cache
+ * against the WAL index, not against the main file, so a reader that kept its handle
+ * would go on answering from cached pages after the file was overwritten (with a backup,
+ * or with garbage) and from the old inode after it was replaced or deleted. A checkpoint
+ * by a writer also changes the file and costs the reader one reopen; ordinary commits go
+ * to the WAL and do not.
+ *
  * A handle is for one thread at a time. A store_list callback may call lookup, grant,
  * revoke or stats on the same handle, but not store_list.
  */
@@ -188,6 +197,8 @@ static const struct store_sqlite_stmt_def {
 struct store_sqlite {
     sqlite3 *db;
     char *path;
+    int watched; /* read-only: seen holds the file as it was opened (store_stale) */
+    struct stat seen;
     sqlite3_stmt *stmt[STORE_SQLITE_NSTMT];
 };
 
@@ -583,16 +594,16 @@ static void *store_sqlite_open(const char *path, enum store_mode mode, char *err
 {
     struct store_sqlite *s = xcalloc(1, sizeof(*s));
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-    struct stat sb;
     size_t i;
 
     s->path = xstrdup(path);
     if (mode == STORE_READONLY) {
         flags = SQLITE_OPEN_READONLY;
-        if (stat(path, &sb) < 0) {
+        if (stat(path, &s->seen) < 0) {
             util_seterr(err, errlen, "database %s: %s", path, strerror(errno));
             goto fail;
         }
+        s->watched = 1;
     } else if (strcmp(path, STORE_SQLITE_MEMORY) != 0 &&
                store_sqlite_new_file(path, store_sqlite_group(), err, errlen) < 0) {
         goto fail;
@@ -624,6 +635,22 @@ static void *store_sqlite_open(const char *path, enum store_mode mode, char *err
 fail:
     store_sqlite_close(s);
     return NULL;
+}
+
+/* store_sqlite_stale - a read-only handle's file is not the one opened: 1; 0 if it is (or
+ * the handle writes); -1 and err if it is gone */
+static int store_sqlite_stale(void *h, char *err, size_t errlen)
+{
+    const struct store_sqlite *s = h;
+    struct stat now;
+
+    if (!s->watched)
+        return 0;
+    if (stat(s->path, &now) < 0)
+        return util_seterr(err, errlen, "database %s: %s", s->path, strerror(errno));
+    return now.st_dev != s->seen.st_dev || now.st_ino != s->seen.st_ino ||
+           now.st_size != s->seen.st_size || now.st_mtim.tv_sec != s->seen.st_mtim.tv_sec ||
+           now.st_mtim.tv_nsec != s->seen.st_mtim.tv_nsec;
 }
 
 /* store_sqlite_stmt - the prepared statement id, or NULL and err on a read-only handle */
@@ -1101,6 +1128,7 @@ const struct store_backend store_backend_sqlite = {
     .check = store_sqlite_check,
     .open = store_sqlite_open,
     .close = store_sqlite_close,
+    .stale = store_sqlite_stale,
     .begin = store_sqlite_begin,
     .commit = store_sqlite_commit,
     .rollback = store_sqlite_rollback,

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "popauth/formats.h"
+#include "shared/ascii.h"
 #include "shared/util.h"
 
 /* formats_lit - 1 if s[0..n) is exactly the string literal lit */
@@ -34,7 +35,7 @@ static const char *const formats_names[FORMAT_COUNT] = {
 /* formats_ident - 1 if c can be part of a field name (so a marker after it is not one) */
 static int formats_ident(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    return ascii_is_alnum((unsigned char)c) || c == '_';
 }
 
 /* formats_count - occurrences of marker in s[0..n), not counting those inside a longer
@@ -71,18 +72,16 @@ static size_t formats_bytes(const char *s, size_t n, char c)
     return count;
 }
 
-/* formats_user - copy s[0..n) into user, printable ASCII only (others become '?') and
- * cut to STORE_USER_MAX - 1 bytes */
+/* formats_user - copy s[0..n) into user, cleaned by ascii_user_byte and cut to
+ * STORE_USER_MAX - 1 bytes */
 static void formats_user(char *user, const char *s, size_t n)
 {
     size_t i;
 
     if (n > STORE_USER_MAX - 1)
         n = STORE_USER_MAX - 1;
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        user[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
-    }
+    for (i = 0; i < n; i++)
+        user[i] = ascii_user_byte((unsigned char)s[i]);
     user[n] = '\0';
 }
 
@@ -103,19 +102,6 @@ static int formats_word(const char *s, size_t n, const char *bad)
         return 0;
     for (i = 0; i < n; i++)
         if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f || strchr(bad, s[i]) != NULL)
-            return 0;
-    return 1;
-}
-
-/* formats_digits - 1 if s[0..n) is one or more decimal digits */
-static int formats_digits(const char *s, size_t n)
-{
-    size_t i;
-
-    if (n == 0)
-        return 0;
-    for (i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
             return 0;
     return 1;
 }
@@ -206,7 +192,7 @@ static enum formats_verdict formats_courier(const struct logline *ll, struct log
             const char *pe = memchr(m + p + 6, ']', n - p - 6);
             size_t q;
 
-            if (pe == NULL || !formats_digits(m + p + 6, (size_t)(pe - m) - p - 6))
+            if (pe == NULL || !ascii_digits(m + p + 6, (size_t)(pe - m) - p - 6))
                 return FORMATS_REJECTED;
             q = (size_t)(pe - m) + 1;
             if (q < n && (n - q < 2 || m[q] != ',' || m[q + 1] != ' '))
@@ -303,8 +289,8 @@ static enum formats_verdict formats_uw(const struct logline *ll, struct login *o
         if (formats_starts(m + p, n - p, " nmsgs=")) {
             const char *sl = memchr(m + p + 7, '/', n - p - 7);
 
-            if (sl == NULL || !formats_digits(m + p + 7, (size_t)(sl - m) - p - 7) ||
-                !formats_digits(sl + 1, (size_t)(m + n - sl) - 1))
+            if (sl == NULL || !ascii_digits(m + p + 7, (size_t)(sl - m) - p - 7) ||
+                !ascii_digits(sl + 1, (size_t)(m + n - sl) - 1))
                 return FORMATS_REJECTED;
         } else if (!formats_starts(m + p, n - p, " mech=") ||
                    !formats_word(m + p + 6, n - p - 6, "")) {
@@ -357,13 +343,13 @@ static int formats_perdition_client(const char *s, size_t n, struct addr *a)
         if (rb == NULL)
             return -1;
         c = (size_t)(rb - s);
-        if (c + 1 < n && (s[c + 1] != ':' || !formats_digits(s + c + 2, n - c - 2)))
+        if (c + 1 < n && (s[c + 1] != ':' || !ascii_digits(s + c + 2, n - c - 2)))
             return -1;
         return formats_addr(s + 1, c - 1, a);
     }
     if (formats_bytes(s, n, ':') == 1) { /* IPv4:port */
         colon = memchr(s, ':', n);
-        if (!formats_digits(colon + 1, (size_t)(s + n - colon) - 1))
+        if (!ascii_digits(colon + 1, (size_t)(s + n - colon) - 1))
             return -1;
         n = (size_t)(colon - s);
     }

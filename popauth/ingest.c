@@ -16,15 +16,16 @@
  * is an open-addressing hash table keyed by client address: a burst of logins from one
  * address becomes one store write, carrying the newest login.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <string.h>
-#include <time.h>
 
 #include "popauth/committer.h"
 #include "popauth/ingest.h"
 #include "popauth/patterns.h"
 #include "shared/cidr.h"
+#include "shared/hash.h"
 #include "shared/log.h"
 #include "shared/metrics.h"
 #include "shared/util.h"
@@ -46,6 +47,7 @@ struct ingest {
     struct ingest_metrics { /* each source's counters, as `popauthctl stats` shows them */
         struct metric *lines, *logins, *grants, *rejected, *errors, *truncated;
     } metrics[INGEST_MAX_SOURCES]; /* like sources; written by the loop's thread */
+    uint64_t seed;                 /* keys the hash of slots: clients choose the addresses */
     uint32_t slots[INGEST_SLOTS];  /* 0: free, else 1 + index into fill->grants */
     struct committer_batch batches[2];
     struct committer_batch *fill; /* taking logins (hashed in slots) */
@@ -72,6 +74,8 @@ struct ingest *ingest_new(const struct config *cfg, struct store *st,
     ing->patterns = patterns;
     ing->formats = formats;
     ing->dry_run = dry_run || st == NULL;
+    if (hash_seed(&ing->seed) < 0)
+        fatal("ingest: cannot draw a random seed: %s", strerror(errno));
     committer_batch_init(&ing->batches[0], INGEST_MAX_PENDING);
     committer_batch_init(&ing->batches[1], INGEST_MAX_PENDING);
     ing->fill = &ing->batches[0];
@@ -157,15 +161,12 @@ void ingest_remove_source(struct ingest *ing, struct source *src)
     }
 }
 
-/* ingest_hash - slot index for an address (FNV-1a over family and bytes) */
-static size_t ingest_hash(const struct addr *a)
+/* ingest_hash - slot index for an address (the keyed hash of its bytes, whose length
+ * tells the family) */
+static size_t ingest_hash(const struct ingest *ing, const struct addr *a)
 {
-    size_t n = a->family == AF_INET ? 4 : 16, i;
-    uint64_t h = 1469598103934665603ULL ^ (uint64_t)a->family;
-
-    for (i = 0; i < n; i++)
-        h = (h ^ a->bytes[i]) * 1099511628211ULL;
-    return (size_t)(h ^ (h >> 29)) & (INGEST_SLOTS - 1);
+    return (size_t)hash_bytes(ing->seed, a->bytes, a->family == AF_INET ? 4 : 16) &
+           (INGEST_SLOTS - 1);
 }
 
 /* ingest_full - 1 while the batch is full and could not be committed, or nothing more
@@ -179,7 +180,7 @@ int ingest_full(const struct ingest *ing)
 static void ingest_add(struct ingest *ing, const struct login *lg)
 {
     struct committer_batch *b = ing->fill;
-    size_t i = ingest_hash(&lg->client);
+    size_t i = ingest_hash(ing, &lg->client);
     struct committer_grant *g;
 
     for (;; i = (i + 1) & (INGEST_SLOTS - 1)) {
@@ -387,10 +388,9 @@ static void ingest_log_login(const struct source *src, const struct login *lg, c
               refused != NULL ? "\"" : "");
 }
 
-/* ingest_login - count a recognised login; 1 if it became a grant in the batch */
-int ingest_login(struct ingest *ing, struct source *src, struct login *lg)
+/* ingest_login - count a recognised login at now; 1 if it became a grant in the batch */
+int ingest_login(struct ingest *ing, struct source *src, struct login *lg, int64_t now)
 {
-    int64_t now = time(NULL);
     const char *refused = NULL;
     char err[1024];
 
@@ -425,34 +425,34 @@ int ingest_login(struct ingest *ing, struct source *src, struct login *lg)
 
 /* ingest_verdict - act on what a parser said of one line */
 static void ingest_verdict(struct ingest *ing, struct source *src, enum formats_verdict v,
-                           struct login *lg)
+                           struct login *lg, int64_t now)
 {
     if (v == FORMATS_LOGIN)
-        ingest_login(ing, src, lg);
+        ingest_login(ing, src, lg, now);
     else if (v == FORMATS_REJECTED)
         src->counters.rejected++;
 }
 
-/* ingest_logline - process a line already split into time, tag and message (journal) */
+/* ingest_logline - process a line already split into time, tag and message (journal),
+ * read at now */
 void ingest_logline(struct ingest *ing, struct source *src, const struct logline *ll,
-                    const char *raw, size_t rawlen)
+                    const char *raw, size_t rawlen, int64_t now)
 {
     enum formats_verdict v;
     struct login lg;
 
     v = formats_parse(ll, ing->formats, &lg);
     if (v == FORMATS_NONE && ing->patterns != NULL)
-        v = patterns_match(ing->patterns, raw, rawlen, ll->time, time(NULL), &lg);
-    ingest_verdict(ing, src, v, &lg);
+        v = patterns_match(ing->patterns, raw, rawlen, ll->time, now, &lg);
+    ingest_verdict(ing, src, v, &lg, now);
 }
 
-/* ingest_line - process one raw log line (no newline) */
-void ingest_line(struct ingest *ing, struct source *src, const char *line, size_t len)
+/* ingest_line - process one raw log line (no newline) read at now */
+void ingest_line(struct ingest *ing, struct source *src, const char *line, size_t len, int64_t now)
 {
     enum formats_verdict v = FORMATS_NONE;
     struct logline ll;
     struct login lg;
-    int64_t now = time(NULL);
     int split;
 
     src->counters.lines++;
@@ -471,7 +471,7 @@ void ingest_line(struct ingest *ing, struct source *src, const char *line, size_
         v = patterns_match(ing->patterns, line, len, split == 0 ? ll.time : 0, now, &lg);
     if (split < 0 && v == FORMATS_NONE)
         src->counters.errors++;
-    ingest_verdict(ing, src, v, &lg);
+    ingest_verdict(ing, src, v, &lg, now);
 }
 
 /* ingest_pending - grants taken and not yet written */

@@ -10,7 +10,8 @@
  * iteration, so a grant is readable a few milliseconds after its line was appended, and
  * a burst of logins from one address costs one write.
  *
- * With dry_run set, everything happens except the store writes.
+ * With dry_run set, everything happens except the store writes. The core reads no clock:
+ * each line or login comes with the time its source read it.
  */
 #ifndef POPAUTH_INGEST_H
 #define POPAUTH_INGEST_H
@@ -58,17 +59,23 @@ void ingest_remove_source(struct ingest *ing, struct source *src);
  * resumes the sources.
  */
 int ingest_full(const struct ingest *ing);
-/* ingest_line - process one raw log line (no newline) read by src at time now */
-void ingest_line(struct ingest *ing, struct source *src, const char *line, size_t len);
-/* ingest_logline - process a line already split into time, tag and message (journal) */
+/*
+ * ingest_line - process one raw log line (no newline) read by src at unix time now (the
+ * caller's clock: it dates year-less timestamps and decides which logins are too old or
+ * too far ahead)
+ */
+void ingest_line(struct ingest *ing, struct source *src, const char *line, size_t len, int64_t now);
+/* ingest_logline - process a line already split into time, tag and message (journal),
+ * read at unix time now */
 void ingest_logline(struct ingest *ing, struct source *src, const struct logline *ll,
-                    const char *raw, size_t rawlen);
+                    const char *raw, size_t rawlen, int64_t now);
 /*
  * ingest_login - a login recognised by src itself (the sniffer): counted, filtered like
  * a log line's login (local_networks, never_grant, age) and added to the batch; 1 if it
- * became a grant. lg->time may be adjusted (a time in the future becomes now).
+ * became a grant, judged at unix time now. lg->time may be adjusted (a time in the future
+ * becomes now).
  */
-int ingest_login(struct ingest *ing, struct source *src, struct login *lg);
+int ingest_login(struct ingest *ing, struct source *src, struct login *lg, int64_t now);
 /*
  * ingest_flush - never waits for a write in progress: takes the result of a finished
  * one, then hands the pending grants, positions and counters to the committer if it is

@@ -25,10 +25,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <time.h>
 #include <systemd/sd-journal.h>
 
 #include "popauth/journal.h"
 #include "popauth/logline.h"
+#include "shared/ascii.h"
 #include "shared/log.h"
 #include "shared/util.h"
 
@@ -107,7 +109,7 @@ int journal_spec_check(const char *spec, char *err, size_t errlen)
               strcmp(rule->name, "_PID") == 0;
     for (eq++; *eq != '\0'; eq++) {
         unsigned char c = (unsigned char)*eq;
-        if (c <= 0x20 || c == 0x7f || (numeric && (c < '0' || c > '9')))
+        if (c <= 0x20 || c == 0x7f || (numeric && !ascii_is_digit(c)))
             return util_seterr(err, errlen, "journal:%s: bad value for %s", show, rule->name);
     }
     return 0;
@@ -185,8 +187,9 @@ static ssize_t journal_field(sd_journal *j, const char *field, char *buf, size_t
     return (ssize_t)len;
 }
 
-/* journal_entry - hand the current entry to the ingest core and move the position */
-static void journal_entry(struct journal_source *js)
+/* journal_entry - hand the current entry, read at now, to the ingest core and move the
+ * position */
+static void journal_entry(struct journal_source *js, int64_t now)
 {
     struct logline ll = {0};
     uint64_t usec = 0;
@@ -204,7 +207,7 @@ static void journal_entry(struct journal_source *js)
         ll.taglen = taglen > 0 ? (size_t)taglen : 0;
         ll.msg = js->msg;
         ll.msglen = (size_t)msglen;
-        ingest_logline(js->src.ingest, &js->src, &ll, js->msg, (size_t)msglen);
+        ingest_logline(js->src.ingest, &js->src, &ll, js->msg, (size_t)msglen, now);
     }
 }
 
@@ -226,7 +229,7 @@ static int journal_read(struct journal_source *js, size_t max, char *err, size_t
                                strerror(-r));
         if (r == 0)
             return 0;
-        journal_entry(js);
+        journal_entry(js, (int64_t)time(NULL));
         n++;
     }
     return 1;

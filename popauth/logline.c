@@ -40,18 +40,12 @@ static const uint32_t logline_months[12] = {
 /* Days in each month of a common year. */
 static const unsigned char logline_mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
-/* logline_num - value of n digits at s, or -1 if any of them is not a digit */
+/* logline_num - value of n (1 to 9) digits at s, or -1 if any of them is not a digit */
 static int logline_num(const char *s, size_t n)
 {
-    int v = 0;
-    size_t i;
+    uint64_t v;
 
-    for (i = 0; i < n; i++) {
-        if (!ascii_is_digit((unsigned char)s[i]))
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    return v;
+    return ascii_uint(s, n, INT32_MAX, &v) < 0 ? -1 : (int)v;
 }
 
 /* logline_leap - 1 if y is a Gregorian leap year */
@@ -204,8 +198,7 @@ static int logline_iso(const char *s, size_t len, int64_t *out, size_t *used)
         return -1;
     t = logline_days(y, mo, d) * LOGLINE_DAY + hms;
     if (p < len && s[p] == '.') {
-        for (f = p + 1; f < len && ascii_is_digit((unsigned char)s[f]); f++)
-            ;
+        f = p + 1 + ascii_span_digits(s + p + 1, len - p - 1);
         if (f - p - 1 < 1 || f - p - 1 > 9)
             return -1;
         p = f;
@@ -272,7 +265,7 @@ static int logline_printus(const char *s, size_t n)
 /* logline_tag - if s[0..n) is "tag:" or "tag[pid]:", set the tag length and return 1 */
 static int logline_tag(const char *s, size_t n, size_t *taglen)
 {
-    size_t i, t;
+    size_t t;
 
     if (n < 2 || s[n - 1] != ':')
         return 0;
@@ -288,9 +281,8 @@ static int logline_tag(const char *s, size_t n, size_t *taglen)
     if (t < n - 1) { /* "[pid]:" */
         if (s[n - 2] != ']' || n - 2 - (t + 1) < 1 || n - 2 - (t + 1) > LOGLINE_PID_MAX)
             return 0;
-        for (i = t + 1; i < n - 2; i++)
-            if (!ascii_is_digit((unsigned char)s[i]))
-                return 0;
+        if (!ascii_digits(s + t + 1, n - 2 - (t + 1)))
+            return 0;
     }
     *taglen = t;
     return 1;
@@ -345,11 +337,13 @@ static size_t logline_sd(const char *s, size_t len)
 static int logline_5424(const char *line, size_t len, struct logline *out)
 {
     size_t p = 1, n, used, i;
-    int pri = 0;
+    uint64_t pri;
 
-    for (n = 0; p < len && ascii_is_digit((unsigned char)line[p]) && n < 3; p++, n++)
-        pri = pri * 10 + (line[p] - '0');
-    if (n == 0 || pri > LOGLINE_PRI_MAX || len - p < 3 || memcmp(line + p, ">1 ", 3) != 0)
+    n = ascii_span_digits(line + p, len - p < 3 ? len - p : 3);
+    if (ascii_uint(line + p, n, LOGLINE_PRI_MAX, &pri) < 0)
+        return -1;
+    p += n;
+    if (len - p < 3 || memcmp(line + p, ">1 ", 3) != 0)
         return -1;
     p += 3;
     if (len - p < 19 || line[p + 10] == ' ')

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -42,7 +43,7 @@ struct logtail {
 };
 
 /* logtail_head_hash - hex FNV-1a hash of a first line, into out[STORE_HEAD_MAX] */
-void logtail_head_hash(const char *line, size_t len, char *out)
+static void logtail_head_hash(const char *line, size_t len, char *out)
 {
     uint64_t h = 1469598103934665603ULL;
     size_t i;
@@ -64,6 +65,7 @@ static void logtail_head(const char *line, size_t n, char *out)
 static void logtail_lines(struct logtail *t)
 {
     char *p = t->buf, *end = t->buf + t->len, *nl;
+    int64_t now = (int64_t)time(NULL);
 
     if (t->base == 0 && t->src.persistent && t->src.position.head[0] == '\0' &&
         t->len >= LOGLINE_MAX) /* a first line too long to end in the buffer */
@@ -79,7 +81,7 @@ static void logtail_lines(struct logtail *t)
         if (t->skipping)
             t->skipping = 0; /* the end of an over-long line: dropped, counted */
         else
-            ingest_line(t->src.ingest, &t->src, p, n);
+            ingest_line(t->src.ingest, &t->src, p, n, now);
         p = nl + 1;
     }
     t->base += p - t->buf;
@@ -410,7 +412,7 @@ static void logtail_stdin_read(struct logtail *t)
         if (n < 0)
             log_warn("source=stdin action=read");
         if (t->len > 0 && !t->skipping) /* a last line without a newline is still a line */
-            ingest_line(t->src.ingest, &t->src, t->buf, t->len);
+            ingest_line(t->src.ingest, &t->src, t->buf, t->len, (int64_t)time(NULL));
         t->len = 0;
         t->src.finished = 1;
         if (t->loop != NULL)

@@ -26,7 +26,5 @@
 struct source *logtail_file_new(const char *path, const struct config *cfg);
 /* logtail_stdin_new - a source reading lines from standard input */
 struct source *logtail_stdin_new(void);
-/* logtail_head_hash - hex FNV-1a hash of a first line, into out[STORE_HEAD_MAX] */
-void logtail_head_hash(const char *line, size_t len, char *out);
 
 #endif

@@ -277,23 +277,6 @@ static void popauth_term_cb(struct ev_loop *loop, ev_signal *w, int revents)
     ev_break(loop, EVBREAK_ALL);
 }
 
-/* popauth_restart_needed - 1 if next changes a setting that only a restart applies */
-static int popauth_restart_needed(const struct config *cur, const struct config *next)
-{
-    static const char *const names[] = {
-        "database",           "log_sources",    "journal_directory", "sniff_interfaces",
-        "sniff_file",         "sniff_ports",    "sniff_promiscuous", "sniff_max_flows",
-        "sniff_flow_timeout", "sniff_max_line", "run_user",          "dry_run",
-        "metrics_listen",
-    };
-    size_t i;
-
-    for (i = 0; i < UTIL_ARRAY_LEN(names); i++)
-        if (strcmp(config_text(cur, names[i]), config_text(next, names[i])) != 0)
-            return 1;
-    return 0;
-}
-
 /* popauth_sources_reload - hand the new config to the sources that take changes from it */
 static void popauth_sources_reload(struct popauth *pa, const struct config *cfg)
 {
@@ -312,6 +295,7 @@ static void popauth_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
     struct popauth *pa = w->data;
     struct popauth_setup next;
     char err[1024];
+    size_t first = 0;
 
     (void)loop, (void)revents;
     notify_reloading();
@@ -321,10 +305,9 @@ static void popauth_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
         notify_reloaded(0);
         return;
     }
-    if (popauth_restart_needed(pa->setup.cfg, next.cfg))
-        log_warnx("action=reload changes to database, log_sources, journal_directory, sniff_* "
-                  "(but sniff_servers), "
-                  "run_user, dry_run or metrics_listen take effect at the next restart");
+    for (; config_restart_next(pa->setup.cfg, next.cfg, PARAM_POPAUTH, &first); first++)
+        log_warnx("action=reload %s changed: it takes effect at the next restart",
+                  config_params[first].name);
     ingest_set_config(pa->ing, next.cfg, next.patterns, next.formats);
     popauth_sources_reload(pa, next.cfg);
     popauth_setup_free(&pa->setup);

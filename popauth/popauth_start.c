@@ -12,7 +12,7 @@
 #include "popauth/patterns.h"
 #include "popauth/popauth_start.h"
 #include "popauth/sniff/sniff.h"
-#include "popauth/sniff/wire.h"
+#include "popauth/sniff/ports.h"
 #include "shared/metrics.h"
 #include "shared/util.h"
 
@@ -76,14 +76,14 @@ static void popauth_start_sniff(const struct config *cfg, struct popauth_start_s
                                 struct check *c)
 {
     const struct strlist *ifs = &cfg->sniff_interfaces;
-    struct wire_ports ports;
+    struct ports ports;
     struct source *src;
     char err[1024];
     size_t i, j;
 
     if (ifs->count == 0 && cfg->sniff_file[0] == '\0')
         return;
-    if (check_result(c, wire_ports_parse(&cfg->sniff_ports, &ports, err, sizeof(err)), err) < 0)
+    if (check_result(c, ports_parse(&cfg->sniff_ports, &ports, err, sizeof(err)), err) < 0)
         return; /* every capture source would fail on it again */
     for (i = 0; i < ifs->count; i++) {
         const char *ifname = ifs->items[i];

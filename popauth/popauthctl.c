@@ -29,8 +29,9 @@
 #include "shared/metrics.h"
 #include "shared/log.h"
 #include "shared/privilege.h"
-#include "shared/rcpt.h"
 #include "shared/util.h"
+#include "smtpgate/gate.h"
+#include "smtpgate/grants.h"
 #include "smtpgate/smtpgate_start.h"
 
 #define CTL_PROG      "popauthctl"
@@ -490,41 +491,23 @@ static int ctl_cmd_check(struct config *cfg, struct ctl_args *a)
 {
     const char *rcpt = a->pos[1];
     struct decision d;
-    char err[512], oerr[400], client[ADDR_STRLEN], show[RCPT_MAX + 1], why[2 * sizeof(d.reason)];
-    struct decision_grant grant = {GRANT_NONE, NULL, 0, NULL};
-    struct store_grant g;
+    char err[512], client[ADDR_STRLEN], line[GATE_LOG_MAX];
+    struct decision_input in = {NULL, rcpt, strlen(rcpt), 0};
+    struct gate_log l = {"outcome", NULL, client, rcpt, in.rcptlen, NULL, NULL};
+    struct grants *grants;
     struct addr addr;
-    struct store *st;
-    size_t i, n = 0;
-    int rc;
 
     if (addr_parse(a->pos[0], strlen(a->pos[0]), &addr, err, sizeof(err)) < 0)
         return ctl_fail("client: %s", err);
     addr_format(&addr, client, sizeof(client));
-    decide(cfg, &addr, rcpt, strlen(rcpt), NULL, &d);
-    if (d.outcome == DECISION_NEED_GRANT) {
-        /* a store that cannot be opened (or does not exist yet) is a store error: defer */
-        if ((st = store_open(cfg->database, STORE_READONLY, oerr, sizeof(oerr))) == NULL) {
-            snprintf(err, sizeof(err), "store not available, so the decision defers: %s", oerr);
-            rc = -1;
-        } else {
-            rc = store_lookup(st, client, time(NULL), &g, err, sizeof(err));
-            store_close(st);
-        }
-        if (rc < 0)
-            grant.state = GRANT_ERROR, grant.error = err;
-        else if (rc > 0)
-            grant.state = GRANT_ACTIVE, grant.user = g.user, grant.expires = g.expires;
-        decide(cfg, &addr, rcpt, strlen(rcpt), &grant, &d);
-    }
-    for (i = 0; d.reason[i] != '\0'; i++) { /* the reason is printable; escape " and \ */
-        if (d.reason[i] == '"' || d.reason[i] == '\\')
-            why[n++] = '\\';
-        why[n++] = d.reason[i];
-    }
-    why[n] = '\0';
-    printf("outcome=%s client=%s recipient=%s reason=\"%s\"\n", decide_name(d.outcome), client,
-           util_printable(rcpt, strlen(rcpt), show, sizeof(show)), why);
+    in.client = &addr;
+    /* a store that cannot be opened (or does not exist yet) is a store error: defer */
+    grants = grants_new(cfg->database);
+    gate_decide(cfg, grants, &in, (int64_t)time(NULL), &d);
+    grants_free(grants);
+    l.action = decide_name(d.outcome), l.reason = d.reason;
+    gate_log_format(&l, line, sizeof(line));
+    printf("%s\n", line);
     return decide_accepts(d.outcome) ? CTL_EXIT_OK : CTL_EXIT_NO;
 }
 

@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 
 #include "shared/addr.h"
+#include "shared/ascii.h"
 #include "shared/util.h"
 
 #define ADDR_MAXTEXT  64 /* longest accepted text; the longest valid IPv6 text is 45 */
@@ -52,7 +53,7 @@ static const char *addr_parse_v4(const char *s, size_t len, uint8_t out[4])
 
     for (part = 0; part < 4; part++) {
         size_t start, ndigits;
-        unsigned value = 0;
+        uint64_t value;
 
         if (part > 0) {
             if (i >= len)
@@ -62,18 +63,13 @@ static const char *addr_parse_v4(const char *s, size_t len, uint8_t out[4])
             i++;
         }
         start = i;
-        while (i < len && s[i] >= '0' && s[i] <= '9')
-            i++;
-        ndigits = i - start;
+        ndigits = ascii_span_digits(s + start, len - start);
+        i += ndigits;
         if (ndigits == 0)
             return i < len && s[i] != '.' ? "unexpected character" : "empty part";
         if (ndigits > 1 && s[start] == '0')
             return "leading zero";
-        if (ndigits > 3)
-            return "part out of range";
-        for (; start < i; start++)
-            value = value * 10 + (unsigned)(s[start] - '0');
-        if (value > 255)
+        if (ascii_uint(s + start, ndigits, 255, &value) < 0)
             return "part out of range";
         out[part] = (uint8_t)value;
     }
@@ -90,8 +86,7 @@ static const char *addr_check_chars(const char *s, size_t len)
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
 
-        if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
-            c == ':' || c == '.')
+        if (ascii_hex(c) >= 0 || c == ':' || c == '.')
             continue;
         if (c == '[' || c == ']')
             return "brackets not allowed";

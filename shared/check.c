@@ -1,6 +1,7 @@
 /*
  * check - counting and reporting configuration problems, and the check both daemons
- * share: run_user (see check.h).
+ * share: run_user (see check.h), which a reload leaves to the restart when the parameter
+ * table says the reloading daemon does not apply it.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +16,23 @@ void check_init(struct check *c, check_report_cb report, const char *prog)
     c->report = report;
     c->prog = prog;
     c->problems = 0;
+    c->reload = 0;
+}
+
+/* check_init_reload - start a run of prog, reloading as program, that reports through
+ * report */
+void check_init_reload(struct check *c, check_report_cb report, const char *prog, unsigned program)
+{
+    check_init(c, report, prog);
+    c->reload = program;
+}
+
+/* check_skips - 1 if this run is a reload that does not apply the setting name */
+static int check_skips(const struct check *c, const char *name)
+{
+    const struct param *p = config_param(name);
+
+    return c->reload != 0 && p != NULL && (p->restart & c->reload) != 0;
 }
 
 /* check_problem - report one problem and count it */
@@ -38,11 +56,14 @@ int check_result(struct check *c, int rc, const char *err)
     return rc;
 }
 
-/* check_run_user - run_user names a user the daemons can become (known, not root) */
+/* check_run_user - run_user names a user the daemons can become (known, not root), unless
+ * a reload leaves it for the restart */
 void check_run_user(struct check *c, const struct config *cfg)
 {
     char err[512];
 
+    if (check_skips(c, "run_user"))
+        return;
     check_result(c, privilege_check(cfg->run_user, err, sizeof(err)), err);
 }
 

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "shared/ascii.h"
 #include "shared/cidr.h"
 #include "shared/util.h"
 
@@ -98,23 +99,17 @@ static void cidr_normalise(struct cidr *c)
 /* cidr_parse_prefix - decimal 0..max without sign or leading zeros; NULL or the reason */
 static const char *cidr_parse_prefix(const char *s, size_t len, int max, int *out)
 {
-    size_t i;
-    int value = 0;
+    uint64_t value;
 
     if (len == 0)
         return "empty prefix";
-    for (i = 0; i < len; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return "prefix is not a decimal number";
+    if (!ascii_digits(s, len))
+        return "prefix is not a decimal number";
     if (len > 1 && s[0] == '0')
         return "prefix has a leading zero";
-    if (len > 3)
+    if (ascii_uint(s, len, (uint64_t)max, &value) < 0)
         return "prefix out of range";
-    for (i = 0; i < len; i++)
-        value = value * 10 + (s[i] - '0');
-    if (value > max)
-        return "prefix out of range";
-    *out = value;
+    *out = (int)value;
     return NULL;
 }
 

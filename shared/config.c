@@ -12,9 +12,11 @@
  * config then, and reloads build a new config, so no caller sees a half-loaded one.
  *
  * Field types: PARAM_STRING binds char *, PARAM_DURATION and PARAM_INT bind int64_t,
- * PARAM_BOOL and PARAM_LEVEL bind int (0 or 1; enum log_level), PARAM_LIST and
- * PARAM_DOMAINS bind struct strlist, PARAM_NETWORKS binds struct cidr_list * (finished). params.c
- * checks these at compile time. For PARAM_INT and PARAM_DURATION, min = max = 0 means no bounds.
+ * PARAM_BOOL, PARAM_LEVEL and PARAM_ENUM bind int (0 or 1; enum log_level; the value of the
+ * word given), PARAM_LIST and PARAM_DOMAINS bind struct strlist, PARAM_NETWORKS binds struct
+ * cidr_list * (finished). params.c checks these at compile time. For PARAM_INT and
+ * PARAM_DURATION, min = max = 0 means no bounds. An enum's words match in any case, as
+ * booleans do; the error for any other text lists them.
  *
  * Values may not hold control characters other than tab, so that config_print's output
  * is one line per setting and reads back to the same config.
@@ -28,6 +30,7 @@
 #include <unistd.h>
 
 #include "shared/addr.h"
+#include "shared/ascii.h"
 #include "shared/cidr.h"
 #include "shared/config.h"
 #include "shared/log.h"
@@ -75,7 +78,7 @@ static int config_is_trail(int c)
 /* config_is_name_char - a byte allowed in a parameter name: [a-z0-9_] */
 static int config_is_name_char(int c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+    return (c >= 'a' && c <= 'z') || ascii_is_digit((unsigned char)c) || c == '_';
 }
 
 /* config_is_sep - a list separator: comma or white space */
@@ -141,21 +144,11 @@ static char *config_format_duration(int64_t secs, char *buf, size_t buflen)
 /* config_parse_number - a non-negative decimal of len bytes; -1 if empty, bad or too big */
 static int config_parse_number(const char *s, size_t len, int64_t *out)
 {
-    int64_t n = 0;
-    size_t i;
+    uint64_t n;
 
-    if (len == 0)
+    if (ascii_uint(s, len, INT64_MAX, &n) < 0)
         return -1;
-    for (i = 0; i < len; i++) {
-        int d;
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        d = s[i] - '0';
-        if (n > (INT64_MAX - d) / 10)
-            return -1;
-        n = n * 10 + d;
-    }
-    *out = n;
+    *out = (int64_t)n;
     return 0;
 }
 
@@ -167,7 +160,6 @@ static int config_duration(const char *s, size_t len, int zero_ok, int64_t *out,
     char q[CONFIG_QUOTE_SIZE];
     int64_t n, mult = 1;
     size_t digits = len;
-    size_t i;
 
     if (len > 0) {
         switch (s[len - 1]) {
@@ -188,10 +180,7 @@ static int config_duration(const char *s, size_t len, int zero_ok, int64_t *out,
             break;
         }
     }
-    for (i = 0; i < digits; i++)
-        if (s[i] < '0' || s[i] > '9')
-            break;
-    if (digits == 0 || i < digits)
+    if (!ascii_digits(s, digits))
         return util_seterr(err, errlen, "bad duration '%s' (a number with optional s, m, h or d)",
                            config_quote(s, len, q, sizeof(q)));
     if (config_parse_number(s, digits, &n) < 0 || n > INT64_MAX / mult)
@@ -225,6 +214,29 @@ static int config_check_bounds(const struct param *p, int64_t n, const char *s, 
                            config_format_duration(p->max, hi, sizeof(hi)));
     return util_seterr(err, errlen, "number '%s' out of range (%" PRId64 " to %" PRId64 ")",
                        config_quote(s, len, q, sizeof(q)), p->min, p->max);
+}
+
+/* config_parse_enum - one of p's words in any case, as its value; -1 and err listing the
+ * words if not */
+static int config_parse_enum(const struct param *p, const char *s, size_t len, int *out, char *err,
+                             size_t errlen)
+{
+    char q[CONFIG_QUOTE_SIZE], words[CONFIG_MSG_SIZE / 2] = "";
+    size_t i, n = 0;
+
+    for (i = 0; p->words[i].word != NULL; i++) {
+        if (strlen(p->words[i].word) == len && strncasecmp(p->words[i].word, s, len) == 0) {
+            *out = p->words[i].value;
+            return 0;
+        }
+    }
+    for (i = 0; p->words[i].word != NULL; i++) {
+        const char *sep = i == 0 ? "" : p->words[i + 1].word == NULL ? " or " : ", ";
+
+        if (n < sizeof(words))
+            n += (size_t)snprintf(words + n, sizeof(words) - n, "%s%s", sep, p->words[i].word);
+    }
+    return util_seterr(err, errlen, "'%s' is not %s", config_quote(s, len, q, sizeof(q)), words);
 }
 
 /* config_parse_bool - yes/no, true/false, on/off, 1/0 in any case; -1 and err if bad */
@@ -301,7 +313,7 @@ static const char *config_check_label(const char *s, size_t len)
         return "label longer than 63 characters";
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+        if (!((c >= 'a' && c <= 'z') || ascii_is_digit(c) || c == '-'))
             return "only letters, digits, '-' and '.' are allowed";
     }
     if (s[0] == '-' || s[len - 1] == '-')
@@ -327,9 +339,8 @@ static const char *config_check_domain(const char *s, size_t len)
         last = start;
         start = i + 1;
     }
-    for (i = last; i < len; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return NULL;
+    if (!ascii_digits(s + last, len - last))
+        return NULL;
     return "the last label is a number; write an address as [ADDR]";
 }
 
@@ -433,6 +444,8 @@ static int config_parse_value(const struct param *p, const char *s, size_t len,
             return util_seterr(err, errlen, "bad log level '%s' (error, warning, info or debug)",
                                config_quote(s, len, q, sizeof(q)));
         return 0;
+    case PARAM_ENUM:
+        return config_parse_enum(p, s, len, &v->flag, err, errlen);
     case PARAM_LIST:
         while (config_next_word(s, len, &pos, &word, &wlen))
             config_strlist_add(&v->list, word, wlen);
@@ -481,6 +494,7 @@ static int config_apply(struct config *cfg, size_t idx, const char *s, size_t le
         break;
     case PARAM_BOOL:
     case PARAM_LEVEL:
+    case PARAM_ENUM:
         *(int *)field = v.flag;
         break;
     case PARAM_LIST:
@@ -756,6 +770,7 @@ void config_free(struct config *cfg)
         case PARAM_INT:
         case PARAM_BOOL:
         case PARAM_LEVEL:
+        case PARAM_ENUM:
             break;
         }
         free(cfg->values[i]);
@@ -768,10 +783,27 @@ void config_free(struct config *cfg)
 /* config_text - the effective text of the setting name ("" if there is no such name) */
 const char *config_text(const struct config *cfg, const char *name)
 {
-    size_t i;
+    ssize_t i = config_lookup(name, strlen(name));
 
-    for (i = 0; i < config_nparams; i++)
-        if (strcmp(config_params[i].name, name) == 0)
-            return cfg->values[i];
-    return "";
+    return i < 0 ? "" : cfg->values[i];
+}
+
+/* config_param - the table entry of the parameter called name, or NULL */
+const struct param *config_param(const char *name)
+{
+    ssize_t i = config_lookup(name, strlen(name));
+
+    return i < 0 ? NULL : &config_params[i];
+}
+
+/* config_restart_next - from *i on, a parameter that next changes and program applies
+ * only at a restart; 1 with *i its index, 0 when there is none */
+int config_restart_next(const struct config *cur, const struct config *next, unsigned program,
+                        size_t *i)
+{
+    for (; *i < config_nparams; (*i)++)
+        if ((config_params[*i].restart & program) != 0 &&
+            strcmp(cur->values[*i], next->values[*i]) != 0)
+            return 1;
+    return 0;
 }

@@ -7,9 +7,12 @@
  * suffix (plain numbers are seconds). A later assignment of the same name wins.
  * "-o name=value" on any program's command line overrides the file.
  *
- * Every name is declared once in the parameter table (params.c): its type, its default
- * and the struct config field it binds to. An unknown name or a bad value is an error
- * naming the file, the line and the name (or "-o NAME" for overrides).
+ * Every name is declared once in the parameter table (params.c): its type, its default,
+ * the struct config field it binds to, the words it allows if it is an enum, and the
+ * daemons that apply a change of it only at a restart. An unknown name or a bad value is
+ * an error naming the file, the line and the name (or "-o NAME" for overrides). What a
+ * daemon's SIGHUP reload leaves for the next restart (config_restart_next) and which
+ * checks a reload skips (check.h) come from the table's restart column.
  *
  * Ownership: config_build returns a struct config that the caller frees with config_free;
  * every pointer inside belongs to it. A reload builds a whole new config and swaps it.
@@ -40,7 +43,17 @@ enum param_type {
     PARAM_DOMAINS,  /* strlist of lower-cased domain names, trailing dot removed */
     PARAM_NETWORKS, /* cidr_list, finished */
     PARAM_LEVEL,    /* a log level: error, warning, info or debug (enum log_level) */
+    PARAM_ENUM,     /* one of the parameter's words, in any case: the word's value */
 };
+
+/* The daemons, as bits of struct param's restart field. */
+enum param_program {
+    PARAM_POPAUTH = 1 << 0,
+    PARAM_SMTPGATE = 1 << 1,
+};
+
+/* proxy_client_identity: what the SMTP proxy tells its backend about the client */
+enum proxy_identity { PROXY_ID_NONE, PROXY_ID_XCLIENT, PROXY_ID_HAPROXY };
 
 struct config {
     char *database;                   /* store URI: PATH or sqlite:PATH */
@@ -69,7 +82,7 @@ struct config {
     /* smtpgate: the SMTP proxy front */
     struct strlist proxy_listen;              /* inet:HOST:PORT, inet:[V6]:PORT */
     char *proxy_backend;                      /* inet:HOST:PORT, inet:[V6]:PORT or unix:PATH */
-    char *proxy_client_identity;              /* xclient, haproxy or none */
+    int proxy_client_identity;                /* enum proxy_identity */
     int64_t proxy_max_line;                   /* bytes in a command line, CRLF included */
     int64_t proxy_max_connections;            /* client connections at once */
     int64_t proxy_max_connections_per_client; /* client connections at once per address */
@@ -99,12 +112,21 @@ struct config {
     unsigned char *explicit_set; /* 1 where the file or -o set the parameter */
 };
 
+/* One word a PARAM_ENUM parameter allows, and the value its field takes for it. */
+struct param_word {
+    const char *word;
+    int value;
+};
+
 struct param {
     const char *name;
     enum param_type type;
     const char *defval;
-    size_t offset;    /* of the bound field in struct config */
-    int64_t min, max; /* PARAM_INT and PARAM_DURATION bounds */
+    size_t offset;                  /* of the bound field in struct config */
+    int64_t min, max;               /* PARAM_INT and PARAM_DURATION bounds */
+    const struct param_word *words; /* PARAM_ENUM: the words allowed, ended by a NULL word */
+    unsigned restart;               /* enum param_program bits: the daemons that apply a
+                                       change of this parameter only at a restart */
 };
 
 extern const struct param config_params[];
@@ -127,6 +149,13 @@ struct config *config_build(const char *path, int explicit_path, const char *con
 void config_print(const struct config *cfg, FILE *fp, int only_explicit);
 /* config_text - the effective text of the setting name ("" if there is no such name) */
 const char *config_text(const struct config *cfg, const char *name);
+/* config_param - the table entry of the parameter called name, or NULL */
+const struct param *config_param(const char *name);
+/* config_restart_next - find, from index *i on, a parameter whose text differs between cur
+ * and next and that program (an enum param_program bit) applies only at a restart; 1 with
+ * *i its index, or 0 when there is none */
+int config_restart_next(const struct config *cur, const struct config *next, unsigned program,
+                        size_t *i);
 /* config_free - release cfg and everything it owns; NULL is allowed */
 void config_free(struct config *cfg);
 

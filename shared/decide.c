@@ -1,6 +1,7 @@
 /*
  * decide - the relay decision. Every front (the policy server, the SMTP proxy) and
- * `popauthctl check` call this one function, so that they cannot disagree.
+ * `popauthctl check` reach this one function through smtpgate's gate_decide, so that
+ * they cannot disagree.
  *
  * The order is fixed: first the recipient (mail for our own domains is accepted from
  * anyone), then the client (local networks relay freely), and only then the store,
@@ -180,32 +181,37 @@ static void decide_grant(const struct addr *client, const struct decision_grant 
     decide_reason(out, head);
 }
 
-/* decide - the outcome for client relaying to recipient, under cfg's rules */
-void decide(const struct config *cfg, const struct addr *client, const char *recipient,
-            size_t rcptlen, const struct decision_grant *grant, struct decision *out)
+/* decide - the outcome for in's client relaying to in's recipient, under cfg's rules */
+void decide(const struct config *cfg, const struct decision_input *in,
+            const struct decision_grant *grant, struct decision *out)
 {
     /* The second call of a decision reuses the first's recipient analysis: that call
      * returned NEED_GRANT, so the recipient is not local and the client not local. */
-    if (grant != NULL && client != NULL && out->outcome == DECISION_NEED_GRANT &&
-        out->rcpt == recipient && out->rcptlen == rcptlen) {
-        decide_grant(client, grant, out);
+    if (grant != NULL && in->client != NULL && out->outcome == DECISION_NEED_GRANT &&
+        out->rcpt == in->rcpt && out->rcptlen == in->rcptlen) {
+        decide_grant(in->client, grant, out);
         goto out;
     }
-    out->rcpt = recipient;
-    out->rcptlen = rcptlen;
-    if (decide_recipient(cfg, recipient, rcptlen, out->why, sizeof(out->why))) {
+    out->rcpt = in->rcpt;
+    out->rcptlen = in->rcptlen;
+    if (decide_recipient(cfg, in->rcpt, in->rcptlen, out->why, sizeof(out->why))) {
         out->outcome = DECISION_LOCAL;
         util_strlcpy(out->reason, out->why, sizeof(out->reason));
         goto out;
     }
-    if (client == NULL) {
+    if (in->client == NULL) {
         out->outcome = DECISION_REJECT;
         decide_reason(out, "no client address");
         goto out;
     }
-    if (cidr_list_match(cfg->local_networks, client)) {
+    if (cidr_list_match(cfg->local_networks, in->client)) {
         out->outcome = DECISION_PERMIT_LOCALNET;
         decide_reason(out, "client in local_networks");
+        goto out;
+    }
+    if (in->authenticated) {
+        out->outcome = DECISION_PERMIT_AUTH;
+        decide_reason(out, "client authenticated with SMTP AUTH");
         goto out;
     }
     if (grant == NULL) {
@@ -213,7 +219,7 @@ void decide(const struct config *cfg, const struct addr *client, const char *rec
         decide_reason(out, "client not in local_networks, grant needed");
         goto out;
     }
-    decide_grant(client, grant, out);
+    decide_grant(in->client, grant, out);
 out:
     decide_printable(out);
 }

@@ -4,7 +4,10 @@
  *
  *   recipient local (its final domain is in local_domains and nothing routes it on)
  *                                          -> DECISION_LOCAL
+ *   no client address                      -> DECISION_REJECT
  *   client in local_networks               -> DECISION_PERMIT_LOCALNET
+ *   client authenticated with SMTP AUTH at the MTA (the SMTP proxy saw the backend
+ *   accept it)                             -> DECISION_PERMIT_AUTH
  *   client holds an unexpired grant        -> DECISION_PERMIT_GRANT
  *   the store could not answer             -> DECISION_DEFER
  *   otherwise                              -> DECISION_REJECT
@@ -12,13 +15,14 @@
  * A recipient that does not parse is treated as not local. The sender never matters.
  * The caller first calls decide with grant == NULL; if the outcome is
  * DECISION_NEED_GRANT it looks the client up in the store and calls again with what it
- * found, passing the same struct decision and the same recipient (the second call then
- * reuses the first call's analysis of the recipient). The reason text is for logs only;
- * it never reaches a reply.
+ * found, passing the same struct decision and the same input (the second call then
+ * reuses the first call's analysis of the recipient). smtpgate's gate_decide does both
+ * for every front. The reason text is for logs only; it never reaches a reply.
  */
 #ifndef POPAUTH_DECIDE_H
 #define POPAUTH_DECIDE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "shared/addr.h"
@@ -27,7 +31,7 @@
 enum decision_outcome {
     DECISION_PERMIT_LOCALNET,
     DECISION_PERMIT_GRANT,
-    DECISION_PERMIT_AUTH, /* the SMTP proxy: the client authenticated with SMTP AUTH */
+    DECISION_PERMIT_AUTH, /* the client authenticated with SMTP AUTH at the MTA */
     DECISION_LOCAL,
     DECISION_REJECT,
     DECISION_DEFER,
@@ -44,6 +48,14 @@ struct decision_grant {
     const char *error; /* GRANT_ERROR: the store's message */
 };
 
+/* What a decision is about. */
+struct decision_input {
+    const struct addr *client; /* NULL: no usable client address */
+    const char *rcpt;          /* the recipient, rcptlen bytes (need not end in NUL) */
+    size_t rcptlen;
+    int authenticated; /* the client authenticated with SMTP AUTH at the MTA */
+};
+
 #define DECISION_WHY_MAX 320 /* bytes of the recipient half of a reason */
 
 struct decision {
@@ -56,9 +68,9 @@ struct decision {
     char why[DECISION_WHY_MAX];
 };
 
-/* decide - the outcome for client relaying to recipient, under cfg's rules */
-void decide(const struct config *cfg, const struct addr *client, const char *recipient,
-            size_t rcptlen, const struct decision_grant *grant, struct decision *out);
+/* decide - the outcome for in's client relaying to in's recipient, under cfg's rules */
+void decide(const struct config *cfg, const struct decision_input *in,
+            const struct decision_grant *grant, struct decision *out);
 /* decide_name - "permit-localnet", "permit-grant", "permit-auth", "local", "reject", ... */
 const char *decide_name(enum decision_outcome outcome);
 /* decide_accepts - 1 if the outcome lets the mail through */

@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <pwd.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "shared/ascii.h"
 #include "shared/listen.h"
 #include "shared/log.h"
 #include "shared/util.h"
@@ -47,20 +49,15 @@ struct listen_inherited {
 static struct listen_inherited listen_inherited_fds[LISTEN_INHERIT_MAX];
 static size_t listen_ninherited;
 
-/* listen_number - a decimal (base 10) or octal (base 8) number in [0, max]; -1 if bad */
-static long listen_number(const char *s, size_t len, int base, long max)
+/* listen_number - a decimal (base 10) or octal (base 8) number of at most 10 digits in
+ * [0, max]; -1 if bad */
+static long listen_number(const char *s, size_t len, unsigned base, long max)
 {
-    long v = 0;
-    size_t i;
+    uint64_t v;
 
-    if (len == 0 || len > 10)
+    if (len > 10 || ascii_uint_base(s, len, base, (uint64_t)max, &v) < 0)
         return -1;
-    for (i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] >= '0' + base)
-            return -1;
-        v = v * base + (s[i] - '0');
-    }
-    return v <= max ? v : -1;
+    return (long)v;
 }
 
 /* listen_socket_new - a non-blocking, close-on-exec socket; -1 and err on failure */

@@ -7,7 +7,6 @@
  * moves. count is published with a release store after the new series is complete, and
  * a family's next links the same way; the renderer loads both with acquire.
  */
-#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "shared/ascii.h"
 #include "shared/listen.h"
 #include "shared/log.h"
 #include "shared/metrics.h"
@@ -72,10 +72,10 @@ static int metrics_name_ok(const char *s, int label)
 {
     size_t i, len = strlen(s);
 
-    if (len == 0 || len >= METRICS_NAME_MAX || isdigit((unsigned char)s[0]))
+    if (len == 0 || len >= METRICS_NAME_MAX || ascii_is_digit((unsigned char)s[0]))
         return 0;
     for (i = 0; i < len; i++)
-        if (!(isalnum((unsigned char)s[i]) || s[i] == '_' || (!label && s[i] == ':')))
+        if (!(ascii_is_alnum((unsigned char)s[i]) || s[i] == '_' || (!label && s[i] == ':')))
             return 0;
     return 1;
 }
@@ -410,8 +410,8 @@ static size_t metrics_name_len(const char *s, size_t len, int label)
 {
     size_t i = 0;
 
-    while (i < len && (isalpha((unsigned char)s[i]) || s[i] == '_' || (!label && s[i] == ':') ||
-                       (i > 0 && isdigit((unsigned char)s[i]))))
+    while (i < len && (ascii_is_alpha((unsigned char)s[i]) || s[i] == '_' ||
+                       (!label && s[i] == ':') || (i > 0 && ascii_is_digit((unsigned char)s[i]))))
         i++;
     return i < METRICS_NAME_MAX ? i : 0;
 }
@@ -425,7 +425,7 @@ static int metrics_number(const char *s, size_t len, double *v)
     if (len == 0 || len >= sizeof(tmp))
         return -1;
     for (i = 0; i < len; i++)
-        if (!(isalnum((unsigned char)s[i]) || s[i] == '.' || s[i] == '+' || s[i] == '-'))
+        if (!(ascii_is_alnum((unsigned char)s[i]) || s[i] == '.' || s[i] == '+' || s[i] == '-'))
             return -1;
     memcpy(tmp, s, len);
     tmp[len] = '\0';
@@ -562,8 +562,8 @@ int metrics_http_body(const char *resp, size_t len, const char **body, size_t *b
     size_t i;
 
     if (len < 12 || memcmp(resp, "HTTP/1.", 7) != 0 || (resp[7] != '0' && resp[7] != '1') ||
-        resp[8] != ' ' || !isdigit((unsigned char)resp[9]) || !isdigit((unsigned char)resp[10]) ||
-        !isdigit((unsigned char)resp[11]) || (len > 12 && resp[12] != ' ' && resp[12] != '\r'))
+        resp[8] != ' ' || !ascii_digits(resp + 9, 3) ||
+        (len > 12 && resp[12] != ' ' && resp[12] != '\r'))
         return util_seterr(err, errlen, "not an HTTP response");
     if (memcmp(resp + 9, "200", 3) != 0)
         return util_seterr(err, errlen, "HTTP status %.3s", resp + 9);

@@ -9,13 +9,14 @@
 #include <linux/capability.h>
 #include <pwd.h>
 #include <stdio.h>
-#include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "shared/ascii.h"
 #include "shared/log.h"
 #include "shared/privilege.h"
 #include "shared/util.h"
@@ -41,15 +42,11 @@ static int privilege_clear_caps(const char *what, char *err, size_t errlen)
 static int privilege_lookup(const char *user, uid_t *uid, gid_t *gid, char *err, size_t errlen)
 {
     struct passwd *pw;
-    char *end;
-    unsigned long n;
+    uint64_t n;
 
     errno = 0;
-    if ((pw = getpwnam(user)) == NULL && user[0] >= '0' && user[0] <= '9') {
-        n = strtoul(user, &end, 10);
-        if (*end == '\0' && n < 0xffffffffUL)
-            pw = getpwuid((uid_t)n);
-    }
+    if ((pw = getpwnam(user)) == NULL && ascii_uint(user, strlen(user), 0xfffffffeU, &n) == 0)
+        pw = getpwuid((uid_t)n);
     if (pw == NULL) {
         util_seterr(err, errlen, "run_user: unknown user '%s'", user);
         return -1;

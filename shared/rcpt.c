@@ -148,7 +148,7 @@ static int rcpt_name(const char *s, size_t len, char *out, size_t outlen, char *
             return util_seterr(why, whylen, "%s", stray);
         if (!ascii_is_alnum(c) && c != '-')
             return util_seterr(why, whylen, "bad character in domain");
-        if (c >= '0' && c <= '9')
+        if (ascii_is_digit(c))
             digits++;
         out[i] = (char)ascii_lower(c);
     }

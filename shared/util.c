@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "shared/ascii.h"
 #include "shared/log.h"
 #include "shared/util.h"
 
@@ -92,7 +93,7 @@ const char *util_printable(const char *s, size_t len, char *dst, size_t dstlen)
         return dst;
     for (i = 0; i < len && n + 1 < dstlen; i++) {
         unsigned char c = (unsigned char)s[i];
-        dst[n++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+        dst[n++] = ascii_is_print(c) ? (char)c : '?';
     }
     dst[n] = '\0';
     return dst;

@@ -31,7 +31,7 @@ size_t util_strlcpy(char *dst, const char *src, size_t size);
 /* util_seterr - format an error message into err (may be NULL); always returns -1 */
 int util_seterr(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* util_printable - copy at most max bytes of s into dst, replacing unprintable bytes */
+/* util_printable - copy at most len bytes of s into dst, replacing unprintable bytes */
 const char *util_printable(const char *s, size_t len, char *dst, size_t dstlen);
 
 /* util_now - seconds on the monotonic clock (for intervals and deadlines) */

@@ -1,22 +1,15 @@
 /*
  * grants - the read-only, self-healing store handle of smtpgate (see grants.h).
  *
- * For a SQLite store, lookups stat the database file, at most every GRANTS_STAT_EVERY
- * seconds. SQLite validates its
- * page cache against the WAL index, not against the main file, so a reader that kept its
- * handle would go on answering from cached pages after the file was overwritten (with a
- * backup, or with garbage) and from the old inode after it was replaced or deleted. When
- * the file's device, inode, size or modification time changed, the handle is reopened
- * (which fails, and so defers, if the new file is not a good store); when the file is
- * gone, the answer is GRANT_ERROR. A checkpoint by a writer also changes the file and
- * costs one reopen; ordinary commits go to the WAL and do not.
+ * The URI is parsed once, when it is set. At most every GRANTS_STAT_EVERY seconds a lookup
+ * asks the store whether the handle went stale (store_stale: for SQLite, the database
+ * file was replaced or rewritten); if so the handle is reopened (which fails, and so
+ * defers, if the new store is not a good one); if the store is gone, the answer is
+ * GRANT_ERROR.
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <errno.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 
 #include "db/store.h"
 #include "smtpgate/grants.h"
@@ -25,11 +18,12 @@
 
 struct grants {
     char *uri;
-    const char *path;       /* the SQLite file inside uri; NULL for other backends */
-    struct stat seen;       /* the file as it was when the handle was opened */
+    struct store_uri where; /* uri parsed, if parsed is set */
+    int parsed;             /* else uri_err says why it names no store */
+    char uri_err[512];
     struct store *st;       /* NULL until opened, and after a failure */
     double next_open;       /* monotonic time before which no open is tried */
-    double next_stat;       /* monotonic time of the next check of the file */
+    double next_stat;       /* monotonic time of the next store_stale */
     int snapshot;           /* a read snapshot is open (until grants_release) */
     double snapshot_at;     /* when it began (util_now) */
     int failed;             /* the last open or lookup failed: err holds why */
@@ -39,16 +33,11 @@ struct grants {
     struct metric *errors, *retries, *reopens, *waiting; /* the loop's thread writes them */
 };
 
-/* grants_path - the SQLite file named by uri ("sqlite:PATH" or PATH), or NULL */
-static const char *grants_path(const char *uri)
+/* grants_parse - take uri (copied) and parse it once for every later open */
+static void grants_parse(struct grants *g, const char *uri)
 {
-    size_t scheme = strspn(uri, "abcdefghijklmnopqrstuvwxyz0123456789+.-");
-
-    if (strncmp(uri, "sqlite:", 7) == 0)
-        return uri + 7;
-    if (scheme > 0 && uri[scheme] == ':')
-        return NULL;
-    return uri;
+    g->uri = xstrdup(uri);
+    g->parsed = store_uri_parse(g->uri, &g->where, g->uri_err, sizeof(g->uri_err)) == 0;
 }
 
 /* grants_new - a lazily opened read-only view of the store at uri */
@@ -56,8 +45,7 @@ struct grants *grants_new(const char *uri)
 {
     struct grants *g = xcalloc(1, sizeof(*g));
 
-    g->uri = xstrdup(uri);
-    g->path = grants_path(g->uri);
+    grants_parse(g, uri);
     g->errors =
         metrics_counter(metrics_process(), "smtpgate_store_errors_total",
                         "Store opens and lookups that failed (the decision deferred).", NULL);
@@ -121,8 +109,7 @@ void grants_set_uri(struct grants *g, const char *uri)
         return;
     grants_close(g);
     free(g->uri);
-    g->uri = xstrdup(uri);
-    g->path = grants_path(g->uri);
+    grants_parse(g, uri);
     g->failed = 0;
     g->next_open = 0;
 }
@@ -139,34 +126,13 @@ static void grants_error(struct grants *g, struct decision_grant *out)
     out->error = g->reply_err;
 }
 
-/* grants_changed - 1 if the database file is not the one opened, 0 if it is, -1 if gone */
-static int grants_changed(struct grants *g, struct stat *now)
-{
-    if (g->path == NULL)
-        return 0;
-    if (stat(g->path, now) < 0) {
-        util_seterr(g->err, sizeof(g->err), "database %s: %s", g->path, strerror(errno));
-        return -1;
-    }
-    return now->st_dev != g->seen.st_dev || now->st_ino != g->seen.st_ino ||
-           now->st_size != g->seen.st_size || now->st_mtim.tv_sec != g->seen.st_mtim.tv_sec ||
-           now->st_mtim.tv_nsec != g->seen.st_mtim.tv_nsec;
-}
-
-/* grants_open - open the store and note which file it is; -1 and g->err on failure */
+/* grants_open - open the store read-only; -1 and g->err on failure */
 static int grants_open(struct grants *g)
 {
-    struct stat before;
-
-    if (g->path != NULL && stat(g->path, &before) < 0) {
-        util_seterr(g->err, sizeof(g->err), "database %s: %s", g->path, strerror(errno));
-        return -1;
-    }
-    if ((g->st = store_open(g->uri, STORE_READONLY, g->err, sizeof(g->err))) == NULL)
-        return -1;
-    if (g->path != NULL)
-        g->seen = before; /* a change during the open shows at the next lookup */
-    return 0;
+    if (!g->parsed)
+        return util_seterr(g->err, sizeof(g->err), "%s", g->uri_err);
+    g->st = store_uri_open(&g->where, STORE_READONLY, g->err, sizeof(g->err));
+    return g->st == NULL ? -1 : 0;
 }
 
 /* grants_lookup - what the store says about client at unix time now; see grants.h */
@@ -193,9 +159,8 @@ void grants_lookup(struct grants *g, const struct addr *client, int64_t now,
             return;
         }
         g->failed = 0;
-    } else if (g->path != NULL && util_now() >= g->next_stat) {
-        struct stat sb;
-        int changed = grants_changed(g, &sb);
+    } else if (util_now() >= g->next_stat) {
+        int changed = store_stale(g->st, g->err, sizeof(g->err));
 
         g->next_stat = util_now() + GRANTS_STAT_EVERY;
         if (changed < 0) {

@@ -21,7 +21,7 @@
 #include "shared/decide.h"
 
 #define GRANTS_RETRY        1.0  /* seconds between attempts to open a failing store */
-#define GRANTS_STAT_EVERY   0.1  /* seconds between checks that the database file is the same */
+#define GRANTS_STAT_EVERY   0.1  /* seconds between questions whether the handle is stale */
 #define GRANTS_SNAPSHOT_MAX 0.01 /* seconds one read snapshot serves lookups, at most */
 
 struct grants; /* opaque */

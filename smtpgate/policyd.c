@@ -23,13 +23,12 @@
 #include "shared/log.h"
 #include "shared/metrics.h"
 #include "shared/util.h"
-#include "smtpgate/accept.h"
+#include "smtpgate/front.h"
+#include "smtpgate/gate.h"
 #include "smtpgate/policy.h"
 #include "smtpgate/policyd.h"
 
-#define POLICYD_OWNER(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
-#define POLICYD_OUT_INITIAL              1024 /* first size of a connection's output buffer */
-#define POLICYD_LOG_FIELD                256  /* bytes of request data shown in a log field */
+#define POLICYD_OUT_INITIAL 1024 /* first size of a connection's output buffer */
 
 /* One reply text: "action=TEXT\n\n", and TEXT's first word for the log. */
 struct policyd_reply {
@@ -57,15 +56,8 @@ struct policyd {
     const struct config *cfg;
     struct grants *grants;
     struct policyd_reply permit, local, reject, defer, dunno;
-    struct acceptor acceptor;
+    struct front front;
     struct policyd_conn *conns;
-    size_t nconns;
-    ev_timer drain_w; /* deadline for a draining server */
-    int draining;
-    policyd_done_fn done;
-    void *done_ctx;
-    double refuse_logged;  /* when a refused connection was last logged */
-    unsigned long refused; /* refused since then */
     struct policyd_metrics {
         struct metric *outcome[DECISION_NEED_GRANT + 1]; /* decisions of RCPT requests */
         struct metric *requests, *latency, *active, *connections, *refused, *errors;
@@ -181,24 +173,6 @@ void policyd_set_config(struct policyd *pd, const struct config *cfg)
     policyd_reply_set(&pd->dunno, "DUNNO");
 }
 
-/* policyd_clean - request data made safe for one log field (no quotes, no controls) */
-static const char *policyd_clean(const char *s, char *dst, size_t dstlen, int quoted)
-{
-    size_t i;
-
-    for (i = 0; s[i] != '\0' && i + 1 < dstlen; i++) {
-        unsigned char c = (unsigned char)s[i];
-
-        dst[i] = (c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || (!quoted && c == ' '))
-                     ? '?'
-                     : (char)c;
-    }
-    dst[i] = '\0';
-    if (dst[0] == '\0' && !quoted)
-        util_strlcpy(dst, "-", dstlen);
-    return dst;
-}
-
 /* policyd_append - queue len bytes of reply on c */
 static void policyd_append(struct policyd_conn *c, const char *text, size_t len)
 {
@@ -235,54 +209,20 @@ static const struct policyd_reply *policyd_reply_for(struct policyd *pd,
     }
 }
 
-/* policyd_put - append s to a log line being built in buf[*len], bounded by size */
-static void policyd_put(char *buf, size_t *len, size_t size, const char *s)
-{
-    size_t n = strlen(s);
-
-    if (n > size - 1 - *len)
-        n = size - 1 - *len;
-    memcpy(buf + *len, s, n);
-    *len += n;
-}
-
-/* policyd_log_decision - the one log line of a decision at level, built without printf:
- * this runs for every request */
-static void policyd_log_decision(int level, const char *action, const struct policyd_reply *reply,
-                                 const char *client, const struct policy_request *req,
-                                 const char *reason)
-{
-    char rcpt[POLICYD_LOG_FIELD], why[sizeof(((struct decision *)0)->reason)];
-    char line[POLICYD_LOG_FIELD + sizeof(why) + 128];
-    size_t len = 0;
-
-    policyd_put(line, &len, sizeof(line), "action=");
-    policyd_put(line, &len, sizeof(line), action);
-    policyd_put(line, &len, sizeof(line), " client=");
-    policyd_put(line, &len, sizeof(line), client);
-    policyd_put(line, &len, sizeof(line), " recipient=");
-    policyd_put(line, &len, sizeof(line), policyd_clean(req->recipient, rcpt, sizeof(rcpt), 0));
-    policyd_put(line, &len, sizeof(line), " reason=\"");
-    policyd_put(line, &len, sizeof(line), policyd_clean(reason, why, sizeof(why), 1));
-    policyd_put(line, &len, sizeof(line), "\"");
-    policyd_put(line, &len, sizeof(line), " reply=");
-    policyd_put(line, &len, sizeof(line), reply->word[0] != '\0' ? reply->word : "-");
-    log_text(level, line, len);
-}
-
 /* policyd_log_request - debug: a decision's inputs as the request gave them */
 static void policyd_log_request(const struct policy_request *req)
 {
-    char state[64], client[POLICYD_LOG_FIELD], rcpt[POLICYD_LOG_FIELD], sender[POLICYD_LOG_FIELD];
-    char sasl[POLICYD_LOG_FIELD];
+    char state[64], client[GATE_LOG_FIELD], rcpt[GATE_LOG_FIELD], sender[GATE_LOG_FIELD];
+    char sasl[GATE_LOG_FIELD];
 
-    log_debug("action=request protocol_state=%s client_address=%s recipient=%s sender=%s "
-              "sasl_username=%s",
-              policyd_clean(req->protocol_state, state, sizeof(state), 0),
-              policyd_clean(req->client_address, client, sizeof(client), 0),
-              policyd_clean(req->recipient, rcpt, sizeof(rcpt), 0),
-              policyd_clean(req->sender, sender, sizeof(sender), 0),
-              policyd_clean(req->sasl_username, sasl, sizeof(sasl), 0));
+    log_debug(
+        "action=request protocol_state=%s client_address=%s recipient=%s sender=%s "
+        "sasl_username=%s",
+        gate_clean(req->protocol_state, strlen(req->protocol_state), state, sizeof(state), 0),
+        gate_clean(req->client_address, strlen(req->client_address), client, sizeof(client), 0),
+        gate_clean(req->recipient, strlen(req->recipient), rcpt, sizeof(rcpt), 0),
+        gate_clean(req->sender, strlen(req->sender), sender, sizeof(sender), 0),
+        gate_clean(req->sasl_username, strlen(req->sasl_username), sasl, sizeof(sasl), 0));
 }
 
 /* policyd_answer - decide one complete request and queue its reply */
@@ -290,11 +230,11 @@ static void policyd_answer(struct policyd_conn *c, const struct policy_request *
 {
     struct policyd *pd = c->pd;
     const struct policyd_reply *r;
-    struct decision_grant grant;
     struct decision d;
     struct addr client;
+    struct decision_input in = {&client, req->recipient, strlen(req->recipient), 0};
+    struct gate_log l = {NULL, NULL, NULL, req->recipient, in.rcptlen, NULL, NULL};
     char err[256], text[ADDR_STRLEN];
-    size_t rcptlen;
     int level;
 
     if (log_level_current >= LOG_LEVEL_DEBUG)
@@ -307,30 +247,24 @@ static void policyd_answer(struct policyd_conn *c, const struct policy_request *
         0) {
         policyd_append(c, pd->reject.text, pd->reject.len);
         metric_inc(pd->m.outcome[DECISION_REJECT]);
-        if (log_level_current >= LOG_LEVEL_INFO) {
-            char raw[POLICYD_LOG_FIELD];
-            policyd_log_decision(LOG_LEVEL_INFO, "reject", &pd->reject,
-                                 policyd_clean(req->client_address, raw, sizeof(raw), 0), req,
-                                 "unusable client_address");
-        }
+        l.action = "reject", l.client = req->client_address;
+        l.reason = "unusable client_address", l.reply = pd->reject.word;
+        gate_log(LOG_LEVEL_INFO, &l);
         return;
     }
-    rcptlen = strlen(req->recipient);
-    decide(pd->cfg, &client, req->recipient, rcptlen, NULL, &d);
-    if (d.outcome == DECISION_NEED_GRANT) {
-        grants_lookup(pd->grants, &client, (int64_t)ev_now(pd->loop), &grant);
-        decide(pd->cfg, &client, req->recipient, rcptlen, &grant, &d);
-    }
+    gate_decide(pd->cfg, pd->grants, &in, (int64_t)ev_now(pd->loop), &d);
     r = policyd_reply_for(pd, d.outcome);
     policyd_append(c, r->text, r->len);
     level = d.outcome == DECISION_DEFER ? LOG_LEVEL_WARN : LOG_LEVEL_INFO;
     metric_inc(pd->m.outcome[d.outcome]);
-    if (r == &pd->defer && d.outcome != DECISION_DEFER)
+    if (r == &pd->defer && d.outcome != DECISION_DEFER) {
         log_error("action=defer client=%s reason=\"unexpected outcome %s\"",
                   addr_format(&client, text, sizeof(text)), decide_name(d.outcome));
-    else if (log_level_current >= level)
-        policyd_log_decision(level, decide_name(d.outcome), r,
-                             addr_format(&client, text, sizeof(text)), req, d.reason);
+    } else if (log_level_current >= level) {
+        l.action = decide_name(d.outcome), l.client = addr_format(&client, text, sizeof(text));
+        l.reason = d.reason, l.reply = r->word;
+        gate_log(level, &l);
+    }
 }
 
 /* policyd_close - close c and release it; a draining server may now be done */
@@ -351,14 +285,7 @@ static void policyd_close(struct policyd_conn *c)
     if (c->next != NULL)
         c->next->prev = c->prev;
     free(c);
-    pd->nconns--;
-    metric_gauge_add(pd->m.active, -1);
-    if (pd->draining && pd->nconns == 0) {
-        ev_timer_stop(pd->loop, &pd->drain_w);
-        pd->draining = 0;
-        if (pd->done != NULL)
-            pd->done(pd->done_ctx);
-    }
+    front_closed(&pd->front);
 }
 
 /* policyd_flush - write what is queued; 0, or -1 if c was closed */
@@ -454,20 +381,20 @@ static int policyd_read(struct policyd_conn *c)
 static void policyd_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)loop, (void)revents;
-    policyd_read(POLICYD_OWNER(w, struct policyd_conn, read_w));
+    policyd_read(FRONT_OWNER(w, struct policyd_conn, read_w));
 }
 
 /* policyd_write_cb - the connection can take more of its pending replies */
 static void policyd_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)loop, (void)revents;
-    policyd_flush(POLICYD_OWNER(w, struct policyd_conn, write_w));
+    policyd_flush(FRONT_OWNER(w, struct policyd_conn, write_w));
 }
 
 /* policyd_idle_cb - nothing moved on the connection for policy_idle_timeout */
 static void policyd_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-    struct policyd_conn *c = POLICYD_OWNER(w, struct policyd_conn, idle_w);
+    struct policyd_conn *c = FRONT_OWNER(w, struct policyd_conn, idle_w);
 
     (void)loop, (void)revents;
     log_debug("action=close peer=%s reason=\"idle timeout\"", c->peer);
@@ -511,50 +438,40 @@ static void policyd_conn_new(struct policyd *pd, int fd, const struct sockaddr_s
     if (pd->conns != NULL)
         pd->conns->prev = c;
     pd->conns = c;
-    pd->nconns++;
-    metric_gauge_add(pd->m.active, 1);
-    metric_inc(pd->m.connections);
-}
-
-/* policyd_refuse - close a connection over the limit; log at most once a second */
-static void policyd_refuse(struct policyd *pd, int fd, const struct sockaddr_storage *ss)
-{
-    char peer[ADDR_STRLEN + 8];
-    double now = ev_now(pd->loop);
-
-    close(fd);
-    pd->refused++;
-    metric_inc(pd->m.refused);
-    if (now - pd->refuse_logged < 1.0)
-        return;
-    policyd_peer(ss, peer, sizeof(peer));
-    log_warnx("action=refuse peer=%s reason=\"policy_max_connections (%lld) reached\" refused=%lu",
-              peer, (long long)pd->cfg->policy_max_connections, pd->refused);
-    pd->refused = 0;
-    pd->refuse_logged = now;
+    front_opened(&pd->front);
 }
 
 /* policyd_on_accept - serve the accepted socket fd, or refuse it over the limit */
 static void policyd_on_accept(void *ctx, int fd, const struct sockaddr_storage *ss)
 {
     struct policyd *pd = ctx;
+    char peer[ADDR_STRLEN + 8];
 
-    if (pd->nconns >= (size_t)pd->cfg->policy_max_connections)
-        policyd_refuse(pd, fd, ss);
-    else
+    if (front_live(&pd->front) < (size_t)pd->cfg->policy_max_connections) {
         policyd_conn_new(pd, fd, ss);
+        return;
+    }
+    policyd_peer(ss, peer, sizeof(peer));
+    front_refuse(&pd->front, fd, NULL, "peer", peer, "policy_max_connections",
+                 (long long)pd->cfg->policy_max_connections);
 }
 
-/* policyd_drain_cb - the drain deadline passed: close what is left */
-static void policyd_drain_cb(struct ev_loop *loop, ev_timer *w, int revents)
+/* policyd_expire - the drain deadline passed: close what is left */
+static void policyd_expire(void *ctx)
 {
-    struct policyd *pd = POLICYD_OWNER(w, struct policyd, drain_w);
+    struct policyd *pd = ctx;
 
-    (void)loop, (void)revents;
-    log_warnx("action=stop reason=\"drain timeout\" connections=%zu", pd->nconns);
     while (pd->conns != NULL)
         policyd_close(pd->conns);
 }
+
+static const struct front_ops policyd_front_ops = {
+    .param = "policy_listen",
+    .unit = "connections",
+    .drain_timeout = POLICYD_DRAIN_TIMEOUT,
+    .accept = policyd_on_accept,
+    .expire = policyd_expire,
+};
 
 /* policyd_metrics_init - register the policy server's series */
 static void policyd_metrics_init(struct policyd_metrics *m)
@@ -596,21 +513,21 @@ static void policyd_metrics_init(struct policyd_metrics *m)
 struct policyd *policyd_new(struct ev_loop *loop, const struct config *cfg, struct grants *grants)
 {
     struct policyd *pd = xcalloc(1, sizeof(*pd));
+    struct front_metrics fm;
 
     pd->loop = loop;
     pd->grants = grants;
-    pd->refuse_logged = -1e9;
     policyd_metrics_init(&pd->m);
     policyd_set_config(pd, cfg);
-    accept_init(&pd->acceptor, loop, "policy_listen", policyd_on_accept, pd);
-    ev_timer_init(&pd->drain_w, policyd_drain_cb, POLICYD_DRAIN_TIMEOUT, 0.);
+    fm.active = pd->m.active, fm.opened = pd->m.connections, fm.refused = pd->m.refused;
+    front_init(&pd->front, loop, &policyd_front_ops, &fm, pd);
     return pd;
 }
 
 /* policyd_listen - accept connections on the listening socket fd (name for logs) */
 int policyd_listen(struct policyd *pd, int fd, const char *name, char *err, size_t errlen)
 {
-    return accept_add(&pd->acceptor, fd, name, err, errlen);
+    return front_listen(&pd->front, fd, name, err, errlen);
 }
 
 /* policyd_drain - stop accepting, answer what arrived, flush and close; see policyd.h */
@@ -618,17 +535,8 @@ void policyd_drain(struct policyd *pd, policyd_done_fn done, void *ctx)
 {
     struct policyd_conn *c, *next;
 
-    accept_stop(&pd->acceptor);
-    pd->done = done;
-    pd->done_ctx = ctx;
-    pd->draining = 1;
-    if (pd->nconns == 0) {
-        pd->draining = 0;
-        if (done != NULL)
-            done(ctx);
+    if (!front_drain(&pd->front, done, ctx))
         return;
-    }
-    ev_timer_start(pd->loop, &pd->drain_w);
     for (c = pd->conns; c != NULL; c = next) {
         next = c->next;
         /* answer what the kernel already holds, unless output is backed up */
@@ -644,7 +552,7 @@ void policyd_drain(struct policyd *pd, policyd_done_fn done, void *ctx)
 /* policyd_connections - connections open now */
 size_t policyd_connections(const struct policyd *pd)
 {
-    return pd->nconns;
+    return front_live(&pd->front);
 }
 
 /* policyd_free - close every connection and release pd; NULL is allowed */
@@ -652,10 +560,8 @@ void policyd_free(struct policyd *pd)
 {
     if (pd == NULL)
         return;
-    pd->draining = 0;
+    front_free(&pd->front);
     while (pd->conns != NULL)
         policyd_close(pd->conns);
-    ev_timer_stop(pd->loop, &pd->drain_w);
-    accept_free(&pd->acceptor);
     free(pd);
 }

@@ -1,7 +1,8 @@
 /*
- * policyd - the Postfix policy-delegation server: accepts connections on the listening
- * sockets it is given, parses requests with policy_feed, decides RCPT requests with
- * decide() and the grant store, and answers with one of the configured action texts.
+ * policyd - the Postfix policy-delegation server: a front (front.h) on the listening
+ * sockets it is given; it parses requests with policy_feed, decides RCPT requests with
+ * gate_decide (gate.h), logs each with gate_log, and answers with one of the configured
+ * action texts.
  *
  * Each connection has one struct holding its read and write watchers, its idle timer
  * (re-armed with ev_timer_again on every read or write progress), its parser and its
@@ -25,10 +26,10 @@
 #include <ev.h>
 
 #include "shared/config.h"
-#include "smtpgate/accept.h"
+#include "smtpgate/front.h"
 #include "smtpgate/grants.h"
 
-#define POLICYD_MAX_LISTENERS ACCEPT_MAX_LISTENERS
+#define POLICYD_MAX_LISTENERS FRONT_MAX_LISTENERS
 #define POLICYD_ACTION_MAX    512 /* bytes of a configured action text */
 #define POLICYD_READ_CHUNK    65536
 #define POLICYD_DRAIN_TIMEOUT 5.0 /* seconds a stopping server waits for output to flush */

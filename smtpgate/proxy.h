@@ -5,8 +5,9 @@
  *
  * For each client connection on a proxy_listen socket smtpgate opens one connection to
  * proxy_backend (inet:HOST:PORT, inet:[V6]:PORT with numeric addresses, or unix:PATH)
- * and passes the backend's greeting and replies through. Every client command line is
- * parsed (smtpgate/smtp.h) and only its re-serialised form reaches the backend:
+ * and passes the backend's greeting and replies through (the protocol logic is
+ * smtpgate/session.h's; this module is its event-loop shell). Every client command line
+ * is parsed (smtpgate/smtp.h) and only its re-serialised form reaches the backend:
  *
  *   RCPT TO      decided like the policy server does (local_domains, local_networks,
  *                the grant store); local and permit-* are forwarded; reject is answered
@@ -36,7 +37,7 @@
  * LF or a NUL in a command line is answered "500 5.5.2" and the connection is closed.
  *
  * PIPELINING: replies leave in command order, whether they come from the backend or from
- * smtpgate (a queue of at most PROXY_PIPELINE commands per session; beyond it, reading
+ * smtpgate (a queue of at most SESSION_PIPELINE commands per session; beyond it, reading
  * pauses). Commands wait for the backend's reply before the next goes out unless the
  * backend offered PIPELINING in its EHLO reply. DATA and AUTH are synchronisation points.
  *
@@ -61,7 +62,7 @@
  * per client: an IPv4 address, or an IPv6 /64 (PROXY_CLIENT_V6_PREFIX; one host is
  * usually given a whole /64 and can pick any address in it); beyond them "421 4.7.0 Too
  * many connections" and close. proxy_max_recipients forwarded RCPTs per transaction,
- * then "452 4.5.3 Too many recipients". PROXY_MAX_ERRORS errors answered by smtpgate
+ * then "452 4.5.3 Too many recipients". SESSION_MAX_ERRORS errors answered by smtpgate
  * itself in one session (unknown or refused commands, syntax errors, over-long lines,
  * refused or deferred RCPTs, all of which the backend never sees), then "421 4.7.0 Too
  * many errors" and close, logged (as Postfix's smtpd_hard_error_limit). Timeouts:
@@ -98,27 +99,24 @@
 #include <ev.h>
 
 #include "shared/config.h"
-#include "smtpgate/accept.h"
+#include "smtpgate/front.h"
 #include "smtpgate/grants.h"
+#include "smtpgate/session.h"
 
-#define PROXY_MAX_LISTENERS    ACCEPT_MAX_LISTENERS
+#define PROXY_MAX_LISTENERS    FRONT_MAX_LISTENERS
 #define PROXY_BUF              16384 /* bytes of one session buffer */
 #define PROXY_POOL             64    /* free buffers kept for reuse */
-#define PROXY_PIPELINE         100   /* commands waiting for their replies, per session */
 #define PROXY_DRAIN_TIMEOUT    10.0  /* seconds a stopping proxy lets sessions finish */
-#define PROXY_LINGER           2.0   /* seconds a closing session waits for its last reply to go */
-#define PROXY_MAX_ERRORS       20    /* errors smtpgate answers itself per session, then 421 */
 #define PROXY_CLIENT_V6_PREFIX 64    /* bits of an IPv6 address that name one client */
 
 struct proxy; /* opaque */
 
 /* proxy_done_fn - called once a draining proxy has closed its last session */
-typedef void (*proxy_done_fn)(void *ctx);
+typedef front_done_fn proxy_done_fn;
 
 /*
- * proxy_check_config - 0 if cfg's proxy_* settings are usable: proxy_client_identity is
- * known and, when proxy_listen is set, every entry is inet: and proxy_backend parses.
- * -1 and err naming the parameter if not.
+ * proxy_check_config - 0 if cfg's proxy_* settings are usable: when proxy_listen is set,
+ * every entry is inet: and proxy_backend parses. -1 and err naming the parameter if not.
  */
 int proxy_check_config(const struct config *cfg, char *err, size_t errlen);
 /* proxy_new - a proxy on loop deciding under cfg (checked) with grants */

@@ -50,7 +50,8 @@ static const struct smtp_verb_name {
     {"BDAT", 4, SMTP_BDAT},
 };
 
-/* The EHLO extensions that survive smtp_ehlo_filter, by bit in a "seen" mask. */
+/* The EHLO extensions that survive smtp_ehlo_filter, by bit in a "seen" mask (the bits
+ * of enum smtp_ehlo_ext). */
 enum smtp_ext {
     SMTP_EXT_PIPELINING,
     SMTP_EXT_SIZE,
@@ -60,6 +61,12 @@ enum smtp_ext {
     SMTP_EXT_AUTH,
     SMTP_NEXT
 };
+_Static_assert(SMTP_EHLO_PIPELINING == 1u << SMTP_EXT_PIPELINING &&
+                   SMTP_EHLO_SIZE == 1u << SMTP_EXT_SIZE &&
+                   SMTP_EHLO_8BITMIME == 1u << SMTP_EXT_8BITMIME &&
+                   SMTP_EHLO_ENHANCED == 1u << SMTP_EXT_ENHANCED &&
+                   SMTP_EHLO_DSN == 1u << SMTP_EXT_DSN && SMTP_EHLO_AUTH == 1u << SMTP_EXT_AUTH,
+               "smtp_ehlo_filter's result bits are its seen mask");
 
 static const struct smtp_ext_name {
     const char *name;
@@ -578,21 +585,19 @@ void smtp_reply_init(struct smtp_reply *r)
 /* smtp_reply_feed - add one backend line (CRLF removed); see smtp.h */
 int smtp_reply_feed(struct smtp_reply *r, const char *line, size_t len)
 {
-    int code;
+    uint64_t code;
 
     if (r->done || len < 3 || len + 2 > SMTP_REPLY_LINE || len + 2 > SMTP_REPLY_MAX - r->len)
         return -1;
-    if (line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '9' || line[2] < '0' ||
-        line[2] > '9')
+    if (line[0] < '2' || line[0] > '5' || ascii_uint(line, 3, 599, &code) < 0)
         return -1;
     if (len > 3 && line[3] != '-' && line[3] != ' ')
         return -1;
     if (smtp_plain_len(line, len) != len)
         return -1;
-    code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
-    if (r->len > 0 && code != r->code)
+    if (r->len > 0 && (int)code != r->code)
         return -1;
-    r->code = code;
+    r->code = (int)code;
     memcpy(r->text + r->len, line, len);
     memcpy(r->text + r->len + len, "\r\n", 2);
     r->len += len + 2;
@@ -619,11 +624,8 @@ static int smtp_ehlo_params(struct smtp_out *o, enum smtp_ext ext, const char *s
     if (ext == SMTP_EXT_SIZE) {
         if (n == 0)
             return 1;
-        if (n > SMTP_SIZE_DIGITS)
+        if (n > SMTP_SIZE_DIGITS || !ascii_digits(s, n))
             return 0;
-        for (i = 0; i < n; i++)
-            if (s[i] < '0' || s[i] > '9')
-                return 0;
         smtp_put(o, " ", 1);
         smtp_put(o, s, n);
         return 1;
@@ -652,16 +654,15 @@ static int smtp_ehlo_params(struct smtp_out *o, enum smtp_ext ext, const char *s
 }
 
 /* smtp_ehlo_filter - keep only the EHLO extensions the proxy understands; see smtp.h */
-void smtp_ehlo_filter(struct smtp_reply *r, int *auth)
+unsigned smtp_ehlo_filter(struct smtp_reply *r)
 {
     char out[SMTP_REPLY_MAX];
     struct smtp_out o = {out, sizeof(out), 0, 1};
     unsigned seen = 0;
     size_t pos = 0, last = 0;
 
-    *auth = 0;
     if (!r->done || r->code != 250 || r->len == 0)
-        return;
+        return 0;
     while (pos < r->len) {
         const char *line = r->text + pos;
         const char *cr = memchr(line, '\r', r->len - pos);
@@ -671,7 +672,7 @@ void smtp_ehlo_filter(struct smtp_reply *r, int *auth)
         enum smtp_ext ext;
 
         if (linelen < 3 || linelen + 2 > r->len - pos)
-            return; /* not built by smtp_reply_feed: leave it alone */
+            return 0; /* not built by smtp_reply_feed: leave it alone */
         pos += linelen + 2;
         while (n > 0 && s[n - 1] == ' ')
             n--;
@@ -700,7 +701,7 @@ void smtp_ehlo_filter(struct smtp_reply *r, int *auth)
         last = mark;
     }
     if (!o.ok) /* cannot happen: the output is never longer than the input */
-        return;
+        return 0;
     if (o.len == last + 6) {
         /* a last line without text: "250" alone */
         memcpy(out + last + 3, "\r\n", 2);
@@ -710,7 +711,7 @@ void smtp_ehlo_filter(struct smtp_reply *r, int *auth)
     }
     memcpy(r->text, out, o.len);
     r->len = o.len;
-    *auth = (seen >> SMTP_EXT_AUTH) & 1;
+    return seen;
 }
 
 /* smtp_data_init - start scanning a new message (just after the 354 reply) */
@@ -794,11 +795,9 @@ static int smtp_addr_ok(const char *addr, int ipv6)
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)addr[i];
 
-        if (c >= '0' && c <= '9')
+        if (ascii_is_digit(c) || c == '.')
             continue;
-        if (c == '.')
-            continue;
-        if (ipv6 && (c == ':' || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+        if (ipv6 && (c == ':' || ascii_hex(c) >= 0))
             continue;
         return 0;
     }

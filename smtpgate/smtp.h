@@ -130,18 +130,28 @@ void smtp_reply_init(struct smtp_reply *r);
  * proxy then treats the backend as broken.
  */
 int smtp_reply_feed(struct smtp_reply *r, const char *line, size_t len);
+/* The extensions smtp_ehlo_filter keeps, as bits of its result. */
+enum smtp_ehlo_ext {
+    SMTP_EHLO_PIPELINING = 1u << 0,
+    SMTP_EHLO_SIZE = 1u << 1,
+    SMTP_EHLO_8BITMIME = 1u << 2,
+    SMTP_EHLO_ENHANCED = 1u << 3, /* ENHANCEDSTATUSCODES */
+    SMTP_EHLO_DSN = 1u << 4,
+    SMTP_EHLO_AUTH = 1u << 5,
+};
+
 /*
  * smtp_ehlo_filter - rewrite a complete 250 EHLO reply in place, keeping the greeting
  * line and only the extensions the proxy understands (PIPELINING, SIZE, 8BITMIME,
  * ENHANCEDSTATUSCODES, DSN, AUTH); CHUNKING, STARTTLS, XCLIENT, XFORWARD, BINARYMIME,
- * SMTPUTF8 and every unknown keyword are removed. *auth is set to 1 if AUTH was kept.
- * Keywords match case-insensitively as whole words ("AUTH=LOGIN" is dropped); kept
- * lines are written anew: the keyword in upper case, SIZE with its number if it has a
- * valid one, AUTH with its well-formed mechanism names, repeats dropped. Continuation
- * markers are fixed so that the last line is "250 ...". A reply that is not a complete
- * 250 is left as it is (*auth = 0).
+ * SMTPUTF8 and every unknown keyword are removed. Returns the SMTP_EHLO_* bits of the
+ * extensions kept. Keywords match case-insensitively as whole words ("AUTH=LOGIN" is
+ * dropped); kept lines are written anew: the keyword in upper case, SIZE with its number
+ * if it has a valid one, AUTH with its well-formed mechanism names, repeats dropped.
+ * Continuation markers are fixed so that the last line is "250 ...". A reply that is not
+ * a complete 250 is left as it is (0).
  */
-void smtp_ehlo_filter(struct smtp_reply *r, int *auth);
+unsigned smtp_ehlo_filter(struct smtp_reply *r);
 
 /* The DATA scanner: where the message ends, and whether its line ends are all CRLF. */
 enum smtp_data_state {

@@ -21,8 +21,9 @@
  * never stop. SIGTERM and SIGINT stop accepting (the listeners close), let both fronts
  * finish what they received (bounded in time), and exit 0. SIGHUP builds a complete new
  * config, checked as at start-up (but for run_user), and swaps it in for the next request
- * and the next proxy session; open connections stay, and so do the listeners (a changed
- * policy_listen or proxy_listen needs a restart, which is logged).
+ * and the next proxy session; open connections stay, and so do the listeners and the
+ * user (a changed policy_listen, proxy_listen, run_user or metrics_listen needs a restart,
+ * which is logged; the restart column of the parameter table, params.c, says which).
  */
 #include <getopt.h>
 #include <signal.h>
@@ -89,9 +90,9 @@ static void smtpgate_reload_problem(const char *prog, const char *problem)
     log_error("action=reload status=failed reason=\"%s\" (keeping the running config)", problem);
 }
 
-/* smtpgate_config - build a complete config and check it (run_user too if asked: it
- * changes only at a restart), every problem reported to chk; NULL if there was any */
-static struct config *smtpgate_config(const struct cli_config *cc, struct check *chk, int run_user)
+/* smtpgate_config - build a complete config and check it (a reload's chk skips what only
+ * a restart applies), every problem reported to chk; NULL if there was any */
+static struct config *smtpgate_config(const struct cli_config *cc, struct check *chk)
 {
     char err[1024];
     struct config *cfg =
@@ -101,8 +102,7 @@ static struct config *smtpgate_config(const struct cli_config *cc, struct check 
         check_problem(chk, "%s", err);
         return NULL;
     }
-    if (run_user)
-        check_run_user(chk, cfg);
+    check_run_user(chk, cfg);
     smtpgate_start_check(cfg, chk);
     if (chk->problems == 0)
         return cfg;
@@ -117,7 +117,7 @@ static void smtpgate_test(const struct cli_config *cc)
     struct check chk;
 
     check_init(&chk, check_to_stderr, SMTPGATE_PROG);
-    config_free(smtpgate_config(cc, &chk, 1));
+    config_free(smtpgate_config(cc, &chk));
     exit(check_finish(&chk));
 }
 
@@ -198,20 +198,18 @@ static void smtpgate_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
     struct smtpgate *sg = w->data;
     struct config *next;
     struct check chk;
+    size_t i;
 
     (void)loop, (void)revents;
     notify_reloading();
-    check_init(&chk, smtpgate_reload_problem, SMTPGATE_PROG);
-    if ((next = smtpgate_config(&sg->cli, &chk, 0)) == NULL) {
+    check_init_reload(&chk, smtpgate_reload_problem, SMTPGATE_PROG, PARAM_SMTPGATE);
+    if ((next = smtpgate_config(&sg->cli, &chk)) == NULL) {
         notify_reloaded(0);
         return;
     }
-    if (strcmp(config_text(next, "policy_listen"), config_text(sg->cfg, "policy_listen")) != 0)
-        log_warnx("action=reload policy_listen changed: it takes effect at the next restart");
-    if (strcmp(config_text(next, "proxy_listen"), config_text(sg->cfg, "proxy_listen")) != 0)
-        log_warnx("action=reload proxy_listen changed: it takes effect at the next restart");
-    if (strcmp(config_text(next, "metrics_listen"), config_text(sg->cfg, "metrics_listen")) != 0)
-        log_warnx("action=reload metrics_listen changed: it takes effect at the next restart");
+    for (i = 0; config_restart_next(sg->cfg, next, PARAM_SMTPGATE, &i); i++)
+        log_warnx("action=reload %s changed: it takes effect at the next restart",
+                  config_params[i].name);
     if (sg->policyd != NULL)
         policyd_set_config(sg->policyd, next);
     if (sg->proxy != NULL)
@@ -335,7 +333,7 @@ int main(int argc, char **argv)
         smtpgate_test(&sg.cli);
     log_open(SMTPGATE_PROG, !use_syslog, LOG_LEVEL_INFO);
     check_init(&chk, check_to_log, SMTPGATE_PROG);
-    if ((sg.cfg = smtpgate_config(&sg.cli, &chk, 1)) == NULL)
+    if ((sg.cfg = smtpgate_config(&sg.cli, &chk)) == NULL)
         exit(2);
     log_set_level(sg.cfg->log_level);
     if (listen_inherit(err, sizeof(err)) < 0)

@@ -78,6 +78,20 @@ struct packet_frame {
 
 static const uint8_t packet_mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
+/* packet_time - a capture time as microseconds, clamped so that nothing overflows */
+int64_t packet_time(int64_t sec, int64_t usec)
+{
+    if (sec < 0)
+        return 0;
+    if (sec >= PACKET_MAX_SEC)
+        sec = PACKET_MAX_SEC - 1;
+    if (usec < 0)
+        usec = 0;
+    if (usec > 999999)
+        usec = 999999;
+    return sec * 1000000 + usec;
+}
+
 /* packet_be16 - the big-endian 16-bit value at p */
 static uint16_t packet_be16(const uint8_t *p)
 {

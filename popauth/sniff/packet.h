@@ -21,7 +21,8 @@
  * PACKET_MALFORMED. An IP length of 0 in a frame too big for the field (segmentation
  * offload) means "to the end of the frame". An IPv4-mapped IPv6 address comes out as
  * IPv4, like everywhere in the product; an IPv4 address has bytes[4..15] zero.
- * The frame needs no alignment and is never read past caplen.
+ * The frame needs no alignment and is never read past caplen. A frame's capture time is
+ * carried as microseconds since the epoch (packet_time), never read from a clock here.
  */
 #ifndef POPAUTH_PACKET_H
 #define POPAUTH_PACKET_H
@@ -51,6 +52,8 @@
 #define PACKET_URG 0x20
 
 #define PACKET_PROTO_TCP 6 /* struct packet's proto for TCP */
+
+#define PACKET_MAX_SEC 100000000000LL /* capture times are clamped below this (year 5138) */
 
 /* What else the headers carried (struct packet's opts). */
 #define PACKET_OPT_TS     0x01 /* a TCP timestamp option: tsval is set */
@@ -102,6 +105,9 @@ struct packet {
     uint8_t dir;            /* enum packet_dir */
 };
 
+/* packet_time - a capture time (seconds, microseconds) as microseconds since the epoch,
+ * clamped to [0, PACKET_MAX_SEC) so that no input can overflow it */
+int64_t packet_time(int64_t sec, int64_t usec);
 /* packet_link_supported - 1 if dlt is one of the link types above */
 int packet_link_supported(int dlt);
 /*

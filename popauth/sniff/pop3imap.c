@@ -290,12 +290,13 @@ static void pop3imap_name_new(struct pop3imap *s)
     s->name_ok = 0;
 }
 
-/* pop3imap_name_put - append byte c to the user name, '?' if not printable; cut at the max */
+/* pop3imap_name_put - append byte c to the user name, cleaned by ascii_user_byte; cut at
+ * the max */
 static void pop3imap_name_put(struct pop3imap *s, uint8_t c)
 {
     if (s->name == NULL || s->name_len >= POP3IMAP_USER_MAX - 1)
         return;
-    s->name[s->name_len++] = (c > 0x20 && c < 0x7f) ? (char)c : '?';
+    s->name[s->name_len++] = ascii_user_byte(c);
     s->name[s->name_len] = '\0';
 }
 
@@ -781,8 +782,8 @@ static int pop3imap_astring_char(uint8_t c)
  */
 static long pop3imap_literal_at(const uint8_t *p, size_t n, uint64_t *size, int *nonsync, int *big)
 {
-    size_t end, i, k;
-    uint64_t v = 0;
+    size_t end, i;
+    uint64_t v;
 
     *size = 0;
     *nonsync = *big = 0;
@@ -793,7 +794,7 @@ static long pop3imap_literal_at(const uint8_t *p, size_t n, uint64_t *size, int 
         *nonsync = 1;
         end--;
     }
-    for (i = end; i > 0 && p[i - 1] >= '0' && p[i - 1] <= '9'; i--)
+    for (i = end; i > 0 && ascii_is_digit(p[i - 1]); i--)
         ;
     if (i == end || i == 0 || p[i - 1] != '{')
         return -1;
@@ -801,9 +802,8 @@ static long pop3imap_literal_at(const uint8_t *p, size_t n, uint64_t *size, int 
         *big = 1;
         return (long)(i - 1);
     }
-    for (k = i; k < end; k++)
-        v = v * 10 + (uint64_t)(p[k] - '0');
-    *size = v;
+    if (ascii_uint(p + i, end - i, UINT64_MAX, &v) == 0) /* digits, at most LIT_DIGITS */
+        *size = v;
     return (long)(i - 1);
 }
 

@@ -21,7 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -29,9 +29,12 @@
 
 #include "popauth/ingest.h"
 #include "popauth/sniff/packet.h"
+#include "popauth/sniff/pcapfile.h"
+#include "popauth/sniff/ports.h"
 #include "popauth/sniff/sniff.h"
 #include "popauth/sniff/wire.h"
 #include "shared/cidr.h"
+#include "shared/hash.h"
 #include "shared/log.h"
 #include "shared/metrics.h"
 #include "shared/util.h"
@@ -53,19 +56,19 @@ struct sniff {
     struct wire *wire; /* NULL once a file is finished */
     int dlt;
     int live;
-    int failed;              /* a live capture stopped with an error */
-    char *device;            /* interface name or file path */
-    uint8_t *iobuf;          /* file: the read buffer (own) or stdio's (libpcap) */
-    int own;                 /* file: a classic pcap read here, not by libpcap */
-    int fd;                  /* own: the file (libpcap's FILE holds it open) */
-    int eof;                 /* own: the file was read to its end */
-    int pause;               /* own: stop after this packet (the batch is full) */
-    size_t have, pos;        /* own: bytes in iobuf, and where the next record is */
-    off_t offset;            /* own: where the next read of the file starts */
-    struct wire_pcap format; /* own: how the file stores its records */
-    char readerr[160];       /* own: why reading stopped with an error */
-    struct wire_stats seen;  /* what the counters already hold */
-    struct sniff_metrics {   /* the pipeline's totals (the loop's thread writes) */
+    int failed;             /* a live capture stopped with an error */
+    char *device;           /* interface name or file path */
+    uint8_t *iobuf;         /* file: the read buffer (own) or stdio's (libpcap) */
+    int own;                /* file: a classic pcap read here, not by libpcap */
+    int fd;                 /* own: the file (libpcap's FILE holds it open) */
+    int eof;                /* own: the file was read to its end */
+    int pause;              /* own: stop after this packet (the batch is full) */
+    size_t have, pos;       /* own: bytes in iobuf, and where the next record is */
+    off_t offset;           /* own: where the next read of the file starts */
+    struct pcapfile format; /* own: how the file stores its records */
+    char readerr[160];      /* own: why reading stopped with an error */
+    struct wire_stats seen; /* what the counters already hold */
+    struct sniff_metrics {  /* the pipeline's totals (the loop's thread writes) */
         struct metric *packets, *flows, *desynced, *evicted, *dropped, *opaque, *foreign;
         struct metric *tls, *logins;
     } m;                             /* registered at the first sniff_account */
@@ -184,7 +187,7 @@ static void sniff_login(void *ctx, const struct wire_login *wl)
     util_strlcpy(lg.user, wl->user, sizeof(lg.user));
     lg.time = wl->usec / 1000000;
     lg.source = wl->proto == POP3IMAP_POP3 ? SNIFF_SOURCE_POP3 : SNIFF_SOURCE_IMAP;
-    ingest_login(ing, &s->src, &lg); /* it logs the login at debug level */
+    ingest_login(ing, &s->src, &lg, (int64_t)time(NULL)); /* it logs the login at debug level */
     if (ingest_full(ing))
         sniff_break(s); /* the commit failed: read no further until it works */
 }
@@ -207,7 +210,7 @@ static void sniff_packet(u_char *user, const struct pcap_pkthdr *h, const u_char
     struct sniff *s = (struct sniff *)user;
 
     wire_packet(s->wire, bytes, h->caplen, h->len,
-                wire_time((int64_t)h->ts.tv_sec, (int64_t)h->ts.tv_usec));
+                packet_time((int64_t)h->ts.tv_sec, (int64_t)h->ts.tv_usec));
 }
 
 /* sniff_fill - own: move the unread bytes to the front of the buffer and read more after
@@ -243,7 +246,7 @@ static int sniff_fill(struct sniff *s)
  * file, -1 on an error (readerr) */
 static int sniff_own_dispatch(struct sniff *s, int count)
 {
-    struct wire_record rec[SNIFF_RECORDS];
+    struct pcapfile_record rec[SNIFF_RECORDS];
     size_t k, taken, i, at;
     int n = 0, rc = 0;
 
@@ -251,7 +254,7 @@ static int sniff_own_dispatch(struct sniff *s, int count)
     while ((count < 0 || n < count) && !s->pause) {
         /* the complete records in the buffer, up to SNIFF_RECORDS */
         for (k = 0, at = s->pos; k < SNIFF_RECORDS && (count < 0 || n + (int)k < count); k++) {
-            rc = wire_pcap_record(&s->format, s->iobuf + at, s->have - at, &rec[k]);
+            rc = pcapfile_record(&s->format, s->iobuf + at, s->have - at, &rec[k]);
             if (rc <= 0)
                 break;
             at += rec[k].size;
@@ -265,7 +268,7 @@ static int sniff_own_dispatch(struct sniff *s, int count)
         }
         if (rc < 0) {
             snprintf(s->readerr, sizeof(s->readerr),
-                     "a record is longer than %d bytes: the file is corrupt", WIRE_PCAP_MAX_CAPLEN);
+                     "a record is longer than %d bytes: the file is corrupt", PCAPFILE_MAX_CAPLEN);
             return -1;
         }
         if (s->eof) {
@@ -647,11 +650,11 @@ static const struct source_ops sniff_ops = {
 
 /* sniff_new - the part common to both kinds: settings, and the source itself */
 static struct sniff *sniff_new(const char *device, int live, const struct config *cfg,
-                               struct wire_ports *ports, char *err, size_t errlen)
+                               struct ports *ports, char *err, size_t errlen)
 {
     struct sniff *s;
 
-    if (wire_ports_parse(&cfg->sniff_ports, ports, err, errlen) < 0)
+    if (ports_parse(&cfg->sniff_ports, ports, err, errlen) < 0)
         return NULL;
     s = xcalloc(1, sizeof(*s));
     snprintf(s->src.name, sizeof(s->src.name), "sniff:%s%s", live ? "" : "file:", device);
@@ -662,20 +665,9 @@ static struct sniff *sniff_new(const char *device, int live, const struct config
     return s;
 }
 
-/* sniff_seed - a random key for the flow table's hashes, from the kernel; -1 if none */
-static int sniff_seed(uint64_t *seed)
-{
-    ssize_t n;
-
-    do
-        n = getrandom(seed, sizeof(*seed), 0);
-    while (n < 0 && errno == EINTR);
-    return n == (ssize_t)sizeof(*seed) ? 0 : -1;
-}
-
 /* sniff_link - check the handle's link type and build the pipeline for it */
 static int sniff_link(struct sniff *s, const char *param, const struct config *cfg,
-                      const struct wire_ports *ports, char *err, size_t errlen)
+                      const struct ports *ports, char *err, size_t errlen)
 {
     static const struct wire_events events = {
         .login = sniff_login, .desync = sniff_desync, .before_login = sniff_before_login};
@@ -693,7 +685,7 @@ static int sniff_link(struct sniff *s, const char *param, const struct config *c
     limits.max_flows = (size_t)cfg->sniff_max_flows;
     limits.flow_timeout_usec = cfg->sniff_flow_timeout * 1000000;
     limits.max_line = (size_t)cfg->sniff_max_line;
-    if (sniff_seed(&limits.seed) < 0)
+    if (hash_seed(&limits.seed) < 0)
         return util_seterr(err, errlen, "%s: %s: cannot draw a random seed: %s", param, s->device,
                            strerror(errno));
     s->wire = wire_new(s->dlt, ports, &limits, &s->hosts, &events, s);
@@ -701,12 +693,12 @@ static int sniff_link(struct sniff *s, const char *param, const struct config *c
 }
 
 /* sniff_filter - compile the sniff_ports filter and set it on a live handle */
-static int sniff_filter(struct sniff *s, const struct wire_ports *ports, char *err, size_t errlen)
+static int sniff_filter(struct sniff *s, const struct ports *ports, char *err, size_t errlen)
 {
-    char core[WIRE_FILTER_MAX], text[WIRE_FILTER_MAX + 32];
+    char core[PORTS_FILTER_MAX], text[PORTS_FILTER_MAX + 32];
     struct bpf_program prog;
 
-    if (wire_filter(ports, s->dlt, core, sizeof(core)) < 0)
+    if (ports_filter(ports, s->dlt, core, sizeof(core)) < 0)
         return util_seterr(err, errlen, "sniff_ports: the capture filter is too long");
     if (s->ifindex != 0) /* captured through "any": this interface's packets only */
         snprintf(text, sizeof(text), "ifindex %u and (%s)", s->ifindex, core);
@@ -789,7 +781,7 @@ struct source *sniff_interface_new(const char *ifname, const struct config *cfg,
                                    size_t errlen)
 {
     char errbuf[PCAP_ERRBUF_SIZE] = "";
-    struct wire_ports ports;
+    struct ports ports;
     struct sniff *s;
     int any;
 
@@ -834,8 +826,8 @@ fail:
 struct source *sniff_file_new(const char *path, const struct config *cfg, char *err, size_t errlen)
 {
     char errbuf[PCAP_ERRBUF_SIZE] = "";
-    uint8_t head[WIRE_PCAP_HEADER];
-    struct wire_ports ports;
+    uint8_t head[PCAPFILE_HEADER];
+    struct ports ports;
     struct sniff *s;
     FILE *fp;
     int snap;
@@ -853,7 +845,7 @@ struct source *sniff_file_new(const char *path, const struct config *cfg, char *
     s->fd = fileno(fp);
     s->iobuf = xmalloc(SNIFF_FILE_BUFFER);
     s->own = pread(s->fd, head, sizeof(head), 0) == (ssize_t)sizeof(head) &&
-             wire_pcap_header(head, sizeof(head), &s->format) == 0;
+             pcapfile_header(head, sizeof(head), &s->format) == 0;
     if (!s->own) /* glibc ignores the size without a buffer */
         setvbuf(fp, (char *)s->iobuf, _IOFBF, SNIFF_FILE_BUFFER);
     if ((s->pcap = pcap_fopen_offline(fp, errbuf)) == NULL) {
@@ -867,8 +859,8 @@ struct source *sniff_file_new(const char *path, const struct config *cfg, char *
     if (s->own) {
         snap = pcap_snapshot(s->pcap);
         s->format.snaplen =
-            snap > 0 && snap < WIRE_PCAP_MAX_CAPLEN ? (uint32_t)snap : WIRE_PCAP_MAX_CAPLEN;
-        s->offset = WIRE_PCAP_HEADER;
+            snap > 0 && snap < PCAPFILE_MAX_CAPLEN ? (uint32_t)snap : PCAPFILE_MAX_CAPLEN;
+        s->offset = PCAPFILE_HEADER;
         (void)posix_fadvise(s->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     }
     return &s->src;

@@ -16,7 +16,7 @@
  * The capture handle is opened when the source is created, which popauth does before it
  * drops root (run_user); start only adds watchers. Live handles: snapshot length 65535,
  * promiscuous as sniff_promiscuous, immediate delivery, a 4 MiB kernel buffer, non-
- * blocking, and a BPF filter built from sniff_ports (wire_filter). An interface is
+ * blocking, and a BPF filter built from sniff_ports (ports_filter). An interface is
  * captured through the "any" device as Linux cooked v2, with "ifindex N" in the filter,
  * so that each packet says whether it arrived or left (libpcap has no cooked mode on an
  * Ethernet device); a loopback interface (all its packets are this host's) and any
@@ -30,7 +30,7 @@
  * daemon once, at start, in batches between commits, after which the source is finished
  * and its conversations are forgotten. libpcap opens every file and checks its header; a
  * classic pcap file (as tcpdump -w writes it) is then read here, in large reads into one
- * buffer, by libpcap's rules (wire_pcap_record), and its frames are handed to the
+ * buffer, by libpcap's rules (pcapfile.h), and its frames are handed to the
  * pipeline in groups (wire_packets); pcapng and older formats are read by libpcap. A
  * file that ends inside a record, or holds a record longer than libpcap accepts, is read
  * up to there and reported as a read error. A link type the decoder does not know is a

@@ -4,7 +4,7 @@
  * Table: flows live in chunks of TCPFLOW_CHUNK, allocated as the table fills and reused
  * through a free list, so a steady stream of conversations allocates nothing. They are
  * found through a power-of-two array of bucket chains (at least one bucket per flow)
- * indexed by a multiply-xor hash of the 4-tuple, salted per table. Each flow is on one
+ * indexed by a keyed hash of the 4-tuple (shared/hash.h). Each flow is on one
  * of two lists in order of last activity: "followed" (conversations still being
  * reassembled) and "done" (desynchronised, stopped by the handler or ignored, kept until
  * they end so that their later packets are not taken for a new conversation). Eviction
@@ -72,6 +72,7 @@
 #include <string.h>
 
 #include "popauth/sniff/tcpflow.h"
+#include "shared/hash.h"
 #include "shared/util.h"
 
 #define TCPFLOW_CHUNK 1024 /* flows allocated at a time */
@@ -156,8 +157,7 @@ struct tcpflow_table {
     struct tcpflow_handler h;
     void *ctx;
     int64_t timeout;
-    uint64_t salt;
-    uint64_t seed; /* keys the retransmission hashes */
+    uint64_t seed; /* keys the bucket and retransmission hashes */
     struct tcpflow **buckets;
     size_t mask; /* buckets - 1 */
     struct tcpflow **chunks;
@@ -170,101 +170,6 @@ struct tcpflow_table {
     struct tcpflow_stats stats;
 };
 
-/* tcpflow_load64 - the 8 bytes at p as a host-order integer (no alignment needed) */
-static inline uint64_t tcpflow_load64(const uint8_t *p)
-{
-    uint64_t v;
-
-    memcpy(&v, p, sizeof(v));
-    return v;
-}
-
-/* tcpflow_load32 - the 4 bytes at p as a host-order integer */
-static inline uint32_t tcpflow_load32(const uint8_t *p)
-{
-    uint32_t v;
-
-    memcpy(&v, p, sizeof(v));
-    return v;
-}
-
-#define TCPFLOW_P1 0x2d358dccaa6c78a5ULL
-#define TCPFLOW_P2 0x8bb84b93962eacc9ULL
-#define TCPFLOW_P3 0x4b33a62ed433d4a3ULL
-#define TCPFLOW_P4 0x4d5a2da51de1aa47ULL
-#define TCPFLOW_P5 0x9e3779b97f4a7c15ULL
-
-/*
- * tcpflow_mum - multiply a and b to 128 bits and fold each half into them (keeping the
- * inputs, so that a zero factor does not wipe out the state)
- */
-static inline void tcpflow_mum(uint64_t *a, uint64_t *b)
-{
-    unsigned __int128 r = (unsigned __int128)*a * *b;
-
-    *a ^= (uint64_t)r;
-    *b ^= (uint64_t)(r >> 64);
-}
-
-/* tcpflow_mix - a and b multiplied and folded into 64 bits */
-static inline uint64_t tcpflow_mix(uint64_t a, uint64_t b)
-{
-    tcpflow_mum(&a, &b);
-    return a ^ b;
-}
-
-/*
- * tcpflow_hash_bytes - a 64-bit hash of n bytes keyed by seed: the wyhash construction
- * (public domain), one 64x64->128-bit multiply per 16 bytes in three independent lanes,
- * so that hashing a full-sized segment costs about as much as copying it
- */
-static uint64_t tcpflow_hash_bytes(uint64_t seed, const uint8_t *p, size_t n)
-{
-    uint64_t a, b;
-
-    if (n <= 16) {
-        if (n >= 4) {
-            size_t mid = (n >> 3) << 2;
-
-            a = (uint64_t)tcpflow_load32(p) << 32 | tcpflow_load32(p + mid);
-            b = (uint64_t)tcpflow_load32(p + n - 4) << 32 | tcpflow_load32(p + n - 4 - mid);
-        } else if (n > 0) {
-            a = (uint64_t)p[0] << 16 | (uint64_t)p[n >> 1] << 8 | p[n - 1];
-            b = 0;
-        } else {
-            a = b = 0;
-        }
-    } else {
-        size_t i = n;
-
-        if (i >= 48) {
-            uint64_t see1 = seed, see2 = seed;
-
-            do {
-                seed = tcpflow_mix(tcpflow_load64(p) ^ TCPFLOW_P2, tcpflow_load64(p + 8) ^ seed);
-                see1 =
-                    tcpflow_mix(tcpflow_load64(p + 16) ^ TCPFLOW_P3, tcpflow_load64(p + 24) ^ see1);
-                see2 =
-                    tcpflow_mix(tcpflow_load64(p + 32) ^ TCPFLOW_P4, tcpflow_load64(p + 40) ^ see2);
-                p += 48;
-                i -= 48;
-            } while (i >= 48);
-            seed ^= see1 ^ see2;
-        }
-        while (i > 16) {
-            seed = tcpflow_mix(tcpflow_load64(p) ^ TCPFLOW_P2, tcpflow_load64(p + 8) ^ seed);
-            i -= 16;
-            p += 16;
-        }
-        a = tcpflow_load64(p + i - 16);
-        b = tcpflow_load64(p + i - 8);
-    }
-    a ^= TCPFLOW_P2;
-    b ^= seed;
-    tcpflow_mum(&a, &b);
-    return tcpflow_mix(a ^ TCPFLOW_P1 ^ n, b ^ TCPFLOW_P2);
-}
-
 /* tcpflow_key_make - the lookup key of p sent by side: client, server, ports, family */
 static void tcpflow_key_make(const struct packet *p, enum tcpflow_side side, uint64_t key[5])
 {
@@ -273,23 +178,18 @@ static void tcpflow_key_make(const struct packet *p, enum tcpflow_side side, uin
     uint16_t cport = side == TCPFLOW_CLIENT ? p->sport : p->dport;
     uint16_t sport = side == TCPFLOW_CLIENT ? p->dport : p->sport;
 
-    key[0] = tcpflow_load64(c->bytes);
-    key[1] = tcpflow_load64(c->bytes + 8);
-    key[2] = tcpflow_load64(s->bytes);
-    key[3] = tcpflow_load64(s->bytes + 8);
+    key[0] = hash_load64(c->bytes);
+    key[1] = hash_load64(c->bytes + 8);
+    key[2] = hash_load64(s->bytes);
+    key[3] = hash_load64(s->bytes + 8);
     key[4] = (uint64_t)cport | (uint64_t)sport << 16 | (uint64_t)(c->family & 0xffff) << 32 |
              (uint64_t)(s->family & 0xffff) << 48;
 }
 
-/* tcpflow_key_hash - the bucket hash of a key */
-static uint32_t tcpflow_key_hash(const struct tcpflow_table *t, const uint64_t key[5])
+/* tcpflow_key_hash - the bucket hash of a key, keyed by the table's seed */
+static inline uint32_t tcpflow_key_hash(const struct tcpflow_table *t, const uint64_t key[5])
 {
-    uint64_t h = ((key[0] ^ t->salt) * TCPFLOW_P1) ^ (key[1] * TCPFLOW_P2) ^ (key[2] * TCPFLOW_P3) ^
-                 (key[3] * TCPFLOW_P4) ^ ((key[4] + t->salt) * TCPFLOW_P5);
-
-    h ^= h >> 29;
-    h *= TCPFLOW_P1;
-    return (uint32_t)(h ^ h >> 32);
+    return (uint32_t)hash_words(t->seed, key, 5);
 }
 
 /* tcpflow_key_equal - 1 if two keys are the same 4-tuple */
@@ -535,7 +435,7 @@ static inline void tcpflow_recent_add(const struct tcpflow_table *t, struct tcpf
     d->recent_seq[i] = seq;
     if (len <= UINT16_MAX) {
         d->recent_len[i] = (uint16_t)len;
-        d->recent_hash[i] = tcpflow_hash_bytes(t->seed, bytes, len);
+        d->recent_hash[i] = hash_bytes(t->seed, bytes, len);
     } else {
         d->recent_len[i] = 0; /* not recorded: a retransmission of it desynchronises */
     }
@@ -562,7 +462,7 @@ static int tcpflow_recent_match(const struct tcpflow_table *t, const struct tcpf
 
         if (piece == 0 || d->recent_seq[i] != (uint32_t)(seq + covered) || piece > len - covered)
             return 0;
-        if (tcpflow_hash_bytes(t->seed, bytes + covered, piece) != d->recent_hash[i])
+        if (hash_bytes(t->seed, bytes + covered, piece) != d->recent_hash[i])
             return 0;
         covered += piece;
         if (covered == len)
@@ -1024,8 +924,7 @@ struct tcpflow_table *tcpflow_new(size_t max_flows, int64_t timeout_usec, uint64
     t->ctx = ctx;
     t->timeout = timeout_usec;
     t->max_flows = max_flows;
-    t->seed = tcpflow_mix(seed ^ TCPFLOW_P5, TCPFLOW_P4);
-    t->salt = ((uint64_t)(uintptr_t)t * TCPFLOW_P3) ^ tcpflow_mix(seed, TCPFLOW_P2); /* per run */
+    t->seed = seed;
     t->buckets = xcalloc(buckets, sizeof(*t->buckets));
     t->mask = buckets - 1;
     t->chunks = xcalloc((max_flows + TCPFLOW_CHUNK - 1) / TCPFLOW_CHUNK, sizeof(*t->chunks));

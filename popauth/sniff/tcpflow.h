@@ -124,7 +124,8 @@ struct tcpflow_table; /* opaque */
 /*
  * tcpflow_new - a table of at most max_flows conversations (memory grows with use, up
  * to about 280 bytes a flow plus 8 a bucket), idle timeout in usec; seed keys the
- * retransmission hashes and the bucket hash (random per process: see sniff.c)
+ * retransmission hashes and the bucket hash (shared/hash.h; sniff.c draws it with
+ * hash_seed for each capture)
  */
 struct tcpflow_table *tcpflow_new(size_t max_flows, int64_t timeout_usec, uint64_t seed,
                                   const struct tcpflow_handler *handler, void *ctx);

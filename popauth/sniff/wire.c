@@ -8,14 +8,13 @@
  * made when it opens. A detector that is done with (login, desync, TLS) is cleared and
  * its buffers released at once; the allocation goes when the flow table ends the flow.
  */
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
+#include "popauth/sniff/frag.h"
 #include "popauth/sniff/packet.h"
 #include "popauth/sniff/wire.h"
+#include "shared/hash.h"
 #include "shared/util.h"
 
 _Static_assert((int)POP3IMAP_CLIENT == (int)TCPFLOW_CLIENT &&
@@ -51,8 +50,7 @@ struct wire {
     int64_t next_expire;           /* capture time of the next sweep */
     int paused;                    /* wire_pause was called during wire_packets */
     struct wire_stats stats;       /* flows is filled in by wire_stats */
-    uint64_t salt;                 /* keys the fragment table's hash */
-    int64_t frag[WIRE_FRAG_SLOTS]; /* per address pair: last TCP fragment's time + 1, or 0 */
+    struct frag *frag;             /* the last TCP fragment per address pair */
     char user[POP3IMAP_USER_MAX];  /* the user name of the login being reported */
     uint64_t port_set[65536 / 64]; /* a bit per sniffed port: checked for every segment */
     uint8_t port_proto[65536];     /* 0: not sniffed; else 1 + enum pop3imap_proto */
@@ -66,252 +64,6 @@ static void wire_finish(struct wire *w, struct wire_flow *f)
     w->stats.buffered -= f->held;
     f->held = 0;
     f->live = 0;
-}
-
-/* wire_addr_hash - a 64-bit hash of one address */
-static uint64_t wire_addr_hash(const struct addr *a)
-{
-    uint64_t x0, x1, h;
-
-    memcpy(&x0, a->bytes, sizeof(x0));
-    memcpy(&x1, a->bytes + 8, sizeof(x1));
-    h = (x0 ^ 0x9e3779b97f4a7c15ULL) * 0xbf58476d1ce4e5b9ULL;
-    h ^= (x1 + (uint64_t)(unsigned)a->family) * 0x94d049bb133111ebULL;
-    h ^= h >> 31;
-    h *= 0xd6e8feb86659fd93ULL;
-    return h ^ h >> 32;
-}
-
-/* wire_frag_slot - the fragment table slot of the unordered address pair a, b */
-static size_t wire_frag_slot(const struct wire *w, const struct addr *a, const struct addr *b)
-{
-    uint64_t h = (wire_addr_hash(a) + wire_addr_hash(b)) ^ w->salt; /* either order */
-
-    h *= 0x9e3779b97f4a7c15ULL;
-    return (size_t)(h >> 32) % WIRE_FRAG_SLOTS;
-}
-
-/* wire_frag_note - an IP fragment p was captured at usec: remember it if it may be TCP */
-static void wire_frag_note(struct wire *w, const struct packet *p, int64_t usec)
-{
-    int64_t *slot;
-
-    if (p->proto != PACKET_PROTO_TCP)
-        return;
-    slot = &w->frag[wire_frag_slot(w, &p->src, &p->dst)];
-    if (usec + 1 > *slot) /* capture times may step back: keep the latest */
-        *slot = usec + 1;
-}
-
-/* wire_frag_since - 1 if a TCP fragment between f's addresses was seen since its start */
-static int wire_frag_since(const struct wire *w, const struct wire_flow *f)
-{
-    return w->frag[wire_frag_slot(w, &f->client, &f->server)] > f->start;
-}
-
-/* wire_ports_entry - parse one "proto:port" entry; -1 if it is not one */
-static int wire_ports_entry(const char *s, enum pop3imap_proto *proto, uint16_t *port)
-{
-    const char *colon = strchr(s, ':'), *p;
-    unsigned long n = 0;
-
-    if (colon == NULL)
-        return -1;
-    if (colon - s == 4 && strncasecmp(s, "pop3", 4) == 0)
-        *proto = POP3IMAP_POP3;
-    else if (colon - s == 4 && strncasecmp(s, "imap", 4) == 0)
-        *proto = POP3IMAP_IMAP;
-    else
-        return -1;
-    p = colon + 1;
-    if (*p < '1' || *p > '9')
-        return -1;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        n = n * 10 + (unsigned long)(*p - '0');
-        if (n > 65535)
-            return -1;
-    }
-    if (*p != '\0')
-        return -1;
-    *port = (uint16_t)n;
-    return 0;
-}
-
-/* wire_ports_parse - the sniff_ports list into out; -1 and err naming the entry */
-int wire_ports_parse(const struct strlist *list, struct wire_ports *out, char *err, size_t errlen)
-{
-    size_t i, j;
-
-    memset(out, 0, sizeof(*out));
-    if (list->count == 0)
-        return util_seterr(err, errlen, "sniff_ports: no ports (want pop3:PORT and/or imap:PORT)");
-    if (list->count > WIRE_MAX_PORTS)
-        return util_seterr(err, errlen, "sniff_ports: more than %d entries", WIRE_MAX_PORTS);
-    for (i = 0; i < list->count; i++) {
-        enum pop3imap_proto proto;
-        uint16_t port;
-        char shown[80];
-
-        util_printable(list->items[i], strlen(list->items[i]), shown, sizeof(shown));
-        if (wire_ports_entry(list->items[i], &proto, &port) < 0)
-            return util_seterr(err, errlen,
-                               "sniff_ports: bad entry '%s' (want pop3:PORT or imap:PORT, "
-                               "PORT 1-65535)",
-                               shown);
-        for (j = 0; j < out->count; j++)
-            if (out->port[j] == port)
-                return util_seterr(err, errlen, "sniff_ports: port %u is listed twice ('%s')",
-                                   (unsigned)port, shown);
-        out->port[out->count] = port;
-        out->proto[out->count] = proto;
-        out->count++;
-    }
-    return 0;
-}
-
-/* wire_append - append formatted text to buf[*off], bounded by len; -1 if it does not fit */
-static int wire_append(char *buf, size_t len, size_t *off, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int wire_append(char *buf, size_t len, size_t *off, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (*off >= len)
-        return -1;
-    va_start(ap, fmt);
-    n = vsnprintf(buf + *off, len - *off, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= len - *off)
-        return -1;
-    *off += (size_t)n;
-    return 0;
-}
-
-/* wire_filter_core - TCP on the ports, IPv4 fragments, IPv6 with extension headers */
-static int wire_filter_core(const struct wire_ports *ports, char *buf, size_t len, size_t *off)
-{
-    size_t i;
-
-    for (i = 0; i < ports->count; i++)
-        if (wire_append(buf, len, off, "%stcp port %u", i ? " or " : "", (unsigned)ports->port[i]) <
-            0)
-            return -1;
-    /* fragments (MF set or an offset) and the IPv6 headers packet.c skips or counts:
-     * hop-by-hop (0), routing (43), fragment (44), destination options (60) */
-    return wire_append(buf, len, off,
-                       " or (ip[6:2] & 0x3fff != 0) or (ip6 and (ip6[6] == 0 or ip6[6] == 43 or "
-                       "ip6[6] == 44 or ip6[6] == 60))");
-}
-
-/* wire_filter - the capture filter expression for ports on link type dlt */
-int wire_filter(const struct wire_ports *ports, int dlt, char *buf, size_t len)
-{
-    size_t off = 0;
-
-    if (len == 0)
-        return -1;
-    buf[0] = '\0';
-    if (wire_filter_core(ports, buf, len, &off) < 0)
-        return -1;
-    if (dlt != PACKET_DLT_EN10MB)
-        return 0;
-    /* "vlan" moves every later offset by one tag, so the tagged forms come last */
-    if (wire_append(buf, len, &off, " or (vlan and (") < 0 ||
-        wire_filter_core(ports, buf, len, &off) < 0 ||
-        wire_append(buf, len, &off, " or (vlan and (") < 0 ||
-        wire_filter_core(ports, buf, len, &off) < 0 || wire_append(buf, len, &off, "))))") < 0)
-        return -1;
-    return 0;
-}
-
-/* wire_time - a capture time as microseconds, clamped so that nothing overflows */
-int64_t wire_time(int64_t sec, int64_t usec)
-{
-    if (sec < 0)
-        return 0;
-    if (sec >= WIRE_MAX_SEC)
-        sec = WIRE_MAX_SEC - 1;
-    if (usec < 0)
-        usec = 0;
-    if (usec > 999999)
-        usec = 999999;
-    return sec * 1000000 + usec;
-}
-
-/* wire_get32 - the 32-bit value at p, in the file's byte order */
-static uint32_t wire_get32(const uint8_t *p, int swapped)
-{
-    uint32_t v;
-
-    memcpy(&v, p, sizeof(v));
-    return swapped ? __builtin_bswap32(v) : v;
-}
-
-/* wire_get16 - the 16-bit value at p, in the file's byte order */
-static uint16_t wire_get16(const uint8_t *p, int swapped)
-{
-    uint16_t v;
-
-    memcpy(&v, p, sizeof(v));
-    return swapped ? __builtin_bswap16(v) : v;
-}
-
-/* wire_pcap_header - recognise a classic pcap file of format 2.4 */
-int wire_pcap_header(const uint8_t *hdr, size_t len, struct wire_pcap *out)
-{
-    static const uint32_t magic[2] = {0xa1b2c3d4, 0xa1b23c4d}; /* micro-, nanoseconds */
-    uint32_t m;
-    int swapped, k;
-
-    if (len < WIRE_PCAP_HEADER)
-        return -1;
-    for (swapped = 0; swapped < 2; swapped++) {
-        m = wire_get32(hdr, swapped);
-        for (k = 0; k < 2; k++) {
-            if (m != magic[k])
-                continue;
-            if (wire_get16(hdr + 4, swapped) != 2 || wire_get16(hdr + 6, swapped) != 4)
-                return -1; /* another version: libpcap knows its quirks */
-            out->swapped = swapped;
-            out->nsec = k == 1;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-/* wire_pcap_record - one record of a classic pcap file; see wire.h */
-int wire_pcap_record(const struct wire_pcap *pc, const uint8_t *buf, size_t len,
-                     struct wire_record *out)
-{
-    uint32_t sec, frac, caplen;
-    int64_t s64, f64;
-
-    if (len < WIRE_PCAP_RECORD)
-        return 0;
-    caplen = wire_get32(buf + 8, pc->swapped);
-    if (caplen > WIRE_PCAP_MAX_CAPLEN)
-        return -1;
-    if (len - WIRE_PCAP_RECORD < caplen)
-        return 0;
-    sec = wire_get32(buf, pc->swapped);
-    frac = wire_get32(buf + 4, pc->swapped);
-    if (pc->swapped) { /* libpcap: unsigned in a swapped file, signed in a native one */
-        s64 = sec;
-        f64 = frac;
-    } else {
-        s64 = (int32_t)sec;
-        f64 = (int32_t)frac;
-    }
-    if (pc->nsec)
-        f64 /= 1000;
-    out->frame = buf + WIRE_PCAP_RECORD;
-    out->caplen = caplen < pc->snaplen ? caplen : pc->snaplen;
-    out->wirelen = wire_get32(buf + 12, pc->swapped);
-    out->usec = wire_time(s64, f64);
-    out->size = WIRE_PCAP_RECORD + (size_t)caplen;
-    return 1;
 }
 
 /* wire_lost - a conversation lost track: count it and tell the owner */
@@ -378,7 +130,7 @@ static int wire_data(void *ctx, void *user, enum tcpflow_side side, const uint8_
     case POP3IMAP_LOGIN: /* the session cannot log in again: the rest is not read */
         if (w->events.before_login != NULL)
             w->events.before_login(w->ctx);
-        if (wire_frag_since(w, f)) {
+        if (frag_since(w->frag, &f->client, &f->server, f->start)) {
             wire_lost(w, f,
                       "IP fragments or opaque packets between the hosts during the "
                       "conversation");
@@ -436,7 +188,7 @@ static const struct tcpflow_handler wire_handler = {
 };
 
 /* wire_new - a pipeline for frames of link type dlt */
-struct wire *wire_new(int dlt, const struct wire_ports *ports, const struct wire_limits *limits,
+struct wire *wire_new(int dlt, const struct ports *ports, const struct wire_limits *limits,
                       const struct wire_hosts *hosts, const struct wire_events *events, void *ctx)
 {
     struct wire *w = xcalloc(1, sizeof(*w));
@@ -452,7 +204,7 @@ struct wire *wire_new(int dlt, const struct wire_ports *ports, const struct wire
         w->port_proto[ports->port[i]] = (uint8_t)(1 + ports->proto[i]);
         w->port_set[ports->port[i] / 64] |= 1ULL << (ports->port[i] % 64);
     }
-    w->salt = limits->seed;
+    w->frag = frag_new(hash_mix(limits->seed ^ HASH_P3, HASH_P5)); /* a key of its own */
     w->flows =
         tcpflow_new(limits->max_flows, limits->flow_timeout_usec, limits->seed, &wire_handler, w);
     return w;
@@ -523,6 +275,14 @@ static enum wire_class wire_classify(const struct wire *w, const uint8_t *frame,
     return WIRE_SEGMENT;
 }
 
+/* wire_frag_note - an IP fragment or opaque packet p was captured at usec: remember it
+ * if it may be TCP */
+static void wire_frag_note(struct wire *w, const struct packet *p, int64_t usec)
+{
+    if (p->proto == PACKET_PROTO_TCP)
+        frag_note(w->frag, &p->src, &p->dst, usec);
+}
+
 /* wire_take - count a classified frame, and follow it if it is a segment */
 static void wire_take(struct wire *w, enum wire_class cls, const struct packet *p,
                       enum tcpflow_side side, int64_t usec)
@@ -579,7 +339,7 @@ struct wire_ahead {
  * its turn; the load of the flow the bucket leads to half-way there: the flow table is
  * far larger than the caches, and this way its loads overlap with other frames' work.
  */
-size_t wire_packets(struct wire *w, const struct wire_record *rec, size_t n)
+size_t wire_packets(struct wire *w, const struct pcapfile_record *rec, size_t n)
 {
     struct wire_ahead ring[WIRE_AHEAD];
     size_t i;
@@ -639,5 +399,6 @@ void wire_free(struct wire *w)
     if (w == NULL)
         return;
     tcpflow_free(w->flows);
+    frag_free(w->frag);
     free(w);
 }

@@ -4,32 +4,25 @@
  * frames through it, so they exercise the same code.
  *
  * Each frame is decoded (packet.h); a TCP segment is kept only if one of its ports is in
- * sniff_ports, and the side that sent it is told by that port: to the port, the client;
- * from it, the server. Kept segments go to a flow table (tcpflow.h) whose conversations
- * each own a login detector (pop3imap.h) for the protocol of their server port; every
- * in-order byte is fed to it. A confirmed login is handed to the owner's login callback
- * with the client address and the capture time, and the conversation is followed no
- * further (it cannot log in twice); a conversation that loses track is reported to the
- * desync callback and followed no further, and one that switches to TLS is dropped
- * quietly. A conversation no longer followed keeps its flow table entry and its
- * address (for its stray packets) until it ends, but its detector is cleared and its
+ * sniff_ports (ports.h), and the side that sent it is told by that port: to the port, the
+ * client; from it, the server. Kept segments go to a flow table (tcpflow.h) whose
+ * conversations each own a login detector (pop3imap.h) for the protocol of their server
+ * port; every in-order byte is fed to it. A confirmed login is handed to the owner's
+ * login callback with the client address and the capture time, and the conversation is
+ * followed no further (it cannot log in twice); a conversation that loses track is
+ * reported to the desync callback and followed no further, and one that switches to TLS
+ * is dropped quietly. A conversation no longer followed keeps its flow table entry and
+ * its address (for its stray packets) until it ends, but its detector is cleared and its
  * buffers released at once. Idle conversations are swept at most once per
- * WIRE_EXPIRE_USEC of capture time, from wire_packet, or by the owner (wire_expire)
- * when no packets come.
+ * WIRE_EXPIRE_USEC of capture time, from wire_packet, or by the owner (wire_expire) when
+ * no packets come.
  *
  * Two things a server sees that the flow table cannot follow make a conversation give
  * up (desync, counted) rather than guess:
- *   - IP fragments. The server's stack reassembles them; this pipeline does not, so a
- *     segment sent in fragments would be seen by the server only, and a different copy
- *     at the same sequence numbers sent whole by the sniffer only. The capture time of
- *     the last fragment that carries (or may carry) TCP is kept per unordered address
- *     pair, in a table of WIRE_FRAG_SLOTS slots hashed by the pair (pairs that share a
- *     slot share their time: a collision refuses more, never less). A login confirmed
- *     on a conversation between two addresses with such a fragment at or after the
- *     conversation's first packet is refused. Fragments are rare where path MTU
- *     discovery works (TCP sets DF), so this costs real logins next to nothing. Opaque
- *     packets (packet.h: IPsec, IPv6 header chains past the decoder's limit) count as
- *     such fragments: the server may read a copy of the bytes in them.
+ *   - IP fragments. The server's stack reassembles them; this pipeline does not. A
+ *     login confirmed on a conversation between two addresses with a fragment that
+ *     carries (or may carry) TCP, or an opaque packet, at or after the conversation's
+ *     first packet is refused (frag.h).
  *   - Memory. Every detector may hold a partial line of up to max_line bytes per side;
  *     all of them together may hold WIRE_BUFFER_BUDGET bytes (checked after each feed,
  *     so the peak is the budget plus one line). A conversation whose buffers would take
@@ -37,7 +30,7 @@
  *     memory is thus bounded by: flow table (about 260 bytes a flow, 8 a bucket),
  *     detector state (WIRE_FLOW_HEAD + pop3imap_size, under 450 bytes a conversation),
  *     out-of-order segments (TCPFLOW_OOO_TABLE_BYTES), detector buffers
- *     (WIRE_BUFFER_BUDGET + max_line) and this fragment table (32 KiB).
+ *     (WIRE_BUFFER_BUDGET + max_line) and the fragment table (frag.h: 32 KiB).
  *
  * Whose conversations count (wire_set_hosts): only those whose server address is in
  * sniff_servers are followed; the others are counted (foreign) and never opened, so a
@@ -55,10 +48,8 @@
  *     may have been a copy of its bytes that the server read and the sniffer did not.
  *     The owner is asked to look just before each login is reported (before_login).
  *
- * The capture filter (wire_filter) only lets through what may matter: TCP on the
- * sniffed ports, IP fragments and IPv6 packets with extension headers (so that they
- * are decoded and counted), and on Ethernet the same inside one or two VLAN tags. The
- * exact port check is the one made here, after decoding.
+ * The capture filter (ports.h) lets through more than the sniffed ports; the exact
+ * port check is the one made here, after decoding.
  *
  * Times are microseconds since the epoch given by the caller, never read here.
  * Ownership: wire_new allocates; wire_free ends every conversation and releases all.
@@ -70,31 +61,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "popauth/sniff/pcapfile.h"
 #include "popauth/sniff/pop3imap.h"
+#include "popauth/sniff/ports.h"
 #include "popauth/sniff/tcpflow.h"
 #include "shared/addr.h"
 #include "shared/cidr.h"
-#include "shared/config.h"
 
-#define WIRE_MAX_PORTS     32             /* entries in sniff_ports */
-#define WIRE_FILTER_MAX    8192           /* bytes of a capture filter expression, NUL included */
-#define WIRE_EXPIRE_USEC   1000000        /* sweep idle conversations at most this often */
-#define WIRE_MAX_SEC       100000000000LL /* capture times are clamped below this (year 5138) */
-#define WIRE_BUFFER_BUDGET (16u << 20)    /* bytes all detectors together may buffer */
-#define WIRE_FRAG_SLOTS    4096           /* address pairs remembered for TCP fragments */
-
-/* The sniffed server ports and the protocol spoken on each. */
-struct wire_ports {
-    size_t count;
-    uint16_t port[WIRE_MAX_PORTS];
-    enum pop3imap_proto proto[WIRE_MAX_PORTS];
-};
+#define WIRE_EXPIRE_USEC   1000000     /* sweep idle conversations at most this often */
+#define WIRE_BUFFER_BUDGET (16u << 20) /* bytes all detectors together may buffer */
 
 struct wire_limits {
     size_t max_flows;          /* conversations followed at once */
     int64_t flow_timeout_usec; /* forget a conversation idle this long */
     size_t max_line;           /* bytes in a POP3/IMAP line */
-    uint64_t seed;             /* keys the flow table's hashes: random per process */
+    uint64_t seed;             /* keys the flow and fragment tables' hashes (hash_seed) */
 };
 
 #define WIRE_MAX_LOOPBACK 8 /* loopback interface indexes remembered */
@@ -152,59 +133,9 @@ struct wire_stats {
 
 struct wire; /* opaque */
 
-/*
- * wire_ports_parse - the sniff_ports list ("pop3:110", "imap:143", ...) into out; -1 and
- * err naming the parameter and the entry if an entry is bad, a port repeats or the list
- * is empty or too long
- */
-int wire_ports_parse(const struct strlist *list, struct wire_ports *out, char *err, size_t errlen);
-/* wire_filter - the capture filter expression for ports on link type dlt, into buf;
- * -1 if it does not fit in len bytes */
-int wire_filter(const struct wire_ports *ports, int dlt, char *buf, size_t len);
-/* wire_time - a capture time (seconds, microseconds) as microseconds, clamped to
- * [0, WIRE_MAX_SEC) so that no input can overflow it */
-int64_t wire_time(int64_t sec, int64_t usec);
-
-/*
- * Classic pcap files (format 2.4, as tcpdump -w writes them: either byte order,
- * microsecond or nanosecond times) are read by sniff.c from its own buffer with these
- * two pure functions, which take libpcap's (1.10) rules for each record: times are 32-bit
- * seconds and fractions, signed in a file of this host's byte order and unsigned in one
- * of the other (nanoseconds are divided down to microseconds), a record
- * longer than WIRE_PCAP_MAX_CAPLEN is corrupt, and one longer than the file's snapshot
- * length is cut to it. Other formats (pcapng, older or modified pcap) go through
- * libpcap. The file header's link type and snapshot length are libpcap's to read.
- */
-#define WIRE_PCAP_HEADER     24     /* bytes of the file header */
-#define WIRE_PCAP_RECORD     16     /* bytes of a record header */
-#define WIRE_PCAP_MAX_CAPLEN 262144 /* libpcap's largest snapshot length */
-
-/* How a classic pcap file stores its records. */
-struct wire_pcap {
-    int swapped;      /* written in the other byte order */
-    int nsec;         /* nanosecond time stamps */
-    uint32_t snaplen; /* records are cut to this many bytes (1 to WIRE_PCAP_MAX_CAPLEN) */
-};
-
-/* One record of a classic pcap file. */
-struct wire_record {
-    const uint8_t *frame; /* into the caller's buffer */
-    size_t caplen, wirelen;
-    int64_t usec; /* wire_time of its time stamp */
-    size_t size;  /* bytes of the record in the file, its header included */
-};
-
-/* wire_pcap_header - 0 and out->swapped, out->nsec if the len bytes at hdr start a
- * classic pcap file of format 2.4; -1 if they do not (out->snaplen is left alone) */
-int wire_pcap_header(const uint8_t *hdr, size_t len, struct wire_pcap *out);
-/* wire_pcap_record - the record at buf[0..len): 1 and *out, 0 if it is not complete in
- * len bytes, -1 if its length is over WIRE_PCAP_MAX_CAPLEN (the file is corrupt) */
-int wire_pcap_record(const struct wire_pcap *pc, const uint8_t *buf, size_t len,
-                     struct wire_record *out);
-
 /* wire_new - a pipeline for frames of link type dlt (packet_link_supported), following
  * the conversations of hosts->servers */
-struct wire *wire_new(int dlt, const struct wire_ports *ports, const struct wire_limits *limits,
+struct wire *wire_new(int dlt, const struct ports *ports, const struct wire_limits *limits,
                       const struct wire_hosts *hosts, const struct wire_events *events, void *ctx);
 /* wire_set_hosts - new lists of servers and of this host's addresses and interfaces (at
  * a reload); conversations already followed keep going */
@@ -222,7 +153,7 @@ void wire_packet(struct wire *w, const uint8_t *frame, size_t caplen, size_t wir
  * must stay in place during the call.
  */
 #define WIRE_AHEAD 8 /* frames decoded ahead */
-size_t wire_packets(struct wire *w, const struct wire_record *rec, size_t n);
+size_t wire_packets(struct wire *w, const struct pcapfile_record *rec, size_t n);
 /* wire_pause - from a login or desync callback: the wire_packets call in progress
  * returns after the current frame (no effect on wire_packet) */
 void wire_pause(struct wire *w);

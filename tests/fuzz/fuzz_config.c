@@ -56,6 +56,7 @@ static void fuzz_round_trip(const struct config *cfg)
     if (len1 != len2 || memcmp(out1, out2, len1) != 0)
         abort();
     if (again->grant_lifetime != cfg->grant_lifetime ||
+        again->proxy_client_identity != cfg->proxy_client_identity ||
         again->local_domains.count != cfg->local_domains.count ||
         strcmp(again->database, cfg->database) != 0)
         abort();

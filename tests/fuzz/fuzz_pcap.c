@@ -49,7 +49,7 @@
  * up (every packet is counted once; no more logins than segments; the flow table never
  * holds more than its bound); and a second run over the same input gives the same
  * logins and the same counters. That second run reads a classic pcap file as popauth
- * does, without libpcap (wire_pcap_record, wire_packets in pieces of varying size, and
+ * does, without libpcap (pcapfile_record, wire_packets in pieces of varying size, and
  * a pause after every login): it must see exactly what libpcap's reader saw.
  * For a script, the harness keeps per direction the bytes put on the wire at each
  * stream offset, and notes when a copy disagrees with an earlier one at some offset.
@@ -68,6 +68,8 @@
 #include <pcap/pcap.h>
 
 #include "popauth/sniff/packet.h"
+#include "popauth/sniff/pcapfile.h"
+#include "popauth/sniff/ports.h"
 #include "popauth/sniff/wire.h"
 #include "shared/cidr.h"
 #include "shared/cksum.h"
@@ -115,7 +117,7 @@ struct fuzz_pcap_script {
     int conflicted;                     /* some copies disagreed */
     uint8_t conflict[FUZZ_PCAP_FRAMES]; /* conflicted, as it was after each frame */
     size_t size;                        /* bytes of the capture file */
-    uint8_t pcap[WIRE_PCAP_HEADER + FUZZ_PCAP_FRAMES * (WIRE_PCAP_RECORD + FUZZ_PCAP_FRAME_MAX)];
+    uint8_t pcap[PCAPFILE_HEADER + FUZZ_PCAP_FRAMES * (PCAPFILE_RECORD + FUZZ_PCAP_FRAME_MAX)];
 };
 
 /* What one run saw. */
@@ -312,7 +314,7 @@ static void fuzz_pcap_packet(u_char *user, const struct pcap_pkthdr *h, const u_
     struct fuzz_pcap_run *r = (struct fuzz_pcap_run *)user;
 
     wire_packet(r->w, bytes, h->caplen, h->len,
-                wire_time((int64_t)h->ts.tv_sec, (int64_t)h->ts.tv_usec));
+                packet_time((int64_t)h->ts.tv_sec, (int64_t)h->ts.tv_usec));
 }
 
 /* fuzz_pcap_servers - sniff_servers: all for a capture file, the script's server for a script */
@@ -345,10 +347,10 @@ static struct wire *fuzz_pcap_wire(int dlt, struct fuzz_pcap_run *r)
                                        FUZZ_PCAP_SEED};
     /* local NULL: every server is this host, as for a capture file recorded on the server */
     const struct wire_hosts hosts = {.servers = fuzz_pcap_servers(r->script != NULL)};
-    struct wire_ports ports;
+    struct ports ports;
     char err[256];
 
-    if (wire_ports_parse(&list, &ports, err, sizeof(err)) < 0)
+    if (ports_parse(&list, &ports, err, sizeof(err)) < 0)
         abort();
     return wire_new(dlt, &ports, &limits, &hosts, &events, r);
 }
@@ -377,7 +379,7 @@ static int fuzz_pcap_run(const uint8_t *data, size_t size, const struct fuzz_pca
         return 0;
     }
     n = pcap_snapshot(p);
-    *snaplen = n > 0 && n < WIRE_PCAP_MAX_CAPLEN ? (uint32_t)n : WIRE_PCAP_MAX_CAPLEN;
+    *snaplen = n > 0 && n < PCAPFILE_MAX_CAPLEN ? (uint32_t)n : PCAPFILE_MAX_CAPLEN;
     *dlt_out = dlt;
     r->w = fuzz_pcap_wire(dlt, r);
     do
@@ -395,20 +397,20 @@ static int fuzz_pcap_run(const uint8_t *data, size_t size, const struct fuzz_pca
 static void fuzz_pcap_own(const uint8_t *data, size_t size, uint32_t snaplen, int dlt,
                           const struct fuzz_pcap_script *script, struct fuzz_pcap_run *r)
 {
-    struct wire_record rec[2 * WIRE_AHEAD + 1];
-    struct wire_pcap pc;
-    size_t pos = WIRE_PCAP_HEADER, piece = 1, k, i, taken;
+    struct pcapfile_record rec[2 * WIRE_AHEAD + 1];
+    struct pcapfile pc;
+    size_t pos = PCAPFILE_HEADER, piece = 1, k, i, taken;
 
     memset(r, 0, sizeof(*r));
     r->pause = 1;
     r->script = script;
-    if (wire_pcap_header(data, size, &pc) < 0)
+    if (pcapfile_header(data, size, &pc) < 0)
         abort();
     pc.snaplen = snaplen;
     r->w = fuzz_pcap_wire(dlt, r);
     for (;;) {
         for (k = 0, i = pos; k < piece; k++) {
-            if (wire_pcap_record(&pc, data + i, size - i, &rec[k]) <= 0)
+            if (pcapfile_record(&pc, data + i, size - i, &rec[k]) <= 0)
                 break;
             i += rec[k].size;
         }
@@ -447,14 +449,14 @@ static void fuzz_pcap_capture(const uint8_t *data, size_t size,
                               const struct fuzz_pcap_script *script)
 {
     struct fuzz_pcap_run a, b;
-    struct wire_pcap pc;
+    struct pcapfile pc;
     uint32_t snaplen = 0;
     int dlt = 0;
 
     if (!fuzz_pcap_run(data, size, script, &a, &snaplen, &dlt))
         return;
     fuzz_pcap_check(&a);
-    if (wire_pcap_header(data, size, &pc) == 0)
+    if (pcapfile_header(data, size, &pc) == 0)
         fuzz_pcap_own(data, size, snaplen, dlt, script, &b);
     else
         fuzz_pcap_run(data, size, script, &b, &snaplen, &dlt);
@@ -561,7 +563,7 @@ static void fuzz_pcap_frame(struct fuzz_pcap_script *s, enum tcpflow_side side, 
                             int offload)
 {
     const struct fuzz_pcap_dir *from = &s->dir[side], *to = &s->dir[!side];
-    uint8_t *rec = s->pcap + s->size, *f = rec + WIRE_PCAP_RECORD, *ip = f + 14, *tcp;
+    uint8_t *rec = s->pcap + s->size, *f = rec + PCAPFILE_RECORD, *ip = f + 14, *tcp;
     size_t iplen = s->v6 ? 40 : 20, tcplen = s->ts ? 32 : 20, alen = s->v6 ? 16 : 4;
     size_t n = 14 + iplen + tcplen + len;
     uint32_t usec = (uint32_t)s->frames * FUZZ_PCAP_TICK;
@@ -611,7 +613,7 @@ static void fuzz_pcap_frame(struct fuzz_pcap_script *s, enum tcpflow_side side, 
     fuzz_pcap_put(tcp + 16,
                   offload ? cksum_fold(sum) : cksum_field(cksum_add(sum, tcp, tcplen + len)), 2, 0);
     s->conflict[s->frames++] = (uint8_t)s->conflicted;
-    s->size += WIRE_PCAP_RECORD + n;
+    s->size += PCAPFILE_RECORD + n;
 }
 
 /* fuzz_pcap_ack - the ACK number of a segment from side, by nibble a (see the top) */
@@ -776,7 +778,7 @@ static void fuzz_pcap_build(struct fuzz_pcap_script *s, const uint8_t *data, siz
     fuzz_pcap_put(s->pcap + 6, 4, 2, 1);
     fuzz_pcap_put(s->pcap + 16, 65535, 4, 1);
     fuzz_pcap_put(s->pcap + 20, PACKET_DLT_EN10MB, 4, 1);
-    s->size = WIRE_PCAP_HEADER;
+    s->size = PCAPFILE_HEADER;
     fuzz_pcap_frame(s, TCPFLOW_CLIENT, c->isn, 0, PACKET_SYN, NULL, 0, 0);
     fuzz_pcap_frame(s, TCPFLOW_SERVER, sv->isn, c->isn + 1, PACKET_SYN | PACKET_ACK, NULL, 0, 0);
     fuzz_pcap_frame(s, TCPFLOW_CLIENT, c->isn + 1, sv->isn + 1, PACKET_ACK, NULL, 0, 0);

@@ -126,11 +126,12 @@ static void fuzz_rcpt_decide(const char *client, const char *text, size_t size,
                              enum decision_outcome want)
 {
     struct addr a;
+    struct decision_input in = {&a, text, size, 0};
     struct decision d;
 
     if (addr_parse(client, strlen(client), &a, NULL, 0) != 0)
         abort();
-    decide(fuzz_rcpt_config(), &a, text, size, grant, &d);
+    decide(fuzz_rcpt_config(), &in, grant, &d);
     fuzz_rcpt_printable(d.reason, sizeof(d.reason));
     if (local ? d.outcome != DECISION_LOCAL : d.outcome != want)
         abort();

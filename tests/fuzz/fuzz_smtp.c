@@ -1,18 +1,22 @@
 /*
- * fuzz_smtp - libFuzzer target for the SMTP proxy's parsing core (smtpgate/smtp.c).
+ * fuzz_smtp - libFuzzer target for the SMTP proxy's parsing core (smtpgate/smtp.c) and
+ * its session core (smtpgate/session.c).
  *
  * The first byte chooses the mode, the second seeds chunk sizes and limits; the rest is
  * the input. It aborts when an invariant breaks:
- *   0 command stream: a model of the proxy's read loop (smtp_line_find, smtp_line_skip,
- *     smtp_command_parse, smtp_command_format) gives the same transcript however the
- *     bytes arrive; every line found ends with its only CRLF; every discard count is
- *     exact; every parsed command formats into a line that smtp_line_find takes whole
- *     and that parses back to the same command and formats identically;
+ *   0 command stream: the session core (smtpgate/session.c, driven by
+ *     tests/fuzz/session_driver.h with a scripted backend) gives the same replies, backend
+ *     bytes and log however the client's bytes arrive, always ends once the client has
+ *     closed, and every reply is a CRLF line with a code; every line smtp_line_find finds
+ *     ends with its only CRLF and every discard count is exact; every parsed command
+ *     formats into a line that smtp_line_find takes whole and that parses back to the
+ *     same command and formats identically;
  *   1 DATA: smtp_data_scan gives the same verdict and offset fed whole, in random chunks
  *     and byte by byte, and agrees with a byte-by-byte reference model;
  *   2 replies: smtp_reply_feed keeps text well-formed and bounded, one code throughout;
  *   3 EHLO: the filtered reply is a well-formed 250 reply whose extension lines are only
- *     the kept keywords, each at most once; the AUTH flag matches; filtering is idempotent;
+ *     the kept keywords, each at most once; the bits returned name exactly those;
+ *     filtering is idempotent;
  *   4 identity: XCLIENT and PROXY lines are single printable lines within their limits
  *     and the HELO value decodes back to a prefix of the input.
  */
@@ -20,7 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "smtpgate/session.h"
 #include "smtpgate/smtp.h"
+#include "tests/fuzz/session_driver.h"
 #include "tests/fuzz/smtp_reference.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -167,72 +173,74 @@ static size_t fuzz_smtp_find_checked(const char *buf, size_t len, size_t max, en
     return n;
 }
 
-/*
- * fuzz_smtp_stream - the proxy's read loop over in[0..len) with a buffer of max bytes,
- * reading chunks drawn from seed (0: as much as fits); a hash of what it would send
- */
-static uint32_t fuzz_smtp_stream(const char *in, size_t len, size_t max, uint32_t seed)
+/* fuzz_smtp_walk - every line smtp_line_find takes from in[0..len), checked, and its
+ * command parsed and formatted with the contracts checked */
+static void fuzz_smtp_walk(const char *in, size_t len, size_t max)
 {
-    static char buf[FUZZ_SMTP_BUF];
-    size_t blen = 0, off = 0;
-    int skipping = 0;
-    uint32_t h = 2166136261u;
+    size_t pos = 0;
 
-    for (;;) {
-        size_t take = len - off, n;
-        int progress = 0;
+    while (pos < len) {
+        enum smtp_error err;
+        size_t n = fuzz_smtp_find_checked(in + pos, len - pos, max, &err);
 
-        if (seed != 0 && take > 0)
-            take = 1 + fuzz_smtp_rand(&seed) % (take < 300 ? take : 300);
-        if (take > max - blen)
-            take = max - blen;
-        memcpy(buf + blen, in + off, take);
-        blen += take;
-        off += take;
-        for (;;) {
-            enum smtp_error err;
-            int done;
-
-            if (skipping) {
-                n = smtp_line_skip(buf, blen, &done, &err);
-                fuzz_smtp_check(n <= blen && (done == 0 || done == 1));
-                if (err != SMTP_ERR_NONE) {
-                    fuzz_smtp_check(err == SMTP_ERR_BARE_EOL || err == SMTP_ERR_NUL);
-                    return fuzz_smtp_hash(h, smtp_error_reply(err), 8) ^ 1u;
-                }
-                if (done)
-                    fuzz_smtp_check(n >= 2 && buf[n - 2] == '\r' && buf[n - 1] == '\n');
-                skipping = !done;
-            } else {
-                n = fuzz_smtp_find_checked(buf, blen, max, &err);
-                if (err == SMTP_ERR_NONE && n > 0) {
-                    h = fuzz_smtp_command(buf, n - 2, max, h);
-                } else if (err == SMTP_ERR_TOO_LONG) {
-                    h = fuzz_smtp_hash(h, "E1", 2);
-                    skipping = !(n >= 2 && buf[n - 2] == '\r' && buf[n - 1] == '\n');
-                } else if (err != SMTP_ERR_NONE) {
-                    return fuzz_smtp_hash(h, smtp_error_reply(err), 8) ^ 1u;
-                }
-            }
-            if (n == 0)
-                break;
-            memmove(buf, buf + n, blen - n);
-            blen -= n;
-            progress = 1;
-        }
-        fuzz_smtp_check(blen < max);
-        if (off == len && !progress)
-            return h;
+        if (n == 0)
+            break;
+        if (err == SMTP_ERR_NONE)
+            (void)fuzz_smtp_command(in + pos, n - 2, max, 0);
+        pos += n;
     }
 }
 
-/* fuzz_smtp_lines - mode 0: the read loop whole and in chunks must agree */
+/* fuzz_smtp_replies_ok - t holds CRLF lines that each start with a reply code */
+static void fuzz_smtp_replies_ok(const struct driver_text *t)
+{
+    size_t pos = 0;
+
+    while (pos < t->len) {
+        const char *line = t->text + pos;
+        const char *lf = memchr(line, '\n', t->len - pos);
+
+        if (lf == NULL) {
+            fuzz_smtp_check(t->len == DRIVER_TEXT - 1); /* cut off */
+            return;
+        }
+        fuzz_smtp_check(lf - line >= 4 && lf[-1] == '\r');
+        fuzz_smtp_check(line[0] >= '2' && line[0] <= '5' && line[1] >= '0' && line[1] <= '9' &&
+                        line[2] >= '0' && line[2] <= '9');
+        fuzz_smtp_check(fuzz_smtp_plain(line, (size_t)(lf - line) - 1));
+        pos += (size_t)(lf - line) + 1;
+    }
+}
+
+/* fuzz_smtp_session - the session core over in[0..len) read step bytes at a time */
+static void fuzz_smtp_session(struct driver *d, const char *in, size_t len, size_t max,
+                              uint8_t knob, size_t step)
+{
+    static const char grants[] = "prdpprddrpdrprpdprrdppdrpdrpprdprdpddrprpdrpdrpdprdrpd";
+
+    driver_init(d, max, knob & 8 ? 2 : 100, SESSION_ID_NONE);
+    d->grants = knob & 4 ? grants : NULL;
+    driver_start(d, "220 mx.test ESMTP\r\n");
+    driver_feed(d, in, len, step, 1);
+    fuzz_smtp_check(session_finished(&d->s));
+    fuzz_smtp_replies_ok(&d->client);
+}
+
+/* fuzz_smtp_lines - mode 0: the session core gives the same client replies, backend bytes
+ * and log however the client's bytes arrive, and ends; smtp_line_find keeps its contract */
 static void fuzz_smtp_lines(const char *in, size_t len, uint8_t knob)
 {
     static const size_t maxes[4] = {SMTP_LINE_MIN, 16, 64, SMTP_AUTH_LINE};
+    static struct driver whole, split;
     size_t max = maxes[knob & 3];
 
-    fuzz_smtp_check(fuzz_smtp_stream(in, len, max, 0) == fuzz_smtp_stream(in, len, max, 1u + knob));
+    fuzz_smtp_walk(in, len, max);
+    fuzz_smtp_session(&whole, in, len, max, knob, 0);
+    fuzz_smtp_session(&split, in, len, max, knob, 1u + (knob >> 4));
+    fuzz_smtp_check(whole.client.hash == split.client.hash && whole.client.len == split.client.len);
+    fuzz_smtp_check(whole.events.hash == split.events.hash);
+    fuzz_smtp_check(whole.backend.hash == split.backend.hash ||
+                    strstr(whole.events.text, "in message") != NULL);
 }
 
 /* fuzz_smtp_data_run - scan in chunks drawn from seed (0: whole; 1: byte by byte) */
@@ -324,8 +332,7 @@ static void fuzz_smtp_replies(const char *in, size_t len)
         fuzz_smtp_check(r.len == before + n + 2 && r.done == rc);
         fuzz_smtp_reply_ok(&r);
         if (rc == 1) {
-            int auth;
-            smtp_ehlo_filter(&r, &auth);
+            (void)smtp_ehlo_filter(&r);
             fuzz_smtp_reply_ok(&r);
             fuzz_smtp_check(r.done == 1);
             smtp_reply_init(&r);
@@ -343,7 +350,8 @@ static void fuzz_smtp_ehlo(const char *in, size_t len)
     char line[SMTP_REPLY_LINE];
     size_t pos = 0, i;
     unsigned seen = 0;
-    int auth = -1, auth2 = -1, has_auth = 0, first = 1;
+    unsigned got, got2, want = 0;
+    int first = 1;
 
     smtp_reply_init(&r);
     while (pos < len && !r.done) {
@@ -360,7 +368,7 @@ static void fuzz_smtp_ehlo(const char *in, size_t len)
     }
     if (!r.done)
         return;
-    smtp_ehlo_filter(&r, &auth);
+    got = smtp_ehlo_filter(&r);
     fuzz_smtp_reply_ok(&r);
     fuzz_smtp_check(r.done == 1 && r.code == 250);
     for (pos = 0; pos < r.len;) {
@@ -382,18 +390,17 @@ static void fuzz_smtp_ehlo(const char *in, size_t len)
         fuzz_smtp_check(i < sizeof(kept) / sizeof(kept[0]));
         fuzz_smtp_check(!(seen & (1u << i)));
         seen |= 1u << i;
-        if (i == 5)
-            has_auth = 1;
-        if (i == 1) /* SIZE alone or with digits */
+        want |= 1u << i; /* kept[] is in the order of the SMTP_EHLO_* bits */
+        if (i == 1)      /* SIZE alone or with digits */
             for (kw = 5; kw < n - 4; kw++)
                 fuzz_smtp_check(s[kw] >= '0' && s[kw] <= '9');
         if (i != 1 && i != 5)
             fuzz_smtp_check(kw == n - 4);
     }
-    fuzz_smtp_check(auth == has_auth);
+    fuzz_smtp_check(got == want);
     copy = r;
-    smtp_ehlo_filter(&copy, &auth2);
-    fuzz_smtp_check(auth2 == auth && copy.len == r.len && memcmp(copy.text, r.text, r.len) == 0);
+    got2 = smtp_ehlo_filter(&copy);
+    fuzz_smtp_check(got2 == got && copy.len == r.len && memcmp(copy.text, r.text, r.len) == 0);
 }
 
 /* fuzz_smtp_xtext_decode - decode xtext s[0..n) into out; its length, or -1 */

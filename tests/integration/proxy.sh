@@ -586,7 +586,7 @@ run sc "$third" -t 5 -n 1 "$srv" 2532
 expect_out "connections=1 greeted=1 refused=0 other=0 closed=0" "per /64: an IPv4 client is still served meanwhile"
 wait "$holder"
 
-# PROXY_MAX_ERRORS = 20 errors answered by smtpgate itself (here 10 refused RCPTs and 10
+# SESSION_MAX_ERRORS = 20 errors answered by smtpgate itself (here 10 refused RCPTs and 10
 # unknown commands): the 20th is followed by "421 4.7.0 Too many errors" and the close;
 # the NOOP after them is never answered nor forwarded.
 errs='MAIL FROM:<x@far.test>\r\n'

@@ -5,7 +5,9 @@
  * settings (applied as -o would apply them, over a base that is fine) and the problem
  * lines it must produce, by the text each must hold; a fine config produces none. The
  * checks must open nothing: no store, no socket is left behind. Each run works in its own
- * temporary directory ("@" in a setting stands for it).
+ * temporary directory ("@" in a setting stands for it). A reload's run skips the checks of
+ * what the reloading daemon applies only at a restart; a word setting (an enum) never
+ * reaches the checks with a bad value, since the config refuses it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -200,8 +202,9 @@ static void test_cases(void **state)
         {{"metrics_listen=popauth=inet:127.0.0.1:x"},
          {"metrics_listen inet:127.0.0.1:x: bad port 'x'"}},
         {{"metrics_listen=smtpgate=unix:@/no/m.sock"}, {"/no/m.sock: no directory "}},
-        {{"proxy_client_identity=maybe", "proxy_listen=inet:127.0.0.1:2525"},
-         {"proxy_client_identity: 'maybe'"}},
+        {{"proxy_client_identity=HAProxy", "proxy_listen=inet:127.0.0.1:2525",
+          "proxy_backend=inet:127.0.0.1:25", "local_domains=example.net"},
+         {NULL}},
     };
     struct config *cfg;
     struct stat sb;
@@ -259,11 +262,53 @@ static void test_keep_sources(void **state)
     config_free(cfg);
 }
 
+/* test_reload_skips - a reload's run leaves out run_user, which both daemons apply only
+ * at a restart, and still checks the rest; a start-up run checks run_user */
+static void test_reload_skips(void **state)
+{
+    static const char *const settings[] = {"run_user=root", "policy_listen=inet:192.0.2:10040",
+                                           NULL};
+    static const unsigned programs[] = {PARAM_POPAUTH, PARAM_SMTPGATE};
+    struct config *cfg = t_config(settings);
+    struct check chk;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < UTIL_ARRAY_LEN(programs); i++) {
+        t_problems[0] = '\0';
+        t_nproblems = 0;
+        check_init_reload(&chk, t_report, "torture", programs[i]);
+        check_run_user(&chk, cfg);
+        smtpgate_start_check(cfg, &chk);
+        assert_int_equal(chk.problems, 1);
+        assert_non_null(strstr(t_problems, "policy_listen inet:192.0.2:10040: '192.0.2'"));
+    }
+    t_run(cfg);
+    assert_int_equal(t_nproblems, 2);
+    assert_non_null(strstr(t_problems, "run_user: 'root' is root"));
+    config_free(cfg);
+}
+
+/* test_enum_refused - a bad proxy_client_identity is the config's error, which names the
+ * setting and the words, before any check runs */
+static void test_enum_refused(void **state)
+{
+    struct config *cfg = config_new();
+    char err[512];
+
+    (void)state;
+    assert_int_equal(config_set(cfg, "proxy_client_identity=maybe", err, sizeof(err)), -1);
+    assert_string_equal(err, "-o proxy_client_identity: 'maybe' is not xclient, haproxy or none");
+    config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cases, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_keep_sources, t_setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_reload_skips, t_setup, t_teardown),
+        cmocka_unit_test(test_enum_refused),
     };
 
     log_open("torture_check", 1, LOG_LEVEL_WARN); /* not the sources' info lines */

@@ -1,7 +1,8 @@
 /*
  * torture_config - unit tests for the configuration module: good and bad files (each
  * written to a temporary file and read through config_build, so errors carry a real
- * path), -o overrides, config_print, durations and their bounds, and the typed parsers.
+ * path), -o overrides, config_print, durations and their bounds, the typed parsers, the
+ * enum parameters and the restart column of the table.
  *
  * Like libssh's torture tests, this file includes config.c itself so that it can reach
  * the static parsers for the types no table entry uses yet (PARAM_BOOL, PARAM_INT,
@@ -324,6 +325,14 @@ static const struct bad_case bad_cases[] = {
      "bad domain '??.example' (only letters, digits, '-' and '.' are allowed)"},
     {"database = x\nlocal_domains = ok.example\n  a.example,\n  bad!\n", 0, 2, "local_domains",
      "bad domain 'bad!'"},
+    {"database = x\nproxy_client_identity = maybe\n", 0, 2, "proxy_client_identity",
+     "'maybe' is not xclient, haproxy or none"},
+    {"proxy_client_identity = x client\n", 0, 1, "proxy_client_identity",
+     "'x client' is not xclient, haproxy or none"},
+    {"proxy_client_identity =\n", 0, 1, "proxy_client_identity",
+     "'' is not xclient, haproxy or none"},
+    {"log_level = INFO\n", 0, 1, "log_level",
+     "bad log level 'INFO' (error, warning, info or debug)"},
 };
 
 /* torture_expect_error - err is "WHERE:LINE: [NAME: ]EXPECT..." */
@@ -819,7 +828,7 @@ static void test_typed_values(void **state)
     (void)state;
     for (i = 0; i < UTIL_ARRAY_LEN(typed_cases); i++) {
         const struct typed_case *c = &typed_cases[i];
-        struct param p = {"x", c->type, "", 0, c->min, c->max};
+        struct param p = {"x", c->type, "", 0, c->min, c->max, NULL, 0};
         struct config_value v = {0};
         char err[TORTURE_ERRLEN] = "";
         int rc = config_parse_value(&p, c->text, strlen(c->text), &v, err, sizeof(err));
@@ -841,6 +850,252 @@ static void test_typed_values(void **state)
     }
 }
 
+/* One value of an enum parameter, through -o, and its outcome. */
+struct enum_case {
+    const char *assignment;
+    int value;          /* the field's value, or -1 for an error */
+    const char *expect; /* the setting's text, or the whole error */
+};
+
+static const struct enum_case enum_cases[] = {
+    {"proxy_client_identity=xclient", PROXY_ID_XCLIENT, "xclient"},
+    {"proxy_client_identity=haproxy", PROXY_ID_HAPROXY, "haproxy"},
+    {"proxy_client_identity=none", PROXY_ID_NONE, "none"},
+    {"proxy_client_identity=XClient", PROXY_ID_XCLIENT, "XClient"},
+    {"proxy_client_identity=HAPROXY", PROXY_ID_HAPROXY, "HAPROXY"},
+    {"proxy_client_identity=  None  ", PROXY_ID_NONE, "None"},
+    {"proxy_client_identity=maybe", -1,
+     "-o proxy_client_identity: 'maybe' is not xclient, haproxy or none"},
+    {"proxy_client_identity=", -1, "-o proxy_client_identity: '' is not xclient, haproxy or none"},
+    {"proxy_client_identity=xclientx", -1,
+     "-o proxy_client_identity: 'xclientx' is not xclient, haproxy or none"},
+    {"proxy_client_identity=xclien", -1,
+     "-o proxy_client_identity: 'xclien' is not xclient, haproxy or none"},
+    {"proxy_client_identity=xclient,haproxy", -1,
+     "-o proxy_client_identity: 'xclient,haproxy' is not xclient, haproxy or none"},
+};
+
+/* test_enum_values - each word of proxy_client_identity in any case sets its value (and
+ * keeps its text); any other text is refused with the words listed, and the field keeps
+ * what it had */
+static void test_enum_values(void **state)
+{
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < UTIL_ARRAY_LEN(enum_cases); i++) {
+        const struct enum_case *c = &enum_cases[i];
+        struct config *cfg = config_new();
+        char err[TORTURE_ERRLEN] = "";
+        int rc;
+
+        assert_int_equal(cfg->proxy_client_identity, PROXY_ID_NONE); /* the default */
+        assert_int_equal(config_set(cfg, "proxy_client_identity=haproxy", err, sizeof(err)), 0);
+        rc = config_set(cfg, c->assignment, err, sizeof(err));
+        print_message("enum: %s -> %d %s\n", c->assignment, rc, err);
+        if (c->value < 0) {
+            assert_int_equal(rc, -1);
+            assert_string_equal(err, c->expect);
+            assert_int_equal(cfg->proxy_client_identity, PROXY_ID_HAPROXY);
+            assert_string_equal(config_text(cfg, "proxy_client_identity"), "haproxy");
+        } else {
+            assert_int_equal(rc, 0);
+            assert_int_equal(cfg->proxy_client_identity, c->value);
+            assert_string_equal(config_text(cfg, "proxy_client_identity"), c->expect);
+        }
+        config_free(cfg);
+    }
+}
+
+/* test_enum_parser - the words of any enum entry: listed in the table's order in errors
+ * ("a", "a or b", "a, b or c"), matched whole and in any case */
+static void test_enum_parser(void **state)
+{
+    static const struct param_word one[] = {{"only", 7}, {NULL, 0}};
+    static const struct param_word two[] = {{"left", 1}, {"right", 2}, {NULL, 0}};
+    static const struct {
+        const struct param_word *words;
+        const char *text;
+        int value; /* -1: an error */
+        const char *error;
+    } cases[] = {
+        {one, "only", 7, NULL},
+        {one, "ONLY", 7, NULL},
+        {one, "on", -1, "'on' is not only"},
+        {two, "Right", 2, NULL},
+        {two, "left", 1, NULL},
+        {two, "middle", -1, "'middle' is not left or right"},
+        {two, "left\x01", -1, "control character in value 'left?'"},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < UTIL_ARRAY_LEN(cases); i++) {
+        struct param p = {"x", PARAM_ENUM, "", 0, 0, 0, cases[i].words, 0};
+        struct config_value v = {0};
+        char err[TORTURE_ERRLEN] = "";
+        int rc = config_parse_value(&p, cases[i].text, strlen(cases[i].text), &v, err, sizeof(err));
+
+        if (cases[i].value < 0) {
+            assert_int_equal(rc, -1);
+            assert_string_equal(err, cases[i].error);
+        } else {
+            assert_int_equal(rc, 0);
+            assert_int_equal(v.flag, cases[i].value);
+        }
+        config_value_free(&v);
+    }
+}
+
+/* test_enum_table - every enum entry has words, its default among them; only enums have
+ * words */
+static void test_enum_table(void **state)
+{
+    size_t i, j, nenums = 0;
+
+    (void)state;
+    for (i = 0; i < config_nparams; i++) {
+        const struct param *p = &config_params[i];
+        int found = 0;
+
+        if (p->type != PARAM_ENUM) {
+            assert_null(p->words);
+            continue;
+        }
+        nenums++;
+        assert_non_null(p->words);
+        assert_non_null(p->words[0].word);
+        for (j = 0; p->words[j].word != NULL; j++)
+            found |= strcasecmp(p->words[j].word, p->defval) == 0;
+        assert_true(found);
+    }
+    assert_int_equal(nenums, 1);
+    assert_non_null(config_param("proxy_client_identity"));
+    assert_string_equal(config_param("proxy_client_identity")->name, "proxy_client_identity");
+    assert_int_equal(config_param("proxy_client_identity")->type, PARAM_ENUM);
+    assert_string_equal(config_param("proxy_client_identity")->defval, "none");
+    assert_ptr_equal(config_param("database"), &config_params[T_DATABASE]);
+    assert_null(config_param("no_such_setting"));
+}
+
+/* What each daemon applies only at a restart: popauth's list is the one its SIGHUP
+ * warning names ("database, log_sources, journal_directory, sniff_* (but sniff_servers),
+ * run_user, dry_run or metrics_listen"); smtpgate's are the names its warnings carry. */
+static const char *const restart_popauth[] = {
+    "database",       "log_sources", "journal_directory", "dry_run",         "sniff_interfaces",
+    "sniff_file",     "sniff_ports", "sniff_promiscuous", "sniff_max_flows", "sniff_flow_timeout",
+    "sniff_max_line", "run_user",    "metrics_listen",
+};
+static const char *const restart_smtpgate[] = {
+    "policy_listen",
+    "proxy_listen",
+    "run_user",
+    "metrics_listen",
+};
+
+/* torture_listed - 1 if name is one of the n names */
+static int torture_listed(const char *name, const char *const *names, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (strcmp(names[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* test_restart_table - the restart column holds exactly the settings each daemon's reload
+ * leaves for the next restart, and no bits beyond the two daemons */
+static void test_restart_table(void **state)
+{
+    size_t i, npop = 0, nsg = 0;
+
+    (void)state;
+    for (i = 0; i < config_nparams; i++) {
+        const struct param *p = &config_params[i];
+
+        assert_int_equal(p->restart & ~(unsigned)(PARAM_POPAUTH | PARAM_SMTPGATE), 0);
+        assert_int_equal((p->restart & PARAM_POPAUTH) != 0,
+                         torture_listed(p->name, restart_popauth, UTIL_ARRAY_LEN(restart_popauth)));
+        assert_int_equal(
+            (p->restart & PARAM_SMTPGATE) != 0,
+            torture_listed(p->name, restart_smtpgate, UTIL_ARRAY_LEN(restart_smtpgate)));
+        npop += (p->restart & PARAM_POPAUTH) != 0;
+        nsg += (p->restart & PARAM_SMTPGATE) != 0;
+        /* popauth's warning says "sniff_* (but sniff_servers)" */
+        if (strncmp(p->name, "sniff_", 6) == 0)
+            assert_int_equal((p->restart & PARAM_POPAUTH) != 0,
+                             strcmp(p->name, "sniff_servers") != 0);
+    }
+    assert_int_equal(npop, UTIL_ARRAY_LEN(restart_popauth));
+    assert_int_equal(nsg, UTIL_ARRAY_LEN(restart_smtpgate));
+}
+
+/* test_restart_changes - config_restart_next finds, in table order, exactly the changed
+ * settings the daemon applies only at a restart: for every parameter alone, and for a
+ * reload that changes several */
+static void test_restart_changes(void **state)
+{
+    static const unsigned programs[] = {PARAM_POPAUTH, PARAM_SMTPGATE};
+    static const char *const several[] = {
+        "metrics_listen=popauth=inet:127.0.0.1:9101",
+        "sniff_servers=192.0.2.0/24",
+        "policy_listen=inet:127.0.0.1:10041",
+        "database=/srv/other.db",
+        "grant_lifetime=1h",
+        "sniff_ports=pop3:1110",
+        "run_user=nobody",
+        "proxy_client_identity=XCLIENT",
+    };
+    struct config *cur = config_new(), *next;
+    char err[TORTURE_ERRLEN];
+    size_t i, j, k;
+
+    (void)state;
+    for (i = 0; i < config_nparams; i++) {
+        next = config_new();
+        free(next->values[i]);
+        next->values[i] = xstrdup("changed"); /* only the text is compared */
+        for (k = 0; k < UTIL_ARRAY_LEN(programs); k++) {
+            j = 0;
+            if ((config_params[i].restart & programs[k]) != 0) {
+                assert_int_equal(config_restart_next(cur, next, programs[k], &j), 1);
+                assert_int_equal(j, i);
+                j++;
+            }
+            assert_int_equal(config_restart_next(cur, next, programs[k], &j), 0);
+        }
+        config_free(next);
+    }
+    j = 0;
+    assert_int_equal(config_restart_next(cur, cur, PARAM_POPAUTH | PARAM_SMTPGATE, &j), 0);
+
+    next = config_new();
+    for (i = 0; i < UTIL_ARRAY_LEN(several); i++)
+        if (config_set(next, several[i], err, sizeof(err)) < 0)
+            fail_msg("%s: %s", several[i], err);
+    {
+        static const char *const want_popauth[] = {"database", "sniff_ports", "run_user",
+                                                   "metrics_listen"};
+        static const char *const want_smtpgate[] = {"policy_listen", "run_user", "metrics_listen"};
+        const char *const *want[] = {want_popauth, want_smtpgate};
+        size_t nwant[] = {UTIL_ARRAY_LEN(want_popauth), UTIL_ARRAY_LEN(want_smtpgate)};
+
+        for (k = 0; k < UTIL_ARRAY_LEN(programs); k++) {
+            size_t n = 0;
+
+            for (j = 0; config_restart_next(cur, next, programs[k], &j); j++) {
+                assert_true(n < nwant[k]);
+                assert_string_equal(config_params[j].name, want[k][n]);
+                n++;
+            }
+            assert_int_equal(n, nwant[k]);
+        }
+    }
+    config_free(next);
+    config_free(cur);
+}
+
 /* main - run every test */
 int main(void)
 {
@@ -853,7 +1108,9 @@ int main(void)
         cmocka_unit_test(test_overrides),          cmocka_unit_test(test_print),
         cmocka_unit_test(test_print_round_trip),   cmocka_unit_test(test_durations),
         cmocka_unit_test(test_duration_bounds),    cmocka_unit_test(test_failed_set_keeps_value),
-        cmocka_unit_test(test_typed_values),
+        cmocka_unit_test(test_typed_values),       cmocka_unit_test(test_enum_values),
+        cmocka_unit_test(test_enum_parser),        cmocka_unit_test(test_enum_table),
+        cmocka_unit_test(test_restart_table),      cmocka_unit_test(test_restart_changes),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -119,6 +119,16 @@ static int torture_printable(const char *s)
     return 1;
 }
 
+/* torture_call - decide() for client and len bytes of rcpt, authenticated or not */
+static void torture_call(const struct config *cfg, const struct addr *client, const char *rcpt,
+                         size_t len, int authenticated, const struct decision_grant *grant,
+                         struct decision *out)
+{
+    struct decision_input in = {client, rcpt, len, authenticated};
+
+    decide(cfg, &in, grant, out);
+}
+
 /* torture_split - cut line at TABs into exactly four fields; 0 if it has not four */
 static int torture_split(char *line, char *field[4])
 {
@@ -146,7 +156,7 @@ static int torture_row(const struct config *cfg, int lineno, char *line)
     struct addr client;
     char err[256];
     long len;
-    int want;
+    int want, auth = 0, at_once;
 
     if (!torture_split(line, f)) {
         print_message("decisions.tsv:%d: not four TAB-separated columns\n", lineno);
@@ -166,19 +176,23 @@ static int torture_row(const struct config *cfg, int lineno, char *line)
         grant.state = GRANT_ACTIVE, grant.user = "alice", grant.expires = TORTURE_EXPIRES;
     } else if (strcmp(f[2], "error") == 0) {
         grant.state = GRANT_ERROR, grant.error = TORTURE_STORE_ERR;
+    } else if (strcmp(f[2], "auth") == 0) {
+        auth = 1;
     } else {
         print_message("decisions.tsv:%d: unknown grant '%s'\n", lineno, f[2]);
         return 1;
     }
     want = torture_outcome(f[3]);
-    if (want < 0 || want == DECISION_NEED_GRANT || want == DECISION_PERMIT_AUTH) {
+    if (want < 0 || want == DECISION_NEED_GRANT || (want == DECISION_PERMIT_AUTH && !auth)) {
         print_message("decisions.tsv:%d: unknown expected outcome '%s'\n", lineno, f[3]);
         return 1;
     }
 
-    decide(cfg, &client, rcpt, (size_t)len, NULL, &d1);
-    decide(cfg, &client, rcpt, (size_t)len, &grant, &d2);
-    if (want == DECISION_LOCAL || want == DECISION_PERMIT_LOCALNET) {
+    torture_call(cfg, &client, rcpt, (size_t)len, auth, NULL, &d1);
+    torture_call(cfg, &client, rcpt, (size_t)len, auth, &grant, &d2);
+    at_once =
+        want == DECISION_LOCAL || want == DECISION_PERMIT_LOCALNET || want == DECISION_PERMIT_AUTH;
+    if (at_once) {
         if (d1.outcome != (enum decision_outcome)want) {
             print_message("decisions.tsv:%d: %s -> %s without a grant, expected %s (%s)\n", lineno,
                           f[1], decide_name(d1.outcome), f[3], d1.reason);
@@ -244,7 +258,7 @@ static void torture_decide_run(const struct config *cfg, const char *client, con
 {
     struct addr a = torture_client(client);
 
-    decide(cfg, &a, rcpt, strlen(rcpt), grant, out);
+    torture_call(cfg, &a, rcpt, strlen(rcpt), 0, grant, out);
     assert_true(torture_printable(out->reason));
     assert_true(strlen(out->reason) < sizeof(out->reason));
 }
@@ -322,11 +336,11 @@ static void torture_decide_reasons(void **state)
     assert_int_equal(d.outcome, DECISION_DEFER);
 
     /* no client at all: never a permit, but local mail still comes in */
-    decide(cfg, NULL, "u@far.test", 10, &active, &d);
+    torture_call(cfg, NULL, "u@far.test", 10, 0, &active, &d);
     assert_int_equal(d.outcome, DECISION_REJECT);
-    decide(cfg, NULL, "alice@local.test", 16, NULL, &d);
+    torture_call(cfg, NULL, "alice@local.test", 16, 0, NULL, &d);
     assert_int_equal(d.outcome, DECISION_LOCAL);
-    decide(cfg, NULL, NULL, 0, NULL, &d);
+    torture_call(cfg, NULL, NULL, 0, 0, NULL, &d);
     assert_int_equal(d.outcome, DECISION_REJECT);
     config_free(cfg);
 }
@@ -347,28 +361,28 @@ static void torture_decide_hostile(void **state)
         user[i] = (char)(i % 3 == 0 ? '\n' : i % 3 == 1 ? '\x1b' : 'u');
     user[sizeof(user) - 1] = '\0';
     memcpy(msg, user, sizeof(msg));
-    decide(cfg, &a, "u@far.test", 10, &active, &d);
+    torture_call(cfg, &a, "u@far.test", 10, 0, &active, &d);
     assert_int_equal(d.outcome, DECISION_PERMIT_GRANT);
     assert_true(torture_printable(d.reason));
-    decide(cfg, &a, "u@far.test", 10, &error, &d);
+    torture_call(cfg, &a, "u@far.test", 10, 0, &error, &d);
     assert_int_equal(d.outcome, DECISION_DEFER);
     assert_true(torture_printable(d.reason));
 
     /* recipients full of control bytes, NUL, and over-long */
     memset(rcpt, '\r', sizeof(rcpt));
-    decide(cfg, &a, rcpt, sizeof(rcpt), &active, &d);
+    torture_call(cfg, &a, rcpt, sizeof(rcpt), 0, &active, &d);
     assert_int_equal(d.outcome, DECISION_PERMIT_GRANT);
     assert_true(torture_printable(d.reason));
     memcpy(rcpt, "alice@local.test\0", 17);
-    decide(cfg, &a, rcpt, 17, NULL, &d);
+    torture_call(cfg, &a, rcpt, 17, 0, NULL, &d);
     assert_int_equal(d.outcome, DECISION_NEED_GRANT);
     assert_non_null(strstr(d.reason, "NUL byte"));
     memset(rcpt, 'a', sizeof(rcpt));
     memcpy(rcpt + RCPT_MAX + 1 - 11, "@local.test", 11);
-    decide(cfg, &a, rcpt, RCPT_MAX + 1, NULL, &d);
+    torture_call(cfg, &a, rcpt, RCPT_MAX + 1, 0, NULL, &d);
     assert_int_equal(d.outcome, DECISION_NEED_GRANT);
     assert_true(torture_printable(d.reason));
-    decide(cfg, &a, rcpt + 1, RCPT_MAX, NULL, &d);
+    torture_call(cfg, &a, rcpt + 1, RCPT_MAX, 0, NULL, &d);
     assert_int_equal(d.outcome, DECISION_LOCAL);
     config_free(cfg);
 }

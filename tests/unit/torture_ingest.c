@@ -3,7 +3,8 @@
  * from one address is one write, filters (local networks, never_grant, age, clock skew)
  * hold, positions and counters commit with the grants they belong to, dry_run writes
  * nothing, and a failed commit keeps the batch for the next one; the same through the
- * committer thread, and bulk mode's one transaction, which a failure ends.
+ * committer thread, and bulk mode's one transaction, which a failure ends. Every line is
+ * read at the fixed time T_NOW: no test depends on the wall clock.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +21,8 @@
 #include "db/store.h"
 #include "popauth/ingest.h"
 #include "shared/config.h"
+
+#define T_NOW ((time_t)1764340000) /* 2025-11-28 14:26:40 UTC: "now" for every test */
 
 struct t_fixture {
     char dir[64];
@@ -70,14 +73,14 @@ static int t_teardown(void **state)
     return 0;
 }
 
-/* t_line - feed a Dovecot login line for addr by user at time t (0: now) */
+/* t_line - feed a Dovecot login line for addr by user at time t (0: T_NOW), read at T_NOW */
 static void t_line(struct t_fixture *f, const char *addr, const char *user, time_t t)
 {
     char line[512], stamp[32];
     struct tm tm;
 
     if (t == 0)
-        t = time(NULL);
+        t = T_NOW;
     localtime_r(&t, &tm);
     strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
     snprintf(line, sizeof(line),
@@ -86,7 +89,7 @@ static void t_line(struct t_fixture *f, const char *addr, const char *user, time
              stamp, user, addr);
     f->src.position.offset += (int64_t)strlen(line) + 1;
     f->src.position_dirty = 1;
-    ingest_line(f->ing, &f->src, line, strlen(line));
+    ingest_line(f->ing, &f->src, line, strlen(line), T_NOW);
 }
 
 /* t_flush - ingest_flush that must succeed */
@@ -98,20 +101,20 @@ static void t_flush(struct t_fixture *f)
         fail_msg("flush: %s", err);
 }
 
-/* t_grant - 1 and *g if addr has an active grant */
+/* t_grant - 1 and *g if addr has an active grant at T_NOW */
 static int t_grant(struct t_fixture *f, const char *addr, struct store_grant *g)
 {
     char err[512];
     struct store_grant tmp;
 
-    return store_lookup(f->st, addr, time(NULL), g ? g : &tmp, err, sizeof(err));
+    return store_lookup(f->st, addr, T_NOW, g ? g : &tmp, err, sizeof(err));
 }
 
 /* test_login_grants - a login line becomes a grant from the line's time, after flush */
 static void test_login_grants(void **state)
 {
     struct t_fixture *f = *state;
-    time_t t = time(NULL) - 60;
+    time_t t = T_NOW - 60;
     struct store_grant g;
 
     t_line(f, "203.0.113.7", "alice", t);
@@ -129,7 +132,7 @@ static void test_login_grants(void **state)
 static void test_burst_one_write(void **state)
 {
     struct t_fixture *f = *state;
-    time_t t = time(NULL) - 100;
+    time_t t = T_NOW - 100;
     struct store_grant g;
     int i;
 
@@ -151,7 +154,7 @@ static void test_filters(void **state)
     t_line(f, "10.1.2.3", "local", 0);
     t_line(f, "::ffff:10.1.2.4", "mapped-local", 0);
     t_line(f, "192.0.2.66", "never", 0);
-    t_line(f, "192.0.2.67", "old", time(NULL) - 1801);
+    t_line(f, "192.0.2.67", "old", T_NOW - 1801);
     t_line(f, "192.0.2.68", "fine", 0);
     t_flush(f);
     assert_int_equal(t_grant(f, "10.1.2.3", NULL), 0);
@@ -166,13 +169,13 @@ static void test_filters(void **state)
 static void test_future_clamped(void **state)
 {
     struct t_fixture *f = *state;
-    time_t now = time(NULL);
     struct store_grant g;
 
-    t_line(f, "198.51.100.9", "skewed", now + 3 * 3600);
+    t_line(f, "198.51.100.9", "skewed", T_NOW + 3 * 3600);
     t_flush(f);
     assert_int_equal(t_grant(f, "198.51.100.9", &g), 1);
-    assert_true(g.expires <= time(NULL) + 1800);
+    assert_int_equal(g.last_login, T_NOW);
+    assert_int_equal(g.expires, T_NOW + 1800);
 }
 
 /* t_counter - walk callback: sum the named counter of the fixture's source */
@@ -196,7 +199,7 @@ static void test_position_with_grants(void **state)
     f->src.position.inode = 42;
     t_line(f, "192.0.2.10", "a", 0);
     t_line(f, "192.0.2.11", "b", 0);
-    ingest_line(f->ing, &f->src, "garbage", 7);
+    ingest_line(f->ing, &f->src, "garbage", 7, T_NOW);
     assert_int_equal(store_position_get(f->st, f->src.name, &pos, err, sizeof(err)), 0);
     t_flush(f);
     assert_int_equal(store_position_get(f->st, f->src.name, &pos, err, sizeof(err)), 1);
@@ -269,7 +272,7 @@ static void test_dry_run(void **state)
     memset(&src, 0, sizeof(src));
     snprintf(src.name, sizeof(src.name), "stdin");
     ingest_add_source(dry, &src);
-    ingest_line(dry, &src, line, strlen(line));
+    ingest_line(dry, &src, line, strlen(line), T_NOW);
     assert_int_equal(ingest_flush(dry, err, sizeof(err)), 0);
     assert_int_equal(t_grant(f, "192.0.2.30", NULL), 0);
     ingest_free(dry);
@@ -290,7 +293,7 @@ static void t_sync(struct t_fixture *f)
         fail_msg("sync: %s", err);
 }
 
-/* t_reader - 1 if a separate read-only handle sees an active grant for addr */
+/* t_reader - 1 if a separate read-only handle sees an active grant for addr at T_NOW */
 static int t_reader(struct t_fixture *f, const char *addr)
 {
     struct store *ro;
@@ -301,7 +304,7 @@ static int t_reader(struct t_fixture *f, const char *addr)
     ro = store_open(f->db, STORE_READONLY, err, sizeof(err));
     if (ro == NULL)
         fail_msg("read-only open: %s", err);
-    rc = store_lookup(ro, addr, time(NULL), &g, err, sizeof(err));
+    rc = store_lookup(ro, addr, T_NOW, &g, err, sizeof(err));
     store_close(ro);
     return rc;
 }

@@ -15,7 +15,7 @@
  * length, IPv6 payload length, TCP data offset, extension header length) swept over its
  * range. Every decode reads a heap copy of exactly the captured bytes, so a read past
  * caplen is an ASan error. A few frames are also written out as literal bytes, so that
- * the builder is checked too.
+ * the builder is checked too. Last, the capture-time clamp (packet_time).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1139,6 +1139,18 @@ static void test_packet_tiny_frames(void **state)
     assert_int_equal(packet_link_supported(-1), 0);
 }
 
+/* test_packet_time - capture times convert, and no input overflows */
+static void test_packet_time(void **state)
+{
+    (void)state;
+    assert_int_equal(packet_time(1700000000, 123456), 1700000000123456LL);
+    assert_int_equal(packet_time(0, 0), 0);
+    assert_int_equal(packet_time(-5, 7), 0);
+    assert_int_equal(packet_time(10, -1), 10000000);
+    assert_int_equal(packet_time(10, 5000000), 10999999);
+    assert_int_equal(packet_time(INT64_MAX, 999999), (PACKET_MAX_SEC - 1) * 1000000 + 999999);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1155,6 +1167,7 @@ int main(void)
         cmocka_unit_test(test_packet_urgent),
         cmocka_unit_test(test_packet_mapped_zeroes),
         cmocka_unit_test(test_packet_tiny_frames),
+        cmocka_unit_test(test_packet_time),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,7 @@
 /*
  * torture_store - unit tests of the grant store through its public API (db/store.h) with
  * the SQLite backend: grants, re-grants, expiry, revoke (of an address, of a user's rows,
- * of all), purge, list, stats, batches, store_check,
+ * of all), purge, list, stats, batches, store_check, parsed URIs, store_stale,
  * schema creation and migration (and the copy made before it), read-only handles beside
  * a writer, corrupt files, the store URI forms, and the store files' modes and group
  * whatever the umask. Each test works in its own temporary directory under /tmp. The
@@ -1179,6 +1179,63 @@ static void test_check(void **state)
     assert_int_equal(stat("relative.db", &sb), -1);
 }
 
+/* test_uri_parse - a URI parsed once opens like its text; the parse errors name the URI */
+static void test_uri_parse(void **state)
+{
+    struct t_fixture *f = *state;
+    struct store_uri u;
+    struct store *st;
+    char err[T_ERRLEN], uri[256];
+
+    snprintf(uri, sizeof(uri), "sqlite:%s/p.db", f->dir);
+    assert_int_equal(store_uri_parse(uri, &u, err, sizeof(err)), 0);
+    assert_ptr_equal(u.location, uri + 7);
+    assert_int_equal(store_uri_parse(uri + 7, &u, err, sizeof(err)), 0); /* a plain path */
+    assert_ptr_equal(u.location, uri + 7);
+    st = store_uri_open(&u, STORE_READWRITE, err, sizeof(err));
+    if (st == NULL)
+        fail_msg("store_uri_open: %s", err);
+    store_close(st);
+    assert_int_equal(store_uri_parse("redis:x", &u, err, sizeof(err)), -1);
+    assert_string_equal(err, "database redis:x: unknown store type 'redis'");
+    assert_int_equal(store_uri_parse("sqlite:", &u, err, sizeof(err)), -1);
+    assert_string_equal(err, "database 'sqlite:': empty path");
+    assert_null(store_file("redis:x"));
+    assert_string_equal(store_file("/x/y.db"), "/x/y.db");
+}
+
+/* test_stale - a read-only handle goes stale when its file is rewritten or replaced, and
+ * reports a file that is gone; a writer's handle never does */
+static void test_stale(void **state)
+{
+    struct t_fixture *f = *state;
+    struct store *ro, *other;
+    char err[T_ERRLEN], copy[192];
+
+    ro = store_open(f->path, STORE_READONLY, err, sizeof(err));
+    if (ro == NULL)
+        fail_msg("read-only store_open: %s", err);
+    assert_int_equal(store_stale(ro, err, sizeof(err)), 0);
+    assert_int_equal(store_stale(f->st, err, sizeof(err)), 0);
+    /* another store moved over the file: a new inode */
+    t_path(f, "other.db", copy, sizeof(copy));
+    other = store_open(copy, STORE_READWRITE, err, sizeof(err));
+    assert_non_null(other);
+    store_close(other);
+    assert_int_equal(rename(copy, f->path), 0);
+    assert_int_equal(store_stale(ro, err, sizeof(err)), 1);
+    assert_int_equal(store_stale(f->st, err, sizeof(err)), 0);
+    store_close(ro);
+    ro = store_open(f->path, STORE_READONLY, err, sizeof(err));
+    assert_non_null(ro);
+    assert_int_equal(store_stale(ro, err, sizeof(err)), 0);
+    assert_int_equal(unlink(f->path), 0);
+    err[0] = '\0';
+    assert_int_equal(store_stale(ro, err, sizeof(err)), -1);
+    t_assert_err(err, f->path, "No such file");
+    store_close(ro);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1216,6 +1273,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_revoke_user, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_revoke_all, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_check, t_setup_bare, t_teardown),
+        cmocka_unit_test_setup_teardown(test_uri_parse, t_setup_bare, t_teardown),
+        cmocka_unit_test_setup_teardown(test_stale, t_setup, t_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

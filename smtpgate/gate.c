@@ -1,0 +1,83 @@
+/*
+ * gate - lookup-and-decide and the decision log line, shared by every front (see gate.h).
+ * Both run for every recipient, so neither allocates nor formats with printf.
+ */
+#include <string.h>
+
+#include "shared/log.h"
+#include "shared/util.h"
+#include "smtpgate/gate.h"
+
+/* gate_decide - decide for in, with one store lookup if decide asks for it */
+void gate_decide(const struct config *cfg, struct grants *grants, const struct decision_input *in,
+                 int64_t now, struct decision *out)
+{
+    struct decision_grant grant;
+
+    decide(cfg, in, NULL, out);
+    if (out->outcome != DECISION_NEED_GRANT)
+        return;
+    grants_lookup(grants, in->client, now, &grant);
+    decide(cfg, in, &grant, out);
+}
+
+/* gate_clean - at most len bytes of s made safe for one log field into dst */
+const char *gate_clean(const char *s, size_t len, char *dst, size_t dstlen, int quoted)
+{
+    char *p;
+
+    util_printable(s, len < dstlen - 1 ? len : dstlen - 1, dst, dstlen);
+    for (p = dst; *p != '\0'; p++)
+        if (*p == '"' || *p == '\\' || (!quoted && *p == ' '))
+            *p = '?';
+    if (dst[0] == '\0' && !quoted)
+        util_strlcpy(dst, GATE_LOG_EMPTY, dstlen);
+    return dst;
+}
+
+/* gate_put - append s to a line being built in buf[*len], bounded by size */
+static void gate_put(char *buf, size_t *len, size_t size, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n > size - 1 - *len)
+        n = size - 1 - *len;
+    memcpy(buf + *len, s, n);
+    *len += n;
+}
+
+/* gate_log_format - the decision line of l into buf (size bytes, at least 1); its length */
+size_t gate_log_format(const struct gate_log *l, char *buf, size_t size)
+{
+    char field[GATE_LOG_FIELD], why[sizeof(((struct decision *)0)->reason)];
+    size_t len = 0;
+
+    gate_put(buf, &len, size, l->key != NULL ? l->key : "action");
+    gate_put(buf, &len, size, "=");
+    gate_put(buf, &len, size, l->action);
+    gate_put(buf, &len, size, " client=");
+    gate_put(buf, &len, size, gate_clean(l->client, strlen(l->client), field, sizeof(field), 0));
+    gate_put(buf, &len, size, " recipient=");
+    gate_put(buf, &len, size, gate_clean(l->rcpt, l->rcptlen, field, sizeof(field), 0));
+    gate_put(buf, &len, size, " reason=\"");
+    gate_put(buf, &len, size, gate_clean(l->reason, strlen(l->reason), why, sizeof(why), 1));
+    gate_put(buf, &len, size, "\"");
+    if (l->reply != NULL) {
+        gate_put(buf, &len, size, " reply=");
+        gate_put(buf, &len, size, l->reply[0] != '\0' ? l->reply : GATE_LOG_EMPTY);
+    }
+    buf[len] = '\0';
+    return len;
+}
+
+/* gate_log - log the decision line of l at level, if that level is logged */
+void gate_log(int level, const struct gate_log *l)
+{
+    char line[GATE_LOG_MAX];
+    size_t len;
+
+    if (log_level_current < level)
+        return;
+    len = gate_log_format(l, line, sizeof(line));
+    log_text(level, line, len);
+}

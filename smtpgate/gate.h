@@ -1,0 +1,58 @@
+/*
+ * gate - the relay decision as every front asks for it (the policy server, the SMTP
+ * proxy, `popauthctl check`, and any later front), and the one log line that records it.
+ *
+ * gate_decide runs decide() (shared/decide.h) and, only when it asks for the store's
+ * answer, looks the client up through grants.h and decides again: one lookup at most, no
+ * allocation. The log line is built without printf, since it is written for every
+ * decision:
+ *
+ *   action=OUTCOME client=CLIENT recipient=RCPT reason="REASON"[ reply=WORD]
+ *
+ * Every field taken from a request is made safe: bytes outside printable ASCII, '"' and
+ * '\' become '?', and so do spaces outside the quoted reason; a field is cut at
+ * GATE_LOG_FIELD bytes (the reason at its own size); an empty unquoted field is "-".
+ *
+ * Ownership: the strings in a struct decision filled by gate_decide are its own; the
+ * grants handle is the caller's.
+ */
+#ifndef POPAUTH_GATE_H
+#define POPAUTH_GATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shared/config.h"
+#include "shared/decide.h"
+#include "smtpgate/grants.h"
+
+#define GATE_LOG_FIELD 256 /* bytes of request data shown in one log field, NUL included */
+#define GATE_LOG_EMPTY "-" /* an empty unquoted field */
+#define GATE_LOG_MAX   (2 * GATE_LOG_FIELD + sizeof(((struct decision *)0)->reason) + 128)
+
+/* One decision line's fields; reply NULL leaves the reply field out. */
+struct gate_log {
+    const char *key;    /* the first field's name: NULL is "action" */
+    const char *action; /* its value: decide_name(outcome), or the front's own ("limit") */
+    const char *client; /* the client address as text */
+    const char *rcpt;   /* the recipient, rcptlen bytes, as the client sent it */
+    size_t rcptlen;
+    const char *reason; /* NUL-terminated */
+    const char *reply;  /* the first word of the answer sent, or NULL */
+};
+
+/*
+ * gate_decide - the decision for in under cfg: decide(), and if it needs the store, one
+ * grants_lookup of in->client at unix time now and decide() again. in->authenticated
+ * (SMTP AUTH at the MTA) permits without a lookup. out is filled on every path.
+ */
+void gate_decide(const struct config *cfg, struct grants *grants, const struct decision_input *in,
+                 int64_t now, struct decision *out);
+/* gate_clean - at most len bytes of s made safe for one log field into dst (see above) */
+const char *gate_clean(const char *s, size_t len, char *dst, size_t dstlen, int quoted);
+/* gate_log_format - the decision line of l into buf (size bytes, at least 1); its length */
+size_t gate_log_format(const struct gate_log *l, char *buf, size_t size);
+/* gate_log - log the decision line of l at level, if that level is logged */
+void gate_log(int level, const struct gate_log *l);
+
+#endif
