@@ -29,6 +29,7 @@
 #include "shared/metrics.h"
 #include "shared/log.h"
 #include "shared/privilege.h"
+#include "shared/rcpt.h"
 #include "shared/util.h"
 #include "smtpgate/gate.h"
 #include "smtpgate/grants.h"
@@ -47,6 +48,7 @@ enum ctl_option_id {
     CTL_OPT_USER,
     CTL_OPT_LIFETIME,
     CTL_OPT_CHECK,
+    CTL_OPT_RESTART,
     CTL_OPT_N,
     CTL_OPT_CONFIG,   /* -c FILE */
     CTL_OPT_OVERRIDE, /* -o name=value */
@@ -73,6 +75,7 @@ static const struct ctl_option ctl_options[] = {
     {CTL_OPT_USER, "user", 0, 1},         /* allow: the grant's user; list, revoke: whose */
     {CTL_OPT_LIFETIME, "lifetime", 0, 1}, /* allow */
     {CTL_OPT_CHECK, "check", 0, 0},       /* config */
+    {CTL_OPT_RESTART, "restart", 0, 0},   /* config */
     {CTL_OPT_N, NULL, 'n', 0},            /* config */
     {CTL_OPT_CONFIG, NULL, 'c', 1},       /* every command */
     {CTL_OPT_OVERRIDE, NULL, 'o', 1},     /* every command */
@@ -84,7 +87,7 @@ static const struct ctl_option ctl_options[] = {
 struct ctl_args {
     struct cli_config cli;
     unsigned seen; /* CTL_BIT of every option given */
-    int all, json, explicit_only, check;
+    int all, json, explicit_only, check, restart;
     const char *user;
     const char *lifetime;
     const char *pos[CTL_MAX_ARGS];
@@ -467,13 +470,33 @@ static void ctl_check_report(const char *prog, const char *problem)
     check_to_stderr(prog, problem);
 }
 
+/* ctl_restart_print - the settings a reload leaves for the next restart, each with the
+ * daemons that do so (the restart column of the parameter table) */
+static void ctl_restart_print(void)
+{
+    size_t i;
+
+    for (i = 0; i < config_nparams; i++) {
+        unsigned r = config_params[i].restart;
+
+        if (r != 0)
+            printf("%s %s%s%s\n", config_params[i].name, (r & PARAM_POPAUTH) ? "popauth" : "",
+                   r == (PARAM_POPAUTH | PARAM_SMTPGATE) ? "," : "",
+                   (r & PARAM_SMTPGATE) ? "smtpgate" : "");
+    }
+}
+
 /* ctl_cmd_config - print the effective configuration, like postconf; with --check,
  * report every setting either daemon would refuse at start, as popauth -t and
- * smtpgate -t do */
+ * smtpgate -t do; with --restart, the settings a reload does not apply */
 static int ctl_cmd_config(struct config *cfg, struct ctl_args *a)
 {
     struct check chk;
 
+    if (a->restart) {
+        ctl_restart_print();
+        return CTL_EXIT_OK;
+    }
     if (!a->check) {
         config_print(cfg, stdout, a->explicit_only);
         return CTL_EXIT_OK;
@@ -491,11 +514,11 @@ static int ctl_cmd_check(struct config *cfg, struct ctl_args *a)
 {
     const char *rcpt = a->pos[1];
     struct decision d;
-    char err[512], client[ADDR_STRLEN], line[GATE_LOG_MAX];
+    char err[512], client[ADDR_STRLEN], show[RCPT_MAX + 1], why[2 * sizeof(d.reason)];
     struct decision_input in = {NULL, rcpt, strlen(rcpt), 0};
-    struct gate_log l = {"outcome", NULL, client, rcpt, in.rcptlen, NULL, NULL};
     struct grants *grants;
     struct addr addr;
+    size_t i, n = 0;
 
     if (addr_parse(a->pos[0], strlen(a->pos[0]), &addr, err, sizeof(err)) < 0)
         return ctl_fail("client: %s", err);
@@ -505,9 +528,14 @@ static int ctl_cmd_check(struct config *cfg, struct ctl_args *a)
     grants = grants_new(cfg->database);
     gate_decide(cfg, grants, &in, (int64_t)time(NULL), &d);
     grants_free(grants);
-    l.action = decide_name(d.outcome), l.reason = d.reason;
-    gate_log_format(&l, line, sizeof(line));
-    printf("%s\n", line);
+    for (i = 0; d.reason[i] != '\0'; i++) { /* the reason is printable; escape " and \ */
+        if (d.reason[i] == '"' || d.reason[i] == '\\')
+            why[n++] = '\\';
+        why[n++] = d.reason[i];
+    }
+    why[n] = '\0';
+    printf("outcome=%s client=%s recipient=%s reason=\"%s\"\n", decide_name(d.outcome), client,
+           util_printable(rcpt, strlen(rcpt), show, sizeof(show)), why);
     return decide_accepts(d.outcome) ? CTL_EXIT_OK : CTL_EXIT_NO;
 }
 
@@ -522,8 +550,9 @@ static const struct ctl_command ctl_commands[] = {
      ctl_cmd_revoke},
     {"purge", "purge", 0, 0, 0, ctl_cmd_purge},
     {"stats", "stats [--json]", 0, CTL_BIT(CTL_OPT_JSON), 0, ctl_cmd_stats},
-    {"config", "config [-n | --check]", 0, CTL_BIT(CTL_OPT_N) | CTL_BIT(CTL_OPT_CHECK),
-     CTL_BIT(CTL_OPT_N) | CTL_BIT(CTL_OPT_CHECK), ctl_cmd_config},
+    {"config", "config [-n | --check | --restart]", 0,
+     CTL_BIT(CTL_OPT_N) | CTL_BIT(CTL_OPT_CHECK) | CTL_BIT(CTL_OPT_RESTART),
+     CTL_BIT(CTL_OPT_N) | CTL_BIT(CTL_OPT_CHECK) | CTL_BIT(CTL_OPT_RESTART), ctl_cmd_config},
     {"check", "check CLIENT RECIPIENT", 2, 0, 0, ctl_cmd_check},
 };
 
@@ -603,6 +632,9 @@ static void ctl_apply(struct ctl_args *a, const struct ctl_option *o, const char
         break;
     case CTL_OPT_CHECK:
         a->check = 1;
+        break;
+    case CTL_OPT_RESTART:
+        a->restart = 1;
         break;
     case CTL_OPT_N:
         a->explicit_only = 1;

@@ -211,7 +211,7 @@ void decide(const struct config *cfg, const struct decision_input *in,
     }
     if (in->authenticated) {
         out->outcome = DECISION_PERMIT_AUTH;
-        decide_reason(out, "client authenticated with SMTP AUTH");
+        util_strlcpy(out->reason, "client authenticated with SMTP AUTH", sizeof(out->reason));
         goto out;
     }
     if (grant == NULL) {

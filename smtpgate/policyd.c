@@ -465,6 +465,7 @@ static void policyd_expire(void *ctx)
         policyd_close(pd->conns);
 }
 
+/* What the policy server tells the front skeleton about itself. */
 static const struct front_ops policyd_front_ops = {
     .param = "policy_listen",
     .unit = "connections",

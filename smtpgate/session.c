@@ -117,11 +117,11 @@ static const struct session_command session_commands[] = {
     [SMTP_UNKNOWN] = {session_cmd_error, 0, SMTP_ERR_UNKNOWN, 0},
 };
 
-/* session_log - one log line "action=close client=ADDR reason=..." and the like */
 static void session_log(const struct session *s, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* session_log - format one log line and hand it to the caller */
+/* session_log - one log line ("action=close client=ADDR reason=..." and the like) for the
+ * caller */
 static void session_log(const struct session *s, int level, const char *fmt, ...)
 {
     char line[512];

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # popauthctl end to end: drives the built binary against a fresh store and checks exit
-# statuses, output, JSON validity, never_grant, expiry and config errors; the command line
-# as a Unix tool takes it (usage errors change nothing, --name=value and --name value,
+# statuses, output, JSON validity, never_grant, expiry, config errors and config --restart;
+# the command line as a Unix tool takes it (usage errors change nothing, --name=value and --name value,
 # --help, --version); list --user, revoke --user and revoke --all; and the configuration
 # checks that popauthctl config --check, popauth -t and smtpgate -t share.
 # Needs jq and sqlite3.
@@ -125,6 +125,13 @@ expect_out "local_domains = " "config prints defaults too"
 run "$bindir/popauthctl" -c "$work/good.conf" -o local_domains=local.test config -n
 expect_out "local_domains = local.test" "config -n prints overrides"
 expect_no_out "never_grant" "config -n hides defaults"
+run "$bindir/popauthctl" -c "$work/good.conf" config --restart
+expect_status 0 "config --restart"
+expect_out "database popauth" "config --restart: popauth keeps its store until a restart"
+expect_out "policy_listen smtpgate" "config --restart: smtpgate keeps its listeners"
+expect_out "run_user popauth,smtpgate" "config --restart: both keep their user"
+expect_no_out "grant_lifetime" "config --restart: a reload applies grant_lifetime"
+expect_no_out "local_networks" "config --restart: a reload applies local_networks"
 
 # --- the command line: a usage error prints the usage, exits 2 and does nothing ----------
 ctl allow 192.0.2.60 --user dave --lifetime 1s >/dev/null
@@ -163,6 +170,7 @@ usage_error "no command given" --user=dave
 usage_error "option '-c' needs a value" list -c
 usage_error "check needs 2 arguments" check 192.0.2.1
 usage_error "--check and -n cannot be given together" config -n --check
+usage_error "--check and --restart cannot be given together" config --restart --check
 usage_error "no command given" --json
 usage_error "unknown command 'frobnicate'" frobnicate --all
 run ctl

@@ -80,7 +80,7 @@ static void torture_gate_decide(void **state)
     assert_int_equal(torture_run(cfg, g, "203.0.113.7", "u@far.test", 0, &d), DECISION_DEFER);
     assert_non_null(strstr(d.reason, "store: "));
     assert_int_equal(torture_run(cfg, g, "203.0.113.7", "u@far.test", 1, &d), DECISION_PERMIT_AUTH);
-    assert_non_null(strstr(d.reason, "client authenticated with SMTP AUTH"));
+    assert_string_equal(d.reason, "client authenticated with SMTP AUTH");
     assert_int_equal(torture_run(cfg, g, "203.0.113.7", "u@local.test", 0, &d), DECISION_LOCAL);
     assert_int_equal(torture_run(cfg, g, "10.1.2.3", "u@far.test", 1, &d),
                      DECISION_PERMIT_LOCALNET);

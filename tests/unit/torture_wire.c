@@ -231,8 +231,8 @@ static void wire_t_default_ports(struct ports *ports)
     assert_int_equal(ports_parse(&list, ports, err, sizeof(err)), 0);
 }
 
-/* test_wire_filter_compiles - libpcap compiles the filter for every supported link type */
-static void test_wire_filter_compiles(void **state)
+/* test_ports_filter_compiles - libpcap compiles the filter for every supported link type */
+static void test_ports_filter_compiles(void **state)
 {
     static const int dlts[] = {PACKET_DLT_NULL, PACKET_DLT_EN10MB,    PACKET_DLT_RAW,
                                PACKET_DLT_LOOP, PACKET_DLT_LINUX_SLL, PACKET_DLT_IPV4,
@@ -269,8 +269,8 @@ struct wire_t_filter_case {
     int pass; /* 1 if the filter must let it through */
 };
 
-/* test_wire_filter_frames - what the filter lets through on Ethernet */
-static void test_wire_filter_frames(void **state)
+/* test_ports_filter_frames - what the filter lets through on Ethernet */
+static void test_ports_filter_frames(void **state)
 {
     struct ports ports;
     char text[PORTS_FILTER_MAX];
@@ -1282,8 +1282,8 @@ static void test_wire_packets(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_wire_filter_compiles),
-        cmocka_unit_test(test_wire_filter_frames),
+        cmocka_unit_test(test_ports_filter_compiles),
+        cmocka_unit_test(test_ports_filter_frames),
         cmocka_unit_test(test_wire_pop3_login),
         cmocka_unit_test(test_wire_pop3_refused),
         cmocka_unit_test(test_wire_imap_vlan_ipv6),
