@@ -50,11 +50,14 @@ static inline int ascii_digits(const void *p, size_t n)
     return n > 0 && ascii_span_digits(p, n) == n;
 }
 
+#define ASCII_UINT_SAFE 19 /* decimal digits that always fit in 64 bits */
+
 /*
  * ascii_uint - the value of the decimal number p[0..n) (one or more digits, leading zeros
  * allowed, no sign): 0 and *out, or -1 (*out untouched) if n is 0, a byte is not a digit,
- * or the value is over max. Each digit is checked against max before it is added, so no
- * value over max is ever computed: any max (up to UINT64_MAX) and any n are safe.
+ * or the value is over max. The first ASCII_UINT_SAFE digits cannot overflow; each one
+ * after them is checked before it is added, so any max (up to UINT64_MAX) and any n are
+ * safe, and the short numbers of the parsers' hot paths cost one compare per digit.
  */
 static inline int ascii_uint(const void *p, size_t n, uint64_t max, uint64_t *out)
 {
@@ -67,10 +70,12 @@ static inline int ascii_uint(const void *p, size_t n, uint64_t max, uint64_t *ou
     for (i = 0; i < n; i++) {
         unsigned d = (unsigned)s[i] - '0';
 
-        if (d > 9 || d > max || v > (max - d) / 10)
+        if (d > 9 || (i >= ASCII_UINT_SAFE && v > (UINT64_MAX - d) / 10))
             return -1;
         v = v * 10 + d;
     }
+    if (v > max)
+        return -1;
     *out = v;
     return 0;
 }

@@ -144,6 +144,8 @@ static int session_in_commands(const struct session *s)
 /* session_to - enter state to, checking the transition and the queue's invariants */
 static void session_to(struct session *s, enum session_state to)
 {
+    enum session_state from = (enum session_state)s->state;
+
     assert(session_from[to] & (1u << s->state));
     assert(s->nwait <= s->qlen && s->qlen <= SESSION_PIPELINE);
     s->state = (uint8_t)to;
@@ -163,6 +165,8 @@ static void session_to(struct session *s, enum session_state to)
     default:
         break;
     }
+    if (s->cfg.ops->moved != NULL)
+        s->cfg.ops->moved(s->cfg.ctx, from, to);
 }
 
 /* session_frame_find - the next piece of a command stream; see session.h */

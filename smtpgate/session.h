@@ -125,7 +125,7 @@ void session_frame_take(struct session_framer *f, const struct session_frame *fr
 /*
  * What the session asks of its caller. client_room and backend_room make room (the
  * buffer may be taken or compacted); text written there is committed with to_client or
- * to_backend. Every member is required.
+ * to_backend. Every member is required but moved.
  */
 struct session_ops {
     /* client_room - bytes that fit now in the client's output, making room for want */
@@ -143,6 +143,9 @@ struct session_ops {
     void (*limit)(void *ctx, const struct smtp_command *rcpt);
     /* log - one finished log line at a shared/log.h level */
     void (*log)(void *ctx, int level, const char *text);
+    /* moved - optional (NULL: none): the session went from state from to state to (every
+     * transition, once each time it is made) */
+    void (*moved)(void *ctx, enum session_state from, enum session_state to);
 };
 
 /* What a session is started with: the client and the limits of the config of the time. */

@@ -5,7 +5,8 @@
  * backend that answers every command the core forwards.
  *
  * The driver records three transcripts: the bytes the client got, the bytes the backend
- * got, and the events (log lines, the end of the session, the limit callback). The
+ * got, and the events (log lines, the end of the session, the limit callback); and the
+ * states the session went through, with the state each was entered from. The
  * scripted backend answers EHLO with d->ehlo (PIPELINING by default), DATA with 354 and
  * the end of the message with 250, AUTH with 334 and the continuation with 235 ("*":
  * 501), QUIT with 221 (and then closes), XCLIENT with 220, anything else with 250;
@@ -51,8 +52,9 @@ struct driver {
     const char *answer_text;
     const char *grants; /* the grant answers, in turn */
     size_t ngrant;
-    int hold;      /* 1: keep the backend's replies until driver_release */
-    unsigned seen; /* the states the session was seen in, as bits */
+    int hold;                         /* 1: keep the backend's replies until driver_release */
+    unsigned seen;                    /* the states the session was in, as bits */
+    unsigned moves[SESSION_DEAD + 1]; /* by state: the states it was entered from, as bits */
     double now;
     struct smtp_reply reply;
 };
@@ -201,6 +203,15 @@ static inline void driver_log(void *ctx, int level, const char *text)
     driver_puts(&d->events, "\n");
 }
 
+/* driver_moved - session_ops: a transition */
+static inline void driver_moved(void *ctx, enum session_state from, enum session_state to)
+{
+    struct driver *d = ctx;
+
+    d->seen |= 1u << to;
+    d->moves[to] |= 1u << from;
+}
+
 /* driver_init - a session with the given line and recipient limits, not yet started */
 static inline void driver_init(struct driver *d, size_t max_line, uint32_t max_rcpts,
                                enum session_identity identity)
@@ -210,7 +221,8 @@ static inline void driver_init(struct driver *d, size_t max_line, uint32_t max_r
     memset(d, 0, sizeof(*d));
     d->ops = (struct session_ops){driver_client_room, driver_to_client, driver_backend_room,
                                   driver_to_backend,  driver_close,     driver_limit,
-                                  driver_log};
+                                  driver_log,         driver_moved};
+    d->seen = 1u << SESSION_GREETING;
     cfg.client = "192.0.2.7";
     cfg.port = 40123;
     cfg.identity = identity;
@@ -261,7 +273,6 @@ static inline int driver_client_input(struct driver *d)
         int rcpt;
 
         used |= session_client_input(&d->s, d->in, d->inlen, &taken);
-        d->seen |= 1u << session_state(&d->s);
         rcpt = session_state(&d->s) == SESSION_RCPT;
         if (rcpt) /* answered before its line moves */
             session_grant(&d->s, driver_grant(d));
@@ -283,11 +294,9 @@ static inline void driver_service(struct driver *d)
         moved = 0;
         if (session_state(&d->s) != SESSION_DEAD && !session_closing(&d->s)) {
             moved |= driver_backend_input(d);
-            d->seen |= 1u << session_state(&d->s);
             moved |= driver_client_input(d);
             session_settle(&d->s);
         }
-        d->seen |= 1u << session_state(&d->s);
     } while (moved);
     if ((session_state(&d->s) == SESSION_CLOSING || session_state(&d->s) == SESSION_QUITTING) &&
         d->cpending == 0) {
@@ -299,7 +308,6 @@ static inline void driver_service(struct driver *d)
         } else {
             driver_puts(&d->events, "linger\n");
         }
-        d->seen |= 1u << session_state(&d->s);
     }
 }
 

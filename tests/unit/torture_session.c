@@ -8,8 +8,10 @@
  * proxy's own replies among the backend's, DATA with dot-stuffing and its end, AUTH
  * pass-through, the line, recipient and error limits, the local replies and the grant
  * answers (permit, reject, defer). Then the greeting with XCLIENT and PROXY, every
- * timeout, backend failures, backpressure, draining, the end after QUIT, the line framer
- * on its own, and last that the tests reached every state.
+ * timeout, backend failures, backpressure, draining, the end after QUIT, the rare ends
+ * (failures while a reply or an answer is awaited), the line framer
+ * on its own, and last that the tests reached every state and made every transition of
+ * session.h's diagram (seen through session_ops.moved).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -36,7 +38,26 @@
 #define QUITTED    "close, backend closes first\nlinger after QUIT\n"
 #define CLOSED     "close backend\nlinger\n"
 
-static unsigned states_seen; /* every state any test reached */
+static unsigned states_seen;                    /* every state any test reached */
+static unsigned states_moves[SESSION_DEAD + 1]; /* by state: every state it was entered from */
+
+/* torture_note - add what d's session went through to what every test reached */
+static void torture_note(const struct driver *d)
+{
+    int i;
+
+    states_seen |= d->seen;
+    for (i = SESSION_GREETING; i <= SESSION_DEAD; i++)
+        states_moves[i] |= d->moves[i];
+}
+
+/* torture_init - note what d's last session went through, then start a new one in d */
+static void torture_init(struct driver *d, size_t max_line, uint32_t max_rcpts,
+                         enum session_identity identity)
+{
+    torture_note(d);
+    driver_init(d, max_line, max_rcpts, identity);
+}
 
 /* One client dialogue and what it must give, however its bytes arrive. */
 struct dialogue {
@@ -164,14 +185,14 @@ static void dialogue_run(struct driver *d, const struct dialogue *tc, size_t ste
 {
     size_t len = tc->len ? tc->len : strlen(tc->input);
 
-    driver_init(d, tc->max_line, tc->max_rcpts, SESSION_ID_NONE);
+    torture_init(d, tc->max_line, tc->max_rcpts, SESSION_ID_NONE);
     d->grants = tc->grants;
     d->answer_verb = tc->answer_verb;
     d->answer_text = tc->answer_text;
     d->ehlo = tc->ehlo;
     driver_start(d, GREETING);
     driver_feed(d, tc->input, len, step, 1);
-    states_seen |= d->seen;
+    torture_note(d);
 }
 
 /* test_dialogues - every dialogue, in every split, gives exactly what the table says */
@@ -199,6 +220,7 @@ static void test_dialogues(void **state)
                          (int)session_state(&d.s));
         }
     }
+    torture_note(&d);
 }
 
 /* test_too_many_errors - the 20th error reply is followed by 421 and the end */
@@ -215,7 +237,7 @@ static void test_too_many_errors(void **state)
             strcat(want, "500 5.5.1 Command unrecognized\r\n");
     }
     strcat(want, "421 4.7.0 Too many errors\r\n");
-    driver_init(&d, 512, 50, SESSION_ID_NONE);
+    torture_init(&d, 512, 50, SESSION_ID_NONE);
     driver_start(&d, GREETING);
     driver_feed(&d, in, strlen(in), 0, 0);
     assert_string_equal(d.client.text + strlen(GREETING), want);
@@ -223,7 +245,7 @@ static void test_too_many_errors(void **state)
         d.events.text,
         "action=close client=192.0.2.7 reason=\"too many errors\" errors=20\n" CLOSED);
     assert_string_equal(d.backend.text, "");
-    states_seen |= d.seen;
+    torture_note(&d);
 }
 
 /* test_auth_too_long - an over-long AUTH continuation cancels the exchange ("*") and the
@@ -241,12 +263,12 @@ static void test_auth_too_long(void **state)
     n += SMTP_AUTH_LINE + 50;
     memcpy(in + n, "\r\nQUIT\r\n", 8);
     n += 8;
-    driver_init(&d, 512, 50, SESSION_ID_NONE);
+    torture_init(&d, 512, 50, SESSION_ID_NONE);
     driver_start(&d, GREETING);
     driver_feed(&d, in, n, 0, 0);
     assert_string_equal(d.backend.text, "AUTH LOGIN\r\n*\r\nQUIT\r\n");
     assert_string_equal(d.client.text, GREETING "334 \r\n501 5.7.0 Authentication aborted\r\n" BYE);
-    states_seen |= d.seen;
+    torture_note(&d);
 }
 
 /* test_pipelining_waits - without PIPELINING a command waits for the reply before it; with
@@ -258,7 +280,7 @@ static void test_pipelining_waits(void **state)
     size_t mark;
 
     (void)state;
-    driver_init(&d, 512, 50, SESSION_ID_NONE);
+    torture_init(&d, 512, 50, SESSION_ID_NONE);
     driver_start(&d, GREETING);
     d.hold = 1;
     driver_feed(&d, in, sizeof(in) - 1, 0, 0);
@@ -281,7 +303,7 @@ static void test_pipelining_waits(void **state)
     assert_string_equal(d.client.text + mark,
                         OK OK "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT AUTH "
                               "VRFY HELP\r\n");
-    states_seen |= d.seen;
+    torture_note(&d);
 }
 
 /* test_queue_full - at most SESSION_PIPELINE replies owed: reading pauses, then goes on */
@@ -294,7 +316,7 @@ static void test_queue_full(void **state)
     (void)state;
     for (i = 0; i < SESSION_PIPELINE * 2; i++)
         memcpy(in + i * 6, "NOOP\r\n", 6);
-    driver_init(&d, 512, 50, SESSION_ID_NONE);
+    torture_init(&d, 512, 50, SESSION_ID_NONE);
     driver_start(&d, GREETING);
     driver_feed(&d, "EHLO c\r\n", 8, 0, 0);
     d.hold = 1;
@@ -305,6 +327,7 @@ static void test_queue_full(void **state)
     driver_release(&d);
     assert_int_equal(d.backend.len, 8 + SESSION_PIPELINE * 2 * 6);
     assert_int_equal(d.client.len, strlen(GREETING EHLO_OUT) + SESSION_PIPELINE * 2 * strlen(OK));
+    torture_note(&d);
 }
 
 /* test_backpressure - a reply waits for room at the client; the backend is not read then */
@@ -313,7 +336,7 @@ static void test_backpressure(void **state)
     static struct driver d;
 
     (void)state;
-    driver_init(&d, 512, 50, SESSION_ID_NONE);
+    torture_init(&d, 512, 50, SESSION_ID_NONE);
     d.cwin = strlen(GREETING) + 5;
     driver_start(&d, GREETING);
     driver_feed(&d, "NOOP\r\nNOOP\r\n", 12, 0, 0);
@@ -339,6 +362,7 @@ static void test_backpressure(void **state)
     assert_string_equal(d.client.text + strlen(GREETING OK OK),
                         "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT AUTH VRFY "
                         "HELP\r\n" OK);
+    torture_note(&d);
 }
 
 /* test_greeting - nothing is read before the backend's greeting; it starts the commands */
@@ -347,7 +371,7 @@ static void test_greeting(void **state)
     static struct driver d;
 
     (void)state;
-    driver_init(&d, 512, 50, SESSION_ID_NONE);
+    torture_init(&d, 512, 50, SESSION_ID_NONE);
     assert_int_equal(session_state(&d.s), SESSION_GREETING);
     driver_start(&d, NULL);
     assert_int_equal(session_state(&d.s), SESSION_GREETING);
@@ -364,6 +388,7 @@ static void test_greeting(void **state)
     assert_string_equal(session_text(SESSION_T_TOO_MANY_CONNS),
                         "421 4.7.0 Too many connections\r\n");
     assert_string_equal(session_text(SESSION_T_NONE), "");
+    torture_note(&d);
 }
 
 /* test_xclient - XCLIENT after the first greeting; the second 220 is the client's */
@@ -372,13 +397,13 @@ static void test_xclient(void **state)
     static struct driver d;
 
     (void)state;
-    driver_init(&d, 512, 50, SESSION_ID_XCLIENT);
+    torture_init(&d, 512, 50, SESSION_ID_XCLIENT);
     driver_start(&d, GREETING);
     assert_string_equal(d.backend.text, "XCLIENT ADDR=192.0.2.7 PORT=40123 NAME=[TEMPUNAVAIL]\r\n");
     assert_string_equal(d.client.text, "220 mx.test ESMTP\r\n");
     assert_int_equal(session_state(&d.s), SESSION_COMMANDS);
     /* refused: the backend does not trust the proxy */
-    driver_init(&d, 512, 50, SESSION_ID_XCLIENT);
+    torture_init(&d, 512, 50, SESSION_ID_XCLIENT);
     d.answer_verb = "XCLIENT";
     d.answer_text = "550 5.7.0 Insufficient authorization\r\n";
     driver_start(&d, GREETING);
@@ -387,7 +412,7 @@ static void test_xclient(void **state)
                         "action=close client=192.0.2.7 reason=\"backend answered XCLIENT with 550 "
                         "(is smtpgate in its smtpd_authorized_xclient_hosts?)\"\n" CLOSED);
     /* a first greeting that is not 220 */
-    driver_init(&d, 512, 50, SESSION_ID_XCLIENT);
+    torture_init(&d, 512, 50, SESSION_ID_XCLIENT);
     driver_start(&d, "554 5.3.2 Not now\r\n");
     assert_string_equal(d.client.text, "421 4.3.2 Service not available\r\n");
     assert_string_equal(d.backend.text, "");
@@ -395,10 +420,11 @@ static void test_xclient(void **state)
         d.events.text,
         "action=close client=192.0.2.7 reason=\"backend greeting 554, not 220\"\n" CLOSED);
     /* without XCLIENT a 554 greeting is the client's to see */
-    driver_init(&d, 512, 50, SESSION_ID_NONE);
+    torture_init(&d, 512, 50, SESSION_ID_NONE);
     driver_start(&d, "554 5.3.2 Not now\r\n");
     assert_string_equal(d.client.text, "554 5.3.2 Not now\r\n");
     assert_int_equal(session_state(&d.s), SESSION_COMMANDS);
+    torture_note(&d);
 }
 
 /* test_haproxy - the PROXY header goes first; without this end's address the session ends */
@@ -407,16 +433,17 @@ static void test_haproxy(void **state)
     static struct driver d;
 
     (void)state;
-    driver_init(&d, 512, 50, SESSION_ID_HAPROXY);
+    torture_init(&d, 512, 50, SESSION_ID_HAPROXY);
     driver_start(&d, GREETING);
     assert_string_equal(d.backend.text, "PROXY TCP4 192.0.2.7 192.0.2.1 40123 25\r\n");
     assert_string_equal(d.client.text, GREETING);
-    driver_init(&d, 512, 50, SESSION_ID_HAPROXY);
+    torture_init(&d, 512, 50, SESSION_ID_HAPROXY);
     session_start(&d.s, NULL, 0);
     driver_service(&d);
     assert_string_equal(d.client.text, "421 4.3.2 Service not available\r\n");
     assert_string_equal(d.events.text, "action=close client=192.0.2.7 reason=\"cannot build the "
                                        "PROXY header\"\n" CLOSED);
+    torture_note(&d);
 }
 
 /* How a timeout case is set up before the timer fires. */
@@ -461,7 +488,7 @@ static void test_timeouts(void **state)
         size_t before;
         double t;
 
-        driver_init(&d, 512, 50, SESSION_ID_NONE);
+        torture_init(&d, 512, 50, SESSION_ID_NONE);
         d.s.cfg.min_rate = tc->min_rate;
         driver_start(&d, tc->setup == T_GREETING ? NULL : GREETING);
         if (tc->setup == T_BACKEND) {
@@ -496,8 +523,8 @@ static void test_timeouts(void **state)
             assert_string_equal(d.events.text, tc->event);
             assert_int_equal(session_state(&d.s), SESSION_LINGER);
         }
-        states_seen |= d.seen | 1u << session_state(&d.s);
     }
+    torture_note(&d);
 }
 
 /* test_backend_failures - what the backend can do wrong ends the session with 421 or 451 */
@@ -507,26 +534,26 @@ static void test_backend_failures(void **state)
 
     (void)state;
     /* not SMTP */
-    driver_init(&d, 512, 50, SESSION_ID_NONE);
+    torture_init(&d, 512, 50, SESSION_ID_NONE);
     driver_start(&d, "hello\r\n");
     assert_string_equal(d.client.text, "421 4.3.2 Service not available\r\n");
     assert_string_equal(
         d.events.text,
         "action=close client=192.0.2.7 reason=\"backend: malformed reply\"\n" CLOSED);
     /* a reply nobody asked for */
-    driver_init(&d, 512, 50, SESSION_ID_NONE);
+    torture_init(&d, 512, 50, SESSION_ID_NONE);
     driver_start(&d, GREETING "250 surprise\r\n");
     assert_string_equal(d.client.text, GREETING "421 4.3.2 Service not available\r\n");
     assert_string_equal(d.events.text, "action=close client=192.0.2.7 reason=\"backend: reply "
                                        "without a command\"\n" CLOSED);
     /* the backend's own 421 while idle is passed on */
-    driver_init(&d, 512, 50, SESSION_ID_NONE);
+    torture_init(&d, 512, 50, SESSION_ID_NONE);
     driver_start(&d, GREETING "421 4.4.2 Idle timeout\r\n");
     assert_string_equal(d.client.text, GREETING "421 4.4.2 Idle timeout\r\n");
     assert_string_equal(
         d.events.text, "action=close client=192.0.2.7 reason=\"backend closed with 421\"\n" CLOSED);
     /* the backend closes */
-    driver_init(&d, 512, 50, SESSION_ID_NONE);
+    torture_init(&d, 512, 50, SESSION_ID_NONE);
     driver_start(&d, GREETING);
     session_backend_eof(&d.s);
     driver_service(&d);
@@ -534,19 +561,19 @@ static void test_backend_failures(void **state)
     assert_string_equal(d.events.text, "action=close client=192.0.2.7 reason=\"backend closed the "
                                        "connection\"\n" CLOSED);
     /* writing to it fails while a reply is owed: 451; reading fails: 421 */
-    driver_init(&d, 512, 50, SESSION_ID_NONE);
+    torture_init(&d, 512, 50, SESSION_ID_NONE);
     driver_start(&d, GREETING);
     d.hold = 1;
     driver_feed(&d, "NOOP\r\n", 6, 0, 0);
     session_backend_error(&d.s, 1);
     driver_service(&d);
     assert_string_equal(d.client.text, GREETING "451 4.4.2 Backend not responding\r\n");
-    driver_init(&d, 512, 50, SESSION_ID_NONE);
+    torture_init(&d, 512, 50, SESSION_ID_NONE);
     driver_start(&d, NULL);
     session_backend_error(&d.s, 1);
     driver_service(&d);
     assert_string_equal(d.client.text, "421 4.3.2 Service not available\r\n");
-    driver_init(&d, 512, 50, SESSION_ID_NONE);
+    torture_init(&d, 512, 50, SESSION_ID_NONE);
     driver_start(&d, GREETING);
     session_backend_error(&d.s, 0);
     driver_service(&d);
@@ -555,6 +582,7 @@ static void test_backend_failures(void **state)
     session_client_gone(&d.s);
     assert_int_equal(session_state(&d.s), SESSION_DEAD);
     assert_true(session_finished(&d.s));
+    torture_note(&d);
 }
 
 /* test_drain - a draining proxy reads no more commands, finishes what is in flight, then
@@ -564,19 +592,19 @@ static void test_drain(void **state)
     static struct driver d;
 
     (void)state;
-    driver_init(&d, 512, 50, SESSION_ID_NONE);
+    torture_init(&d, 512, 50, SESSION_ID_NONE);
     driver_start(&d, GREETING);
     session_drain(&d.s);
     driver_service(&d);
     assert_string_equal(d.client.text, GREETING "421 4.3.2 Service shutting down\r\n");
     /* before the greeting */
-    driver_init(&d, 512, 50, SESSION_ID_NONE);
+    torture_init(&d, 512, 50, SESSION_ID_NONE);
     driver_start(&d, NULL);
     session_drain(&d.s);
     driver_service(&d);
     assert_string_equal(d.client.text, "421 4.3.2 Service shutting down\r\n");
     /* with a command in flight, and one more waiting that is not read */
-    driver_init(&d, 512, 50, SESSION_ID_NONE);
+    torture_init(&d, 512, 50, SESSION_ID_NONE);
     driver_start(&d, GREETING);
     d.hold = 1;
     driver_feed(&d, "NOOP\r\n", 6, 0, 0);
@@ -587,7 +615,7 @@ static void test_drain(void **state)
     assert_string_equal(d.client.text, GREETING OK "421 4.3.2 Service shutting down\r\n");
     assert_string_equal(d.backend.text, "NOOP\r\n");
     /* a message being sent is finished */
-    driver_init(&d, 512, 50, SESSION_ID_NONE);
+    torture_init(&d, 512, 50, SESSION_ID_NONE);
     driver_start(&d, GREETING);
     driver_feed(&d, "DATA\r\n", 6, 0, 0);
     session_drain(&d.s);
@@ -595,6 +623,7 @@ static void test_drain(void **state)
     driver_feed(&d, "x\r\n.\r\nNOOP\r\n", 12, 0, 0);
     assert_string_equal(d.client.text, GREETING GO QUEUED "421 4.3.2 Service shutting down\r\n");
     assert_string_equal(d.backend.text, "DATA\r\nx\r\n.\r\n");
+    torture_note(&d);
 }
 
 /* test_quit - QUIT: the backend closes first, then the session is done */
@@ -603,7 +632,7 @@ static void test_quit(void **state)
     static struct driver d;
 
     (void)state;
-    driver_init(&d, 512, 50, SESSION_ID_NONE);
+    torture_init(&d, 512, 50, SESSION_ID_NONE);
     driver_start(&d, GREETING);
     d.cwin = 1000;
     d.hold = 1;
@@ -618,7 +647,81 @@ static void test_quit(void **state)
     driver_client_take(&d);
     assert_int_equal(session_state(&d.s), SESSION_LINGER);
     assert_true(session_finished(&d.s));
-    states_seen |= d.seen;
+    torture_note(&d);
+}
+
+/* test_rare_ends - the ends no dialogue above reaches: a bad line during AUTH, a shutdown
+ * while a recipient waits for its answer, the backend failing while DATA, AUTH or QUIT
+ * waits, and the client's connection failing mid-session or while closing */
+static void test_rare_ends(void **state)
+{
+    static struct driver d;
+    size_t taken;
+
+    (void)state;
+    /* AUTH -> BYE: a bare LF in the continuation line */
+    torture_init(&d, 512, 50, SESSION_ID_NONE);
+    driver_start(&d, GREETING);
+    driver_feed(&d, WITHLEN("AUTH PLAIN\r\n"), 0, 0);
+    assert_int_equal(session_state(&d.s), SESSION_AUTH);
+    driver_feed(&d, WITHLEN("abc\ndef\r\n"), 0, 0);
+    assert_true(d.moves[SESSION_BYE] & (1u << SESSION_AUTH));
+    assert_true(session_closing(&d.s) || session_state(&d.s) == SESSION_DEAD);
+    /* RCPT -> CLOSING: the proxy shuts down before it answers the recipient */
+    torture_init(&d, 512, 50, SESSION_ID_NONE);
+    driver_start(&d, GREETING);
+    driver_feed(&d, WITHLEN("MAIL FROM:<>\r\n"), 0, 0);
+    (void)session_client_input(&d.s, WITHLEN("RCPT TO:<u@far.test>\r\n"), &taken);
+    assert_int_equal(session_state(&d.s), SESSION_RCPT);
+    session_shutdown(&d.s, SESSION_T_SHUTDOWN);
+    assert_int_equal(session_state(&d.s), SESSION_CLOSING);
+    driver_service(&d);
+    assert_string_equal(d.client.text, GREETING OK "421 4.3.2 Service shutting down\r\n");
+    assert_string_equal(d.backend.text, "MAIL FROM:<>\r\n");
+    /* SYNC -> CLOSING: reading the backend fails while DATA waits for its 354 */
+    torture_init(&d, 512, 50, SESSION_ID_NONE);
+    driver_start(&d, GREETING);
+    d.hold = 1;
+    driver_feed(&d, WITHLEN("DATA\r\n"), 0, 0);
+    assert_int_equal(session_state(&d.s), SESSION_SYNC);
+    session_backend_error(&d.s, 0);
+    driver_service(&d);
+    assert_true(d.moves[SESSION_CLOSING] & (1u << SESSION_SYNC));
+    assert_int_equal(session_state(&d.s), SESSION_LINGER);
+    /* AUTH -> CLOSING: the client never sends its continuation */
+    torture_init(&d, 512, 50, SESSION_ID_NONE);
+    driver_start(&d, GREETING);
+    driver_feed(&d, WITHLEN("AUTH PLAIN\r\n"), 0, 0);
+    assert_int_equal(session_state(&d.s), SESSION_AUTH);
+    d.now += 1000;
+    session_timeout(&d.s, d.now, 0);
+    driver_service(&d);
+    assert_true(d.moves[SESSION_CLOSING] & (1u << SESSION_AUTH));
+    /* QUIT -> CLOSING: the backend closes before its 221 */
+    torture_init(&d, 512, 50, SESSION_ID_NONE);
+    driver_start(&d, GREETING);
+    d.hold = 1;
+    driver_feed(&d, WITHLEN("QUIT\r\n"), 0, 0);
+    assert_int_equal(session_state(&d.s), SESSION_QUIT);
+    session_backend_eof(&d.s);
+    driver_service(&d);
+    assert_true(d.moves[SESSION_CLOSING] & (1u << SESSION_QUIT));
+    /* COMMANDS -> DEAD: the client's connection fails mid-session */
+    torture_init(&d, 512, 50, SESSION_ID_NONE);
+    driver_start(&d, GREETING);
+    session_client_gone(&d.s);
+    assert_int_equal(session_state(&d.s), SESSION_DEAD);
+    /* CLOSING -> DEAD: it fails while the last reply waits to go */
+    torture_init(&d, 512, 50, SESSION_ID_NONE);
+    driver_start(&d, GREETING);
+    d.cwin = 1000;
+    d.cpending = 1;
+    session_shutdown(&d.s, SESSION_T_SHUTDOWN);
+    driver_service(&d);
+    assert_int_equal(session_state(&d.s), SESSION_CLOSING);
+    session_client_gone(&d.s);
+    assert_int_equal(session_state(&d.s), SESSION_DEAD);
+    torture_note(&d);
 }
 
 /* test_framer - the line framer on its own: a long line is refused once and skipped to
@@ -674,6 +777,38 @@ static void test_every_state(void **state)
             fail_msg("state %d was never reached", i);
 }
 
+/* test_every_transition - the tests above made every transition of session.h's diagram
+ * (a state re-entered from itself aside) */
+static void test_every_transition(void **state)
+{
+#define T(x) (1u << SESSION_##x)
+    static const unsigned want[SESSION_DEAD + 1] = {
+        [SESSION_COMMANDS] = T(GREETING) | T(RCPT) | T(SYNC) | T(DATA),
+        [SESSION_RCPT] = T(COMMANDS),
+        [SESSION_SYNC] = T(COMMANDS) | T(AUTH),
+        [SESSION_AUTH] = T(SYNC),
+        [SESSION_DATA] = T(SYNC),
+        [SESSION_QUIT] = T(COMMANDS),
+        [SESSION_BYE] = T(COMMANDS) | T(AUTH),
+        [SESSION_CLOSING] =
+            T(GREETING) | T(COMMANDS) | T(RCPT) | T(SYNC) | T(AUTH) | T(DATA) | T(QUIT) | T(BYE),
+        [SESSION_QUITTING] = T(QUIT),
+        [SESSION_LINGER] = T(CLOSING) | T(QUITTING),
+        [SESSION_DEAD] = T(COMMANDS) | T(CLOSING) | T(LINGER),
+    };
+#undef T
+    int to, from, missing = 0;
+
+    (void)state;
+    for (to = SESSION_GREETING; to <= SESSION_DEAD; to++)
+        for (from = SESSION_GREETING; from <= SESSION_DEAD; from++)
+            if ((want[to] & (1u << from)) && !(states_moves[to] & (1u << from))) {
+                print_message("transition %d -> %d was never made\n", from, to);
+                missing++;
+            }
+    assert_int_equal(missing, 0);
+}
+
 /* main - run the tests */
 int main(void)
 {
@@ -691,8 +826,10 @@ int main(void)
         cmocka_unit_test(test_backend_failures),
         cmocka_unit_test(test_drain),
         cmocka_unit_test(test_quit),
+        cmocka_unit_test(test_rare_ends),
         cmocka_unit_test(test_framer),
         cmocka_unit_test(test_every_state),
+        cmocka_unit_test(test_every_transition),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
