@@ -57,7 +57,8 @@
  * (the sniffer may only grant what it is sure the server read), from the script's
  * client and server port, with a user name the client put on the wire (as it is,
  * backslash-quoted, or base64-encoded as a SASL response; '?' for a byte outside
- * 0x21-0x7e); and a server not in sniff_servers gets no login (and is counted foreign).
+ * 0x20-0x7e, as ascii_user_byte makes it); and a server not in sniff_servers gets no login (and is
+ * counted foreign).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -71,6 +72,7 @@
 #include "popauth/sniff/pcapfile.h"
 #include "popauth/sniff/ports.h"
 #include "popauth/sniff/wire.h"
+#include "shared/ascii.h"
 #include "shared/cidr.h"
 #include "shared/cksum.h"
 
@@ -206,7 +208,7 @@ static size_t fuzz_pcap_unbase64(const uint8_t *p, size_t n, uint8_t *out)
     return k;
 }
 
-/* fuzz_pcap_match - 1 if b[0..n) starts with user ('?': a byte not 0x21-0x7e; \ quotes) */
+/* fuzz_pcap_match - 1 if b[0..n) starts with user ('?': a byte not 0x20-0x7e; \ quotes) */
 static int fuzz_pcap_match(const char *user, const uint8_t *b, size_t n)
 {
     size_t i, j;
@@ -216,7 +218,7 @@ static int fuzz_pcap_match(const char *user, const uint8_t *b, size_t n)
 
         if (j + 1 < n && b[j] == '\\' && b[j + 1] == u)
             j++;
-        if (j >= n || (b[j] != u && !(u == '?' && (b[j] < 0x21 || b[j] > 0x7e))))
+        if (j >= n || (b[j] != u && !(u == '?' && !ascii_is_print(b[j]))))
             return 0;
     }
     return 1;

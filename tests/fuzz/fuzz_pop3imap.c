@@ -12,7 +12,7 @@
  * Every record goes to two detectors: one gets it whole, the other in chunks of 1 to 16
  * bytes. It aborts when an invariant breaks: both must report the same events (kind,
  * record, user name, reason); at most one event, and nothing after it; a login only on
- * server bytes and never in a joined conversation; user names printable (0x21-0x7e) and
+ * server bytes and never in a joined conversation; user names printable (0x20-0x7e) and
  * NUL-terminated; *used within bounds (all of it unless a login); the detector's memory
  * within its bounds (struct within POP3IMAP_IDLE_BYTES, line buffers within max_line).
  */
@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "popauth/sniff/pop3imap.h"
+#include "shared/ascii.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -49,7 +50,8 @@ static void fuzz_pop3imap_memory(const struct fuzz_pop3imap_run *r)
             abort();
 }
 
-/* fuzz_pop3imap_user - a reported user name is NUL-terminated printable ASCII without spaces */
+/* fuzz_pop3imap_user - a reported user name is NUL-terminated printable ASCII (the space
+ * included: ascii_user_byte's rule) */
 static void fuzz_pop3imap_user(const char *user)
 {
     size_t i, n = strnlen(user, POP3IMAP_USER_MAX);
@@ -57,7 +59,7 @@ static void fuzz_pop3imap_user(const char *user)
     if (n >= POP3IMAP_USER_MAX)
         abort();
     for (i = 0; i < n; i++)
-        if ((unsigned char)user[i] < 0x21 || (unsigned char)user[i] > 0x7e)
+        if (!ascii_is_print((unsigned char)user[i]))
             abort();
 }
 
