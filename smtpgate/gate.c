@@ -4,6 +4,7 @@
  */
 #include <string.h>
 
+#include "shared/ascii.h"
 #include "shared/log.h"
 #include "shared/util.h"
 #include "smtpgate/gate.h"
@@ -21,16 +22,18 @@ void gate_decide(const struct config *cfg, struct grants *grants, const struct d
     decide(cfg, in, &grant, out);
 }
 
-/* gate_clean - at most len bytes of s made safe for one log field into dst */
+/* gate_clean - at most len bytes of s made safe for one log field into dst, in one pass */
 const char *gate_clean(const char *s, size_t len, char *dst, size_t dstlen, int quoted)
 {
-    char *p;
+    size_t i, n = len < dstlen - 1 ? len : dstlen - 1;
 
-    util_printable(s, len < dstlen - 1 ? len : dstlen - 1, dst, dstlen);
-    for (p = dst; *p != '\0'; p++)
-        if (*p == '"' || *p == '\\' || (!quoted && *p == ' '))
-            *p = '?';
-    if (dst[0] == '\0' && !quoted)
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        dst[i] = ascii_is_print(c) && c != '"' && c != '\\' && (quoted || c != ' ') ? (char)c : '?';
+    }
+    dst[n] = '\0';
+    if (n == 0 && !quoted)
         util_strlcpy(dst, GATE_LOG_EMPTY, dstlen);
     return dst;
 }

@@ -650,6 +650,40 @@ static void test_quit(void **state)
     torture_note(&d);
 }
 
+/* test_auth_state - only the backend's 235 to AUTH marks the session authenticated (what
+ * permits every recipient): not a refused or cancelled AUTH, not a 235 to another command */
+static void test_auth_state(void **state)
+{
+    static struct driver d;
+
+    (void)state;
+    torture_init(&d, 512, 50, SESSION_ID_NONE);
+    driver_start(&d, GREETING);
+    driver_feed(&d, WITHLEN("AUTH PLAIN\r\ndGVzdAB0ZXN0AHRlc3Q=\r\n"), 0, 0);
+    assert_int_equal(session_authenticated(&d.s), 1);
+    /* cancelled with "*": 501 */
+    torture_init(&d, 512, 50, SESSION_ID_NONE);
+    driver_start(&d, GREETING);
+    driver_feed(&d, WITHLEN("AUTH PLAIN\r\n*\r\n"), 0, 0);
+    assert_int_equal(session_state(&d.s), SESSION_COMMANDS);
+    assert_int_equal(session_authenticated(&d.s), 0);
+    /* refused */
+    torture_init(&d, 512, 50, SESSION_ID_NONE);
+    d.answer_verb = "AUTH";
+    d.answer_text = "535 5.7.8 Authentication failed\r\n";
+    driver_start(&d, GREETING);
+    driver_feed(&d, WITHLEN("AUTH PLAIN dGVzdAB0ZXN0AHRlc3Q=\r\n"), 0, 0);
+    assert_int_equal(session_authenticated(&d.s), 0);
+    /* a 235 that answers another command */
+    torture_init(&d, 512, 50, SESSION_ID_NONE);
+    d.answer_verb = "NOOP";
+    d.answer_text = "235 2.7.0 Authentication successful\r\n";
+    driver_start(&d, GREETING);
+    driver_feed(&d, WITHLEN("NOOP\r\nRCPT TO:<u@far.test>\r\n"), 0, 0);
+    assert_int_equal(session_authenticated(&d.s), 0);
+    torture_note(&d);
+}
+
 /* test_rare_ends - the ends no dialogue above reaches: a bad line during AUTH, a shutdown
  * while a recipient waits for its answer, the backend failing while DATA, AUTH or QUIT
  * waits, and the client's connection failing mid-session or while closing */
@@ -826,6 +860,7 @@ int main(void)
         cmocka_unit_test(test_backend_failures),
         cmocka_unit_test(test_drain),
         cmocka_unit_test(test_quit),
+        cmocka_unit_test(test_auth_state),
         cmocka_unit_test(test_rare_ends),
         cmocka_unit_test(test_framer),
         cmocka_unit_test(test_every_state),
