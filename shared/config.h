@@ -79,6 +79,11 @@ struct config {
     int64_t policy_idle_timeout;    /* close idle connections after this long */
     int64_t policy_max_connections; /* connections served at once */
 
+    /* smtpgate: the milter front (Sendmail, Postfix) */
+    struct strlist milter_listen;   /* inet:HOST:PORT, inet:[V6]:PORT, unix:PATH[:mode=..] */
+    int64_t milter_idle_timeout;    /* close a connection without a packet this long */
+    int64_t milter_max_connections; /* connections served at once */
+
     /* smtpgate: the SMTP proxy front */
     struct strlist proxy_listen;              /* inet:HOST:PORT, inet:[V6]:PORT */
     char *proxy_backend;                      /* inet:HOST:PORT, inet:[V6]:PORT or unix:PATH */

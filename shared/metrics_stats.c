@@ -16,7 +16,7 @@
 
 #define METRICS_STATS_TIMEOUT 3.0 /* seconds for the whole fetch */
 
-static const char *const metrics_stats_fronts[] = {"policy", "proxy"};
+static const char *const metrics_stats_fronts[] = {"policy", "milter", "proxy"};
 static const char *const metrics_stats_outcomes[] = {
     "permit-localnet", "permit-grant", "permit-auth", "local", "reject", "defer", "limit"};
 
@@ -29,6 +29,10 @@ static const struct metrics_stats_scalar {
     {"smtpgate_policy_connections", NULL, "policy", "open"},
     {"smtpgate_refused_connections_total", "policy", "policy", "refused"},
     {"smtpgate_policy_protocol_errors_total", NULL, "policy", "protocol_errors"},
+    {"smtpgate_milter_connections_total", NULL, "milter", "connections"},
+    {"smtpgate_milter_connections", NULL, "milter", "open"},
+    {"smtpgate_refused_connections_total", "milter", "milter", "refused"},
+    {"smtpgate_milter_protocol_errors_total", NULL, "milter", "protocol_errors"},
     {"smtpgate_proxy_sessions_total", NULL, "proxy", "sessions"},
     {"smtpgate_proxy_sessions", NULL, "proxy", "open"},
     {"smtpgate_refused_connections_total", "proxy", "proxy", "refused"},
@@ -157,7 +161,7 @@ static void metrics_stats_close(struct metrics_stats_out *o)
 /* metrics_stats_body - every group that the page had samples of */
 static void metrics_stats_body(const struct metrics_stats *st, struct metrics_stats_out *o)
 {
-    static const char *const groups[] = {"policy", "proxy", "store"};
+    static const char *const groups[] = {"policy", "milter", "proxy", "store"};
     char title[64];
     size_t f, k, g, i;
 

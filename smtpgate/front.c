@@ -4,8 +4,11 @@
  * descriptors ran out, the count of open sessions, the rate-limited refusal line, and the
  * drain with its deadline and done callback.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -202,4 +205,22 @@ void front_free(struct front *f)
     ev_timer_stop(f->loop, &f->drain_w);
     while (f->nlisteners > 0)
         free(f->listeners[--f->nlisteners]);
+}
+
+/* front_peer - the address of an accepted peer for logs: "A:P", "[A6]:P" or "local" */
+void front_peer(const struct sockaddr_storage *ss, char *buf, size_t buflen)
+{
+    char host[ADDR_STRLEN];
+
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+        snprintf(buf, buflen, "%s:%u", host, ntohs(sin->sin_port));
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+        snprintf(buf, buflen, "[%s]:%u", host, ntohs(sin6->sin6_port));
+    } else {
+        util_strlcpy(buf, "local", buflen);
+    }
 }

@@ -104,6 +104,8 @@ void front_refuse(struct front *f, int fd, const char *reply, const char *key, c
 int front_drain(struct front *f, front_done_fn done, void *ctx);
 /* front_live - sessions open now */
 size_t front_live(const struct front *f);
+/* front_peer - the address of an accepted peer ss for logs: "A:P", "[A6]:P" or "local" */
+void front_peer(const struct sockaddr_storage *ss, char *buf, size_t buflen);
 /* front_free - stop accepting and the timers, release the listener watchers (not their
  * descriptors); done is never called after this */
 void front_free(struct front *f);

@@ -22,6 +22,24 @@ void gate_decide(const struct config *cfg, struct grants *grants, const struct d
     decide(cfg, in, &grant, out);
 }
 
+/* gate_metrics_init - register a front's decision series (gate.h) */
+void gate_metrics_init(struct gate_metrics *m, const char *front)
+{
+    static const enum decision_outcome outcomes[] = {
+        DECISION_PERMIT_LOCALNET, DECISION_PERMIT_GRANT, DECISION_PERMIT_AUTH,
+        DECISION_LOCAL,           DECISION_REJECT,       DECISION_DEFER};
+    struct metrics *reg = metrics_process();
+    size_t i;
+
+    for (i = 0; i < UTIL_ARRAY_LEN(outcomes); i++)
+        m->outcome[outcomes[i]] =
+            metrics_counter(reg, "smtpgate_decisions_total", GATE_HELP_DECISIONS, "front", front,
+                            "outcome", decide_name(outcomes[i]), NULL);
+    m->outcome[DECISION_NEED_GRANT] = m->outcome[DECISION_DEFER];
+    m->latency = metrics_histogram(reg, "smtpgate_request_duration_seconds", GATE_HELP_LATENCY,
+                                   metrics_latency_ns, metrics_latency_count, "front", front, NULL);
+}
+
 /* gate_clean - at most len bytes of s made safe for one log field into dst, in one pass */
 const char *gate_clean(const char *s, size_t len, char *dst, size_t dstlen, int quoted)
 {

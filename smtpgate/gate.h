@@ -24,11 +24,18 @@
 
 #include "shared/config.h"
 #include "shared/decide.h"
+#include "shared/metrics.h"
 #include "smtpgate/grants.h"
 
 #define GATE_LOG_FIELD 256 /* bytes of request data shown in one log field, NUL included */
 #define GATE_LOG_EMPTY "-" /* an empty unquoted field */
-#define GATE_LOG_MAX   (2 * GATE_LOG_FIELD + sizeof(((struct decision *)0)->reason) + 128)
+/* The help texts of the series every front keeps, labelled front="policy", "proxy", ... */
+#define GATE_HELP_DECISIONS "Relay decisions by front and outcome."
+#define GATE_HELP_LATENCY                                                                          \
+    "Time from a request parsed (policy), a RCPT TO read (proxy) or a recipient packet read "      \
+    "(milter) to its answer queued."
+#define GATE_HELP_REFUSED "Connections closed at once: a connection limit was reached."
+#define GATE_LOG_MAX      (2 * GATE_LOG_FIELD + sizeof(((struct decision *)0)->reason) + 128)
 
 /* One decision line's fields; reply NULL leaves the reply field out. */
 struct gate_log {
@@ -48,6 +55,16 @@ struct gate_log {
  */
 void gate_decide(const struct config *cfg, struct grants *grants, const struct decision_input *in,
                  int64_t now, struct decision *out);
+/* The decision series of one front: a counter per outcome, and the time to decide. */
+struct gate_metrics {
+    struct metric *outcome[DECISION_NEED_GRANT + 1]; /* DECISION_NEED_GRANT counts as defer */
+    struct metric *latency;
+};
+
+/* gate_metrics_init - register m's series for front ("milter", "proxy") in the process
+ * registry: smtpgate_decisions_total{front,outcome} and
+ * smtpgate_request_duration_seconds{front} */
+void gate_metrics_init(struct gate_metrics *m, const char *front);
 /* gate_clean - at most len bytes of s made safe for one log field into dst (see above) */
 const char *gate_clean(const char *s, size_t len, char *dst, size_t dstlen, int quoted);
 /* gate_log_format - the decision line of l into buf (size bytes, at least 1); its length */

@@ -401,24 +401,6 @@ static void policyd_idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
     policyd_close(c);
 }
 
-/* policyd_peer - the peer's address for logs */
-static void policyd_peer(const struct sockaddr_storage *ss, char *buf, size_t buflen)
-{
-    char host[ADDR_STRLEN];
-
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
-        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-        snprintf(buf, buflen, "%s:%u", host, ntohs(sin->sin_port));
-    } else if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
-        inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-        snprintf(buf, buflen, "[%s]:%u", host, ntohs(sin6->sin6_port));
-    } else {
-        util_strlcpy(buf, "local", buflen);
-    }
-}
-
 /* policyd_conn_new - start serving the accepted socket fd */
 static void policyd_conn_new(struct policyd *pd, int fd, const struct sockaddr_storage *ss)
 {
@@ -427,7 +409,7 @@ static void policyd_conn_new(struct policyd *pd, int fd, const struct sockaddr_s
     c->pd = pd;
     c->fd = fd;
     c->parser = policy_parser_new();
-    policyd_peer(ss, c->peer, sizeof(c->peer));
+    front_peer(ss, c->peer, sizeof(c->peer));
     ev_io_init(&c->read_w, policyd_read_cb, fd, EV_READ);
     ev_io_init(&c->write_w, policyd_write_cb, fd, EV_WRITE);
     ev_init(&c->idle_w, policyd_idle_cb);
@@ -451,7 +433,7 @@ static void policyd_on_accept(void *ctx, int fd, const struct sockaddr_storage *
         policyd_conn_new(pd, fd, ss);
         return;
     }
-    policyd_peer(ss, peer, sizeof(peer));
+    front_peer(ss, peer, sizeof(peer));
     front_refuse(&pd->front, fd, NULL, "peer", peer, "policy_max_connections",
                  (long long)pd->cfg->policy_max_connections);
 }
@@ -487,24 +469,22 @@ static void policyd_metrics_init(struct policyd_metrics *m)
     for (i = 0; i <= DECISION_NEED_GRANT; i++)
         m->outcome[i] = NULL;
     for (i = 0; i < UTIL_ARRAY_LEN(outcomes); i++)
-        m->outcome[outcomes[i]] = metrics_counter(
-            reg, "smtpgate_decisions_total", "Relay decisions by front and outcome.", "front",
-            "policy", "outcome", decide_name(outcomes[i]), NULL);
+        m->outcome[outcomes[i]] =
+            metrics_counter(reg, "smtpgate_decisions_total", GATE_HELP_DECISIONS, "front", "policy",
+                            "outcome", decide_name(outcomes[i]), NULL);
     for (i = 0; i <= DECISION_NEED_GRANT; i++)
         if (m->outcome[i] == NULL)
             m->outcome[i] = m->outcome[DECISION_DEFER];
     m->requests = metrics_counter(reg, "smtpgate_policy_requests_total",
                                   "Policy requests answered (RCPT and other states).", NULL);
-    m->latency = metrics_histogram(
-        reg, "smtpgate_request_duration_seconds",
-        "Time from a request parsed (policy) or a RCPT TO read (proxy) to its answer queued.",
-        metrics_latency_ns, metrics_latency_count, "front", "policy", NULL);
+    m->latency =
+        metrics_histogram(reg, "smtpgate_request_duration_seconds", GATE_HELP_LATENCY,
+                          metrics_latency_ns, metrics_latency_count, "front", "policy", NULL);
     m->active =
         metrics_gauge(reg, "smtpgate_policy_connections", "Policy connections open now.", NULL);
     m->connections = metrics_counter(reg, "smtpgate_policy_connections_total",
                                      "Policy connections accepted.", NULL);
-    m->refused = metrics_counter(reg, "smtpgate_refused_connections_total",
-                                 "Connections closed at once: a connection limit was reached.",
+    m->refused = metrics_counter(reg, "smtpgate_refused_connections_total", GATE_HELP_REFUSED,
                                  "front", "policy", NULL);
     m->errors = metrics_counter(reg, "smtpgate_policy_protocol_errors_total",
                                 "Policy connections closed for a protocol error.", NULL);

@@ -105,9 +105,10 @@ struct proxy {
     uint64_t seed;          /* the key of the per-client index */
     char *pool[PROXY_POOL]; /* free buffers of PROXY_BUF bytes */
     size_t npool;
+    struct gate_metrics decisions; /* of RCPT TO; written by the loop's thread */
     struct proxy_metrics {
-        struct metric *outcome[DECISION_NEED_GRANT + 1], *limit; /* RCPT TO decisions */
-        struct metric *latency, *active, *sessions, *refused;
+        struct metric *limit; /* RCPT TO over proxy_max_recipients */
+        struct metric *active, *sessions, *refused;
     } m;                     /* written by the loop's thread (metrics.h) */
     struct smtp_reply reply; /* the backend reply being handled (one at a time) */
     char scratch[PROXY_SCRATCH];
@@ -358,11 +359,11 @@ static void proxy_rcpt(struct proxy_session *s)
         session_grant(&s->core, SESSION_DEFER);
         log_error("action=defer client=%s reason=\"unexpected outcome %s\"", s->addrtext,
                   decide_name(d.outcome));
-        metric_inc(p->m.outcome[DECISION_DEFER]);
+        metric_inc(p->decisions.outcome[DECISION_DEFER]);
         return;
     }
-    metric_inc(p->m.outcome[d.outcome]);
-    metric_observe(p->m.latency, metrics_now_ns() - t0);
+    metric_inc(p->decisions.outcome[d.outcome]);
+    metric_observe(p->decisions.latency, metrics_now_ns() - t0);
     proxy_log_rcpt(s, d.outcome == DECISION_DEFER ? LOG_LEVEL_WARN : LOG_LEVEL_INFO,
                    decide_name(d.outcome), &cmd, d.reason);
 }
@@ -863,28 +864,14 @@ static const struct front_ops proxy_front_ops = {
 static void proxy_metrics_init(struct proxy_metrics *m)
 {
     struct metrics *reg = metrics_process();
-    static const enum decision_outcome outcomes[] = {
-        DECISION_PERMIT_LOCALNET, DECISION_PERMIT_GRANT, DECISION_PERMIT_AUTH,
-        DECISION_LOCAL,           DECISION_REJECT,       DECISION_DEFER};
-    size_t i;
 
-    for (i = 0; i < UTIL_ARRAY_LEN(outcomes); i++)
-        m->outcome[outcomes[i]] = metrics_counter(
-            reg, "smtpgate_decisions_total", "Relay decisions by front and outcome.", "front",
-            "proxy", "outcome", decide_name(outcomes[i]), NULL);
-    m->limit =
-        metrics_counter(reg, "smtpgate_decisions_total", "Relay decisions by front and outcome.",
-                        "front", "proxy", "outcome", "limit", NULL);
-    m->latency = metrics_histogram(
-        reg, "smtpgate_request_duration_seconds",
-        "Time from a request parsed (policy) or a RCPT TO read (proxy) to its answer queued.",
-        metrics_latency_ns, metrics_latency_count, "front", "proxy", NULL);
+    m->limit = metrics_counter(reg, "smtpgate_decisions_total", GATE_HELP_DECISIONS, "front",
+                               "proxy", "outcome", "limit", NULL);
     m->active =
         metrics_gauge(reg, "smtpgate_proxy_sessions", "SMTP proxy sessions open now.", NULL);
     m->sessions =
         metrics_counter(reg, "smtpgate_proxy_sessions_total", "SMTP proxy sessions started.", NULL);
-    m->refused = metrics_counter(reg, "smtpgate_refused_connections_total",
-                                 "Connections closed at once: a connection limit was reached.",
+    m->refused = metrics_counter(reg, "smtpgate_refused_connections_total", GATE_HELP_REFUSED,
                                  "front", "proxy", NULL);
 }
 
@@ -898,6 +885,7 @@ struct proxy *proxy_new(struct ev_loop *loop, const struct config *cfg, struct g
     p->grants = grants;
     if (hash_seed(&p->seed) < 0)
         fatal("proxy: cannot draw a random seed: %s", strerror(errno));
+    gate_metrics_init(&p->decisions, "proxy");
     proxy_metrics_init(&p->m);
     proxy_set_config(p, cfg);
     fm.active = p->m.active, fm.opened = p->m.sessions, fm.refused = p->m.refused;

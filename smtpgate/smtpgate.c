@@ -1,14 +1,16 @@
 /*
  * smtpgate - the gate daemon: answers the MTA's question "may this client relay to this
  * recipient?" from the grant store, which it only ever reads. Two fronts share the
- * decision: the Postfix policy server (policy_listen, policyd.c) and the SMTP proxy that
- * stands in front of any MTA (proxy_listen, proxy.c); either or both run.
+ * decision: the Postfix policy server (policy_listen, policyd.c), the milter front that
+ * Sendmail and Postfix ask per recipient (milter_listen, milterd.c) and the SMTP proxy
+ * that stands in front of any MTA (proxy_listen, proxy.c); any of them run, together or
+ * alone.
  *
  * This file holds main(): option and config binding, the start-up order and the event
  * loop. Start-up: the config, checked by smtpgate_start_check and check_run_user (every
  * problem logged, then exit 2; -t runs the same checks, prints the verdict and exits),
- * then the listening sockets of policy_listen, proxy_listen and smtpgate's
- * metrics_listen entry (opened before anything else, while any privilege is still held;
+ * then the listening sockets of policy_listen, milter_listen, proxy_listen and
+ * smtpgate's metrics_listen entry (opened before anything else, while any privilege is still held;
  * under socket activation the sockets systemd passed stand in for the entries they are
  * bound to, and one that no entry names stops the start-up), then run_user's
  * privileges, then the servers, and then the service manager hears READY=1 (notify.h:
@@ -18,11 +20,12 @@
  *
  * The store is opened read-only on the first request that needs it and reopened by itself
  * after errors (grants.c), so a missing, locked or corrupt store makes smtpgate defer,
- * never stop. SIGTERM and SIGINT stop accepting (the listeners close), let both fronts
- * finish what they received (bounded in time), and exit 0. SIGHUP builds a complete new
+ * never stop. SIGTERM and SIGINT stop accepting (the listeners close), let every front
+ * finish what it received (bounded in time), and exit 0. SIGHUP builds a complete new
  * config, checked as at start-up (but for run_user), and swaps it in for the next request
  * and the next proxy session; open connections stay, and so do the listeners and the
- * user (a changed policy_listen, proxy_listen, run_user or metrics_listen needs a restart,
+ * user (a changed policy_listen, milter_listen, proxy_listen, run_user or metrics_listen
+ * needs a restart,
  * which is logged; the restart column of the parameter table, params.c, says which).
  */
 #include <getopt.h>
@@ -43,6 +46,7 @@
 #include "shared/util.h"
 #include "smtpgate/grants.h"
 #include "shared/listen.h"
+#include "smtpgate/milterd.h"
 #include "smtpgate/policyd.h"
 #include "smtpgate/proxy.h"
 #include "smtpgate/smtpgate_start.h"
@@ -54,12 +58,15 @@ struct smtpgate {
     struct config *cfg;
     struct listen_socket listeners[POLICYD_MAX_LISTENERS]; /* policy_listen */
     size_t nlisteners;
+    struct listen_socket milter_listeners[MILTERD_MAX_LISTENERS]; /* milter_listen */
+    size_t nmilter_listeners;
     struct listen_socket proxy_listeners[PROXY_MAX_LISTENERS]; /* proxy_listen */
     size_t nproxy_listeners;
     struct listen_socket metrics_listener; /* metrics_listen; fd -1 if none */
     struct metrics_http *metrics;          /* its server, NULL if none */
     struct grants *grants;
     struct policyd *policyd; /* NULL when policy_listen is empty */
+    struct milterd *milterd; /* NULL when milter_listen is empty */
     struct proxy *proxy;     /* NULL when proxy_listen is empty */
     struct ev_loop *loop;
     ev_signal term_w, int_w, hup_w;
@@ -121,8 +128,8 @@ static void smtpgate_test(const struct cli_config *cc)
     exit(check_finish(&chk));
 }
 
-/* smtpgate_listen - open every policy_listen and proxy_listen socket (start-up: fatal on
- * error) */
+/* smtpgate_listen - open every policy_listen, milter_listen and proxy_listen socket
+ * (start-up: fatal on error) */
 static void smtpgate_listen(struct smtpgate *sg)
 {
     const struct strlist *list = &sg->cfg->policy_listen;
@@ -133,6 +140,13 @@ static void smtpgate_listen(struct smtpgate *sg)
         if (listen_open("policy_listen", list->items[i], &sg->listeners[i], err, sizeof(err)) < 0)
             fatal("%s", err);
         sg->nlisteners++;
+    }
+    list = &sg->cfg->milter_listen;
+    for (i = 0; i < list->count; i++) {
+        if (listen_open("milter_listen", list->items[i], &sg->milter_listeners[i], err,
+                        sizeof(err)) < 0)
+            fatal("%s", err);
+        sg->nmilter_listeners++;
     }
     list = &sg->cfg->proxy_listen;
     for (i = 0; i < list->count; i++) {
@@ -154,13 +168,16 @@ static void smtpgate_close_listeners(struct smtpgate *sg)
     for (i = 0; i < sg->nlisteners; i++)
         listen_close(&sg->listeners[i]);
     sg->nlisteners = 0;
+    for (i = 0; i < sg->nmilter_listeners; i++)
+        listen_close(&sg->milter_listeners[i]);
+    sg->nmilter_listeners = 0;
     for (i = 0; i < sg->nproxy_listeners; i++)
         listen_close(&sg->proxy_listeners[i]);
     sg->nproxy_listeners = 0;
 }
 
 /* smtpgate_drained - one front closed its last connection after SIGTERM: leave the loop
- * once both have */
+ * once all have */
 static void smtpgate_drained(void *ctx)
 {
     struct smtpgate *sg = ctx;
@@ -179,13 +196,16 @@ static void smtpgate_term_cb(struct ev_loop *loop, ev_signal *w, int revents)
         return;
     sg->stopping = 1;
     notify_stopping();
-    log_info("action=stop signal=%d connections=%zu sessions=%zu", w->signum,
+    log_info("action=stop signal=%d connections=%zu milter_connections=%zu sessions=%zu", w->signum,
              sg->policyd != NULL ? policyd_connections(sg->policyd) : 0,
+             sg->milterd != NULL ? milterd_connections(sg->milterd) : 0,
              sg->proxy != NULL ? proxy_sessions(sg->proxy) : 0);
-    /* count both fronts first: either may call smtpgate_drained at once */
-    sg->draining = (sg->policyd != NULL) + (sg->proxy != NULL) + 1;
+    /* count every front first: any may call smtpgate_drained at once */
+    sg->draining = (sg->policyd != NULL) + (sg->milterd != NULL) + (sg->proxy != NULL) + 1;
     if (sg->policyd != NULL)
         policyd_drain(sg->policyd, smtpgate_drained, sg);
+    if (sg->milterd != NULL)
+        milterd_drain(sg->milterd, smtpgate_drained, sg);
     if (sg->proxy != NULL)
         proxy_drain(sg->proxy, smtpgate_drained, sg);
     smtpgate_close_listeners(sg);
@@ -212,6 +232,8 @@ static void smtpgate_hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
                   config_params[i].name);
     if (sg->policyd != NULL)
         policyd_set_config(sg->policyd, next);
+    if (sg->milterd != NULL)
+        milterd_set_config(sg->milterd, next);
     if (sg->proxy != NULL)
         proxy_set_config(sg->proxy, next);
     grants_set_uri(sg->grants, next->database);
@@ -263,6 +285,12 @@ static void smtpgate_run(struct smtpgate *sg)
         if (policyd_listen(sg->policyd, sg->listeners[i].fd, sg->listeners[i].name, err,
                            sizeof(err)) < 0)
             fatal("%s", err);
+    if (sg->nmilter_listeners > 0)
+        sg->milterd = milterd_new(sg->loop, sg->cfg, sg->grants);
+    for (i = 0; i < sg->nmilter_listeners; i++)
+        if (milterd_listen(sg->milterd, sg->milter_listeners[i].fd, sg->milter_listeners[i].name,
+                           err, sizeof(err)) < 0)
+            fatal("%s", err);
     if (sg->nproxy_listeners > 0)
         sg->proxy = proxy_new(sg->loop, sg->cfg, sg->grants);
     for (i = 0; i < sg->nproxy_listeners; i++)
@@ -285,14 +313,15 @@ static void smtpgate_run(struct smtpgate *sg)
                                           err, sizeof(err))) == NULL)
         fatal("%s", err);
     log_buffer(1);
-    log_info("action=start listen=\"%s\" proxy_listen=\"%s\" database=%s",
-             config_text(sg->cfg, "policy_listen"), config_text(sg->cfg, "proxy_listen"),
-             sg->cfg->database);
+    log_info("action=start listen=\"%s\" milter_listen=\"%s\" proxy_listen=\"%s\" database=%s",
+             config_text(sg->cfg, "policy_listen"), config_text(sg->cfg, "milter_listen"),
+             config_text(sg->cfg, "proxy_listen"), sg->cfg->database);
     notify_ready();
     ev_run(sg->loop, 0);
     metrics_http_stop(sg->metrics);
     sg->metrics = NULL;
     proxy_free(sg->proxy);
+    milterd_free(sg->milterd);
     policyd_free(sg->policyd);
     grants_free(sg->grants);
     log_info("action=exit status=0");

@@ -5,6 +5,7 @@
 #include "smtpgate/smtpgate_start.h"
 #include "shared/listen.h"
 #include "shared/metrics.h"
+#include "smtpgate/milterd.h"
 #include "smtpgate/policyd.h"
 #include "smtpgate/proxy.h"
 
@@ -24,13 +25,20 @@ void smtpgate_start_check(const struct config *cfg, struct check *c)
 {
     char err[512];
 
-    if (cfg->policy_listen.count == 0 && cfg->proxy_listen.count == 0)
-        check_problem(c, "policy_listen, proxy_listen: at least one of them must be set");
+    if (cfg->policy_listen.count == 0 && cfg->milter_listen.count == 0 &&
+        cfg->proxy_listen.count == 0)
+        check_problem(
+            c, "policy_listen, milter_listen, proxy_listen: at least one of them must be set");
     if (cfg->policy_listen.count > POLICYD_MAX_LISTENERS)
         check_problem(c, "policy_listen: at most %d entries are allowed", POLICYD_MAX_LISTENERS);
     else
         smtpgate_start_listen("policy_listen", &cfg->policy_listen, c);
     check_result(c, policyd_check_config(cfg, err, sizeof(err)), err);
+    if (cfg->milter_listen.count > MILTERD_MAX_LISTENERS)
+        check_problem(c, "milter_listen: at most %d entries are allowed", MILTERD_MAX_LISTENERS);
+    else
+        smtpgate_start_listen("milter_listen", &cfg->milter_listen, c);
+    check_result(c, milterd_check_config(cfg, err, sizeof(err)), err);
     if (check_result(c, proxy_check_config(cfg, err, sizeof(err)), err) == 0)
         smtpgate_start_listen("proxy_listen", &cfg->proxy_listen, c);
     check_result(c, metrics_listen_check(&cfg->metrics_listen, "smtpgate", err, sizeof(err)), err);

@@ -310,7 +310,7 @@ if [ ! -e "$newdb" ]; then pass "a refused start-up leaves no store"; else fail 
 run "$bindir/popauthctl" -c /dev/null -o "database=$work/no/such/dir.db" -o policy_listen= config --check
 expect_status 2 "config --check: a store directory that is missing, no front"
 expect_err "database $work/no/such/dir.db: directory $work/no/such: No such file" "config --check: database"
-expect_err "policy_listen, proxy_listen: at least one of them must be set" "config --check: no front"
+expect_err "policy_listen, milter_listen, proxy_listen: at least one of them must be set" "config --check: no front"
 run "$bindir/popauthctl" -c /dev/null -o grant_lifetime=soon config --check
 expect_status 2 "config --check of a config that does not parse"
 expect_err "grant_lifetime" "config --check names the setting that does not parse"

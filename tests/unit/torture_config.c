@@ -987,10 +987,7 @@ static const char *const restart_popauth[] = {
     "sniff_max_line", "run_user",    "metrics_listen",
 };
 static const char *const restart_smtpgate[] = {
-    "policy_listen",
-    "proxy_listen",
-    "run_user",
-    "metrics_listen",
+    "policy_listen", "milter_listen", "proxy_listen", "run_user", "metrics_listen",
 };
 
 /* torture_listed - 1 if name is one of the n names */
