@@ -30,12 +30,13 @@
 #                               "+OK" to PASS. The server's lines are left in CLIENT_REPLY.
 #   imap_login NS ADDR USER PASS [SRC]  a LOGIN "USER" "PASS" / b LOGOUT on ADDR:143;
 #                               succeeds only on a tagged "a OK".
-#   postfix_start WORKDIR SERVER_ADDR[,ADDR6] POLICY_ADDR:PORT [main.cf line...]
+#   postfix_start WORKDIR SERVER_ADDR[,ADDR6] POLICY_ADDR:PORT|none [main.cf line...]
 #                               write a private Postfix instance into WORKDIR/postfix and run
 #                               its master in the server namespace (listening on port 25 of
 #                               each SERVER_ADDR); smtpd_relay_restrictions = permit_mynetworks,
 #                               check_policy_service inet:POLICY_ADDR:PORT,
-#                               reject_unauth_destination. Extra lines are appended to main.cf
+#                               reject_unauth_destination (none: no such line, for the
+#                               extra lines to set). Extra lines are appended to main.cf
 #                               (a later setting wins). Sets POSTFIX_DIR, POSTFIX_CONF (the
 #                               config directory), POSTFIX_LOG, POSTFIX_PID. /etc/postfix is
 #                               never touched: the instance sees its own directory bind-mounted
@@ -639,9 +640,11 @@ postfix_start()
     [ -d /etc/postfix ] || { netns__die "/etc/postfix is missing (package postfix)"; return 1; }
     getent passwd postfix >/dev/null && getent group postdrop >/dev/null \
         || { netns__die "user 'postfix' or group 'postdrop' is missing (package postfix)"; return 1; }
+    local relay="smtpd_relay_restrictions = permit_mynetworks, check_policy_service inet:$policy, reject_unauth_destination"
     case $policy in
+        none) relay='' ;;
         *:[0-9]*) ;;
-        *) netns__die "postfix_start: POLICY must be ADDR:PORT, not '$policy'"; return 1 ;;
+        *) netns__die "postfix_start: POLICY must be ADDR:PORT or none, not '$policy'"; return 1 ;;
     esac
 
     work=$(cd "$work" && pwd) || { netns__die "postfix_start: no directory $1"; return 1; }
@@ -714,8 +717,8 @@ disable_dns_lookups = yes
 smtp_dns_support_level = disabled
 biff = no
 smtpd_banner = \$myhostname ESMTP popauth-test
-smtpd_relay_restrictions = permit_mynetworks, check_policy_service inet:$policy, reject_unauth_destination
 smtpd_recipient_restrictions =
+$relay
 EOF2
         local line
         for line in "$@"; do

@@ -36,6 +36,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 # shellcheck source=tests/integration/netns.sh
 . "$here/netns.sh"
+# shellcheck source=tests/integration/battery.sh
+. "$here/battery.sh"
 
 die()
 {
@@ -54,12 +56,7 @@ chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT # netns_setup chains this after its own cleanup
 netns_setup || die "could not set up the network namespaces"
 
-srv=$NETNS_SERVER_ADDR srv6=$NETNS_SERVER_ADDR6
-roam=$NETNS_CLIENT_ADDR roam6=$NETNS_CLIENT_ADDR6
-third=$NETNS_THIRD_ADDR third6=$NETNS_THIRD_ADDR6
-lan=$NETNS_NET.52 lan6=${NETNS_NET6}:52
-netns_add_addr "$NETNS_CLIENT" "$lan/24" || die "cannot add $lan"
-netns_add_addr "$NETNS_CLIENT" "$lan6/64" || die "cannot add $lan6"
+battery_hosts || die "could not add the local network's addresses"
 
 db=$work/auth.db
 ctl() { "$bindir/popauthctl" -c /dev/null -o "database=$db" "$@"; }
@@ -183,74 +180,6 @@ pass "Postfix, smtp-sink, the recording backends and $((${#gates[@]})) smtpgate 
 
 # --- 1. Postfix behind smtpgate, XCLIENT ---------------------------------------------------
 
-battery=("u@far.test" "u%far.test@[$srv]" "u%far.test@local.test" '"u@far.test"' '"u%far.test"'
-    "u@far.test@[$srv]" "\"u@far.test\"@[$srv]" "u@far.test@local.test" "@[$srv]:u@far.test"
-    "@local.test:u@far.test" "far.test!u" "far.test!u@[$srv]" "far.test!u@local.test"
-    "u@far.test." "U@FAR.TEST" "u@[192.0.2.9]" "u@[IPv6:2001:db8::9]" "u@192.0.2.9")
-locals=("alice@local.test" "ALICE@Local.Test.")
-senders=("<>" "x@far.test" "x@local.test" "x@[$srv]")
-
-# battery_session SRC SERVER FROM: one swaks session with every recipient; leaves
-# "RECIPIENT<TAB>REPLY" lines in BATTERY and the transcript in SWAKS_OUT.
-battery_session()
-{
-    local src=$1 server=$2 from=$3 to line rcpt='' reply
-    to=$(IFS=,; echo "${battery[*]},${locals[*]}")
-    case $server in *:*) server="[$server]" ;; esac
-    SWAKS_OUT=$(ip netns exec "$NETNS_CLIENT" swaks --server "$server" --port 25 \
-        --local-interface "$src" --helo client.far.test --from "$from" --to "$to" \
-        --quit-after RCPT --timeout 30 2>&1)
-    BATTERY=
-    while IFS= read -r line; do
-        line=${line%$'\r'}
-        if [[ $line == " -> RCPT TO:<"* ]]; then
-            rcpt=${line#" -> RCPT TO:<"}
-            rcpt=${rcpt%>}
-        elif [ -n "$rcpt" ] && [[ $line =~ ^(\<-|\<\*\*)\ +([0-9]{3}\ .*)$ ]]; then
-            reply=${BASH_REMATCH[2]}
-            BATTERY+="$rcpt"$'\t'"${reply%"${reply##*[! ]}"}"$'\n'
-            rcpt=
-        fi
-    done <<<"$SWAKS_OUT"
-}
-
-# battery_check LABEL SRC SERVER FROM refused|accepted: the battery is refused by
-# smtpgate (554 5.7.1 Relay access denied) or reaches Postfix (250; Postfix itself
-# refuses the unbracketed literal u@192.0.2.9 as bad syntax, 501 5.1.3); the local
-# recipients get 250 either way.
-battery_check()
-{
-    local label=$1 src=$2 server=$3 from=$4 outcome=$5 bad='' n=0 r reply expect
-    battery_session "$src" "$server" "$from"
-    while IFS=$'\t' read -r r reply; do
-        [ -n "$r" ] || continue
-        n=$((n + 1))
-        case " ${locals[*]} " in
-            *" $r "*) expect=250 ;;
-            *) if [ "$outcome" = refused ]; then
-                expect=$DENIED
-            elif [ "$r" = u@192.0.2.9 ]; then
-                expect="501 5.1.3"
-            else
-                expect=250
-            fi ;;
-        esac
-        if [ "$outcome" = refused ] && [ "$expect" = "$DENIED" ]; then
-            [ "$reply" = "$DENIED" ] || bad+=" <$r>: '$reply';"
-        else
-            [[ $reply == "$expect"* ]] || bad+=" <$r>: '$reply' (wanted $expect);"
-        fi
-    done <<<"$BATTERY"
-    status=0 out=$BATTERY err=$(tail -n 5 <<<"$SWAKS_OUT")
-    [ "$from" = "<>" ] || from="<$from>"
-    if [ "$n" -ne $((${#battery[@]} + ${#locals[@]})) ]; then
-        fail "$label, MAIL FROM:$from: only $n of $((${#battery[@]} + ${#locals[@]})) RCPTs answered"
-    elif [ -n "$bad" ]; then
-        fail "$label, MAIL FROM:$from:$bad"
-    else
-        pass "$label, MAIL FROM:$from: ${#battery[@]} relay recipients $outcome, ${#locals[@]} local accepted"
-    fi
-}
 
 echo "# 1. Postfix behind smtpgate (XCLIENT)"
 for f in "${senders[@]}"; do
