@@ -35,7 +35,8 @@ static struct torture_pkt torture_pkt(char cmd, const void *data, size_t len)
     p.b[0] = (unsigned char)(n >> 24), p.b[1] = (unsigned char)(n >> 16);
     p.b[2] = (unsigned char)(n >> 8), p.b[3] = (unsigned char)n;
     p.b[4] = (unsigned char)cmd;
-    memcpy(p.b + 5, data, len);
+    if (len > 0)
+        memcpy(p.b + 5, data, len);
     p.len = len + 5;
     return p;
 }
