@@ -38,7 +38,7 @@ struct milterd_conn {
     unsigned char out[MILTERD_OUT_MAX]; /* replies not yet written: out[outoff..outlen) */
     size_t outlen, outoff;
     int eof; /* no more input will be read: close once the output is written */
-    int tcp; /* an inet connection: acknowledge each read at once (milterd_read) */
+    int tcp; /* an inet connection: acknowledge a read with no reply at once */
     char peer[ADDR_STRLEN + 8];
 };
 
@@ -268,21 +268,21 @@ static int milterd_read(struct milterd_conn *c)
         return milterd_flush(c);
     }
     c->inlen += (size_t)n;
-    /*
-     * The MTA sends the macros of a step it skips as a lone packet that wants no reply,
-     * and its next packet waits (Nagle) until that one is acknowledged: without an ACK
-     * at once, every message would stall for the kernel's delayed ACK (40 ms on Linux).
-     * Quick ACK mode ends by itself, so it is asked for after every read.
-     */
-    if (c->tcp) {
-        int one = 1;
-        (void)setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
-    }
     c->idle_w.repeat = (double)md->cfg->milter_idle_timeout;
     ev_timer_again(md->loop, &c->idle_w);
     if (milterd_feed(c) < 0) {
         milterd_close(c);
         return -1;
+    }
+    /*
+     * The MTA sends the macros of a step it skips as a lone packet that wants no reply,
+     * and its next packet waits (Nagle) until that one is acknowledged: with no reply to
+     * carry the ACK, the kernel would delay it (40 ms on Linux) and stall every message.
+     * So a read that leaves nothing to answer is acknowledged at once.
+     */
+    if (c->tcp && c->outlen == 0) {
+        int one = 1;
+        (void)setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
     }
     return milterd_flush(c);
 }
