@@ -14,6 +14,7 @@
 #   battery_session SRC SERVER FROM  one swaks session from SRC to SERVER:25 with every
 #                               recipient; leaves "RECIPIENT<TAB>REPLY" lines in BATTERY
 #                               and the transcript in SWAKS_OUT
+#   battery_senders LABEL SRC SERVER refused|accepted  battery_check once per sender
 #   battery_check LABEL SRC SERVER FROM refused|accepted  every relay recipient is refused
 #                               with exactly BATTERY_DENIED, or accepted (250); for the
 #                               recipients the MTA itself refuses as bad syntax, before
@@ -79,6 +80,14 @@ battery_session()
             rcpt=
         fi
     done <<<"$SWAKS_OUT"
+}
+
+battery_senders()
+{
+    local f
+    for f in "${senders[@]}"; do
+        battery_check "$1" "$2" "$3" "$f" "$4"
+    done
 }
 
 battery_check()

@@ -92,20 +92,12 @@ pass "Dovecot, popauth, smtpgate (milter_listen only) and Postfix with postfix-m
 # --- 1. Nobody has logged in -------------------------------------------------------------
 echo "# 1. The battery, before any login"
 from=$(smtpgate_lines)
-for f in "${senders[@]}"; do
-    battery_check "third party $third" "$third" "$srv" "$f" refused
-done
-for f in "${senders[@]}"; do
-    battery_check "third party $third6" "$third6" "$srv6" "$f" refused
-done
+battery_senders "third party $third" "$third" "$srv" refused
+battery_senders "third party $third6" "$third6" "$srv6" refused
 battery_check "roaming user $roam before the login" "$roam" "$srv" "x@far.test" refused
 battery_check "roaming user $roam6 before the login" "$roam6" "$srv6" "x@far.test" refused
-for f in "${senders[@]}"; do
-    battery_check "local network $lan" "$lan" "$srv" "$f" accepted
-done
-for f in "${senders[@]}"; do
-    battery_check "local network $lan6" "$lan6" "$srv6" "$f" accepted
-done
+battery_senders "local network $lan" "$lan" "$srv" accepted
+battery_senders "local network $lan6" "$lan6" "$srv6" accepted
 smtpgate_said "third party's relay attempt" "$from" "$third" "$far" reject
 smtpgate_said "third party's mail to a local user" "$from" "$third" "$local" local
 smtpgate_said "local network's relay" "$from" "$lan6" "$far" permit-localnet
@@ -124,12 +116,8 @@ echo "# 2. A real POP3 login from $roam and IMAP login from $roam6"
 login pop3 "$srv" alice "$roam"
 login imap "$srv6" bob "$roam6"
 from=$(smtpgate_lines)
-for f in "${senders[@]}"; do
-    battery_check "roaming user $roam after POP3" "$roam" "$srv" "$f" accepted
-done
-for f in "${senders[@]}"; do
-    battery_check "roaming user $roam6 after IMAP" "$roam6" "$srv6" "$f" accepted
-done
+battery_senders "roaming user $roam after POP3" "$roam" "$srv" accepted
+battery_senders "roaming user $roam6 after IMAP" "$roam6" "$srv6" accepted
 smtpgate_said "granted client's relay" "$from" "$roam" "$far" permit-grant
 battery_check "third party $third while $roam holds a grant" "$third" "$srv" "x@far.test" refused
 

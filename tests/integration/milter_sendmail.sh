@@ -122,20 +122,12 @@ pass "smtpgate runs with milter_listen = inet:127.0.0.1:10041 (policy_listen emp
 # --- 1. Nobody has logged in -------------------------------------------------------------
 echo "# 1. The battery, before any login"
 from=$(smtpgate_lines) mfrom=$(sendmail_lines)
-for f in "${senders[@]}"; do
-    battery_check "third party $third" "$third" "$srv" "$f" refused
-done
-for f in "${senders[@]}"; do
-    battery_check "third party $third6" "$third6" "$srv6" "$f" refused
-done
+battery_senders "third party $third" "$third" "$srv" refused
+battery_senders "third party $third6" "$third6" "$srv6" refused
 battery_check "roaming user $roam before the login" "$roam" "$srv" "x@far.test" refused
 battery_check "roaming user $roam6 before the login" "$roam6" "$srv6" "x@far.test" refused
-for f in "${senders[@]}"; do
-    battery_check "local network $lan" "$lan" "$srv" "$f" accepted
-done
-for f in "${senders[@]}"; do
-    battery_check "local network $lan6" "$lan6" "$srv6" "$f" accepted
-done
+battery_senders "local network $lan" "$lan" "$srv" accepted
+battery_senders "local network $lan6" "$lan6" "$srv6" accepted
 n=$(tail -n +"$((from + 1))" "$SMTPGATE_ERR" | grep -cE ' action=[a-z-]+ client=[^ ]+ recipient=')
 expected=$(((4 + 4 + 1 + 1 + 4 + 4) * (${#battery[@]} - 2 + ${#locals[@]})))
 if [ "$n" -eq "$expected" ]; then
@@ -157,13 +149,9 @@ sendmail_said "third party's relay attempt" "$mfrom" \
 echo "# 2. A real POP3 login from $roam and IMAP login from $roam6"
 from=$(smtpgate_lines)
 login pop3 "$srv" alice "$roam"
-for f in "${senders[@]}"; do
-    battery_check "roaming user $roam after POP3" "$roam" "$srv" "$f" accepted
-done
+battery_senders "roaming user $roam after POP3" "$roam" "$srv" accepted
 login imap "$srv6" bob "$roam6"
-for f in "${senders[@]}"; do
-    battery_check "roaming user $roam6 after IMAP" "$roam6" "$srv6" "$f" accepted
-done
+battery_senders "roaming user $roam6 after IMAP" "$roam6" "$srv6" accepted
 battery_check "third party $third while $roam holds a grant" "$third" "$srv" "x@far.test" refused
 battery_check "third party $third6 while $roam6 holds a grant" "$third6" "$srv6" "x@far.test" refused
 smtpgate_said "granted client's relay" "$from" "$roam" "$far" permit-grant

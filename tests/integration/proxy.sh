@@ -182,19 +182,11 @@ pass "Postfix, smtp-sink, the recording backends and $((${#gates[@]})) smtpgate 
 
 
 echo "# 1. Postfix behind smtpgate (XCLIENT)"
-for f in "${senders[@]}"; do
-    battery_check "third party $third" "$third" "$srv" "$f" refused
-done
-for f in "${senders[@]}"; do
-    battery_check "third party $third6" "$third6" "$srv6" "$f" refused
-done
+battery_senders "third party $third" "$third" "$srv" refused
+battery_senders "third party $third6" "$third6" "$srv6" refused
 battery_check "roaming user $roam before the grant" "$roam" "$srv" "x@far.test" refused
-for f in "${senders[@]}"; do
-    battery_check "local network $lan" "$lan" "$srv" "$f" accepted
-done
-for f in "${senders[@]}"; do
-    battery_check "local network $lan6" "$lan6" "$srv6" "$f" accepted
-done
+battery_senders "local network $lan" "$lan" "$srv" accepted
+battery_senders "local network $lan6" "$lan6" "$srv6" accepted
 
 if grep -q '^<-  220 mx.local.test ESMTP popauth-test' <<<"$SWAKS_OUT"; then
     pass "the client sees Postfix's own greeting"
@@ -214,12 +206,8 @@ run ctl allow "$roam" --user alice
 expect_status 0 "popauthctl allow $roam"
 run ctl allow "$roam6" --user alice
 expect_status 0 "popauthctl allow $roam6"
-for f in "${senders[@]}"; do
-    battery_check "roaming user $roam after the grant" "$roam" "$srv" "$f" accepted
-done
-for f in "${senders[@]}"; do
-    battery_check "roaming user $roam6 after the grant" "$roam6" "$srv6" "$f" accepted
-done
+battery_senders "roaming user $roam after the grant" "$roam" "$srv" accepted
+battery_senders "roaming user $roam6 after the grant" "$roam6" "$srv6" accepted
 
 # A whole message from the granted client, relayed by Postfix (discard transport).
 msg=$(ip netns exec "$NETNS_CLIENT" swaks --server "$srv" --port 25 --local-interface "$roam" \
