@@ -140,19 +140,31 @@ static enum formats_verdict formats_dovecot_fields(const char *f, size_t n, stru
 
 /* formats_dovecot - "[pop3|imap]-login: [Info: ]Login: user=<U>, ..., rip=IP, ..."
  * under tag dovecot, or the same without the service prefix under tag pop3-login or
- * imap-login (Dovecot's own log file); "Logged in: " is Dovecot 2.4's anchor */
+ * imap-login (Dovecot's own log file); "Logged in: " is Dovecot 2.4's anchor. Dovecot
+ * 1.x's own log file puts "Info: " before the service ("dovecot: STAMP Info: imap-login:
+ * Login: ...", 1.1 src/master/log.c log_read() adds "imap-login: " after
+ * failures.c's "Info: "). The fields are the same from 1.0 on: client-common.c
+ * client_syslog_real() / 2.x client_get_log_str() join login_log_format_elements
+ * with ", " ("user=<%u> method=%m rip=%r lip=%l %c" in 1.x, "mpid=%e" from 2.0,
+ * "session=<%{session}>" from 2.2), so lines without mpid or session are the same shape */
 static enum formats_verdict formats_dovecot(const struct logline *ll, struct login *out)
 {
     const char *m = ll->msg;
     size_t n = ll->msglen;
+    int info = 0;
 
     if (ll->taglen == 7) { /* "dovecot": the service is the message's prefix */
+        if (formats_starts(m, n, "Info: ")) {
+            info = 1;
+            m += 6;
+            n -= 6;
+        }
         if (!formats_starts(m, n, "pop3-login: ") && !formats_starts(m, n, "imap-login: "))
             return FORMATS_NONE;
         m += 12;
         n -= 12;
     }
-    if (formats_starts(m, n, "Info: ")) {
+    if (!info && formats_starts(m, n, "Info: ")) {
         m += 6;
         n -= 6;
     }
@@ -264,18 +276,32 @@ static enum formats_verdict formats_cyrus(const struct logline *ll, struct login
     return FORMATS_LOGIN;
 }
 
-/* formats_uw - "Login|Auth|APOP|Authenticated user=U host=[NAME ][IP]" with an optional
- * " nmsgs=N/N" (ipop3d) or " mech=M" after */
+/* formats_uw - "[Admin ]Login|Auth|APOP|Authenticated user=U host=[NAME ][IP]" with an
+ * optional " nmsgs=N/N" or " no mailbox" (ipop3d, ipop2d) or " mech=M" (imapd) after.
+ * Confirmed in UW imap-2007f: ipop3d.c pass_login() "%sLogin user=%.80s host=%.80s
+ * nmsgs=%lu/%lu" and "... no mailbox" with "Admin " for "user*admin", main() "Auth
+ * user=" / "APOP user=" likewise; ipop2d.c c_helo() "%sLogin user=%.80s host=%.80s";
+ * imapd.c main() "Login user=%.80s host=%.80s" and "Authenticated user=%.80s
+ * host=%.80s mech=%.80s" (older imapd: no mech). Host is tcp_unix.c tcp_clienthost():
+ * "name [addr]" or "[addr]", the name checked by tcp_name_valid() (alnum, '.', '-').
+ * "no mailbox" is written after server_login()/mail_auth()/apop_login() succeeded and
+ * only mbxopen("INBOX") failed (lock held, no spool): the credentials were verified, so
+ * it is a login. Not logins: "Login anonymous=", "Authenticated anonymous=",
+ * "Preauthenticated", "IMAP login to host=" (ipop3d's proxy, not checked here), failures */
 static enum formats_verdict formats_uw(const struct logline *ll, struct login *out)
 {
+    static const char nomailbox[] = " no mailbox";
     const char *m = ll->msg;
-    size_t n = ll->msglen, a, h, p;
+    size_t n = ll->msglen, a, h, p, admin = 0;
 
-    if (formats_starts(m, n, "Login user="))
-        a = 11;
-    else if (formats_starts(m, n, "Auth user=") || formats_starts(m, n, "APOP user="))
+    if (formats_starts(m, n, "Admin Login user=")) /* ipop3d/ipop2d only */
+        admin = 6;
+    if (formats_starts(m + admin, n - admin, "Login user="))
+        a = admin + 11;
+    else if (admin == 0 &&
+             (formats_starts(m, n, "Auth user=") || formats_starts(m, n, "APOP user=")))
         a = 10;
-    else if (formats_starts(m, n, "Authenticated user="))
+    else if (admin == 0 && formats_starts(m, n, "Authenticated user="))
         a = 19;
     else
         return FORMATS_NONE;
@@ -292,8 +318,10 @@ static enum formats_verdict formats_uw(const struct logline *ll, struct login *o
             if (sl == NULL || !ascii_digits(m + p + 7, (size_t)(sl - m) - p - 7) ||
                 !ascii_digits(sl + 1, (size_t)(m + n - sl) - 1))
                 return FORMATS_REJECTED;
-        } else if (!formats_starts(m + p, n - p, " mech=") ||
-                   !formats_word(m + p + 6, n - p - 6, "")) {
+        } else if (formats_starts(m + p, n - p, " mech=")) {
+            if (!formats_word(m + p + 6, n - p - 6, ""))
+                return FORMATS_REJECTED;
+        } else if (!formats_lit(m + p, n - p, nomailbox)) {
             return FORMATS_REJECTED;
         }
     }
@@ -301,7 +329,33 @@ static enum formats_verdict formats_uw(const struct logline *ll, struct login *o
     return FORMATS_LOGIN;
 }
 
-/* formats_qpopper - "(vVER) POP login by user \"U\" at (HOST) IP"; IP is the last token */
+/* formats_qpopper_whence - the length of m[0..n) without the " [FILE:LINE]" that
+ * Qpopper 4 builds with debugging append to every message (pop_log.c pop_logv():
+ * "if (DEBUGGING && fn != NULL) ... Qsprintf(whence, \" [%s:%lu]\", fn, ln)", fn being
+ * __FILE__); n if there is none. Only the last bracket counts: the address before it
+ * holds none, so one a user name carries is never the last */
+static size_t formats_qpopper_whence(const char *m, size_t n)
+{
+    const char *lb, *colon;
+    size_t b, c;
+
+    if (n < 5 || m[n - 1] != ']' || (lb = memrchr(m, '[', n)) == NULL)
+        return n;
+    b = (size_t)(lb - m);
+    if (b == 0 || m[b - 1] != ' ' || (colon = memrchr(lb, ':', n - b)) == NULL)
+        return n;
+    c = (size_t)(colon - m);
+    if (c == b + 1 || !formats_word(m + b + 1, c - b - 1, "[]:\"()") || n - 1 - c - 1 < 1 ||
+        n - 1 - c - 1 > 6 || !ascii_digits(m + c + 1, n - 1 - c - 1))
+        return n;
+    return b - 1;
+}
+
+/* formats_qpopper - "(vVER) POP login by user \"U\" at (HOST) IP[ [FILE:LINE]]"; IP
+ * is the last token. Qpopper 4 pop_log.c do_log_login() with the default log-login
+ * string "(v%0) POP login by user \"%1\" at (%2) %3" (pop_init.c: VERSION, p->user,
+ * p->client, p->ipaddr); the tag is p->myname, argv[0]'s base name (pop_init.c):
+ * "popper", "qpopper", or "in.qpopper" as Debian's inetd.conf starts it */
 static enum formats_verdict formats_qpopper(const struct logline *ll, struct login *out)
 {
     static const char anchor[] = ") POP login by user \"";
@@ -314,7 +368,8 @@ static enum formats_verdict formats_qpopper(const struct logline *ll, struct log
     if (!formats_word(m + 2, p - 2, "()\"") || !formats_starts(m + p, n - p, anchor))
         return FORMATS_NONE;
     u = p + sizeof(anchor) - 1;
-    if ((sp = memrchr(m, ' ', n)) == NULL)
+    n = formats_qpopper_whence(m, n);
+    if (n <= u || (sp = memrchr(m + u, ' ', n - u)) == NULL)
         return FORMATS_REJECTED;
     ip = (size_t)(sp - m) + 1;
     if (formats_addr(m + ip, n - ip, &out->client) < 0)
@@ -330,11 +385,36 @@ static enum formats_verdict formats_qpopper(const struct logline *ll, struct log
     return FORMATS_LOGIN;
 }
 
-/* formats_perdition_client - the client in "CLIENT->": IP, IPv4:PORT, [IPv6] or
- * [IPv6]:PORT */
+/* formats_perdition_v6port - the client in "IPv6:PORT" without brackets, as Perdition
+ * writes it since 1.19 (perdition.c main(): getnameinfo(NI_NUMERICHOST |
+ * NI_NUMERICSERV), then from_host_str ":" from_serv_str "->" ...; 2009-09 to 2010-04
+ * wrote the address without ":PORT"). The last ':' starts the port only if the text
+ * is not an address as a whole: "2001:db8::25:51234" (a five-digit port is no hex
+ * group) is 2001:db8::25, "2001:db8::25" is itself, and "2001:db8::25:1234", which
+ * both readings fit, is ambiguous: -1, never a grant */
+static int formats_perdition_v6port(const char *s, size_t n, struct addr *a)
+{
+    const char *colon = memrchr(s, ':', n);
+    size_t c = (size_t)(colon - s), plen = n - c - 1;
+    struct addr whole, split;
+    int w, sp;
+
+    w = formats_addr(s, n, &whole);
+    sp = plen >= 1 && plen <= 5 && ascii_digits(colon + 1, plen) ? formats_addr(s, c, &split) : -1;
+    if (w == 0 && sp == 0)
+        return -1;
+    if (w < 0 && sp < 0)
+        return -1;
+    *a = w == 0 ? whole : split;
+    return 0;
+}
+
+/* formats_perdition_client - the client in "CLIENT->": IP, IPv4:PORT, IPv6:PORT, [IPv6]
+ * or [IPv6]:PORT */
 static int formats_perdition_client(const char *s, size_t n, struct addr *a)
 {
     const char *colon;
+    size_t colons;
 
     if (n > 0 && s[0] == '[') {
         const char *rb = memchr(s, ']', n);
@@ -347,11 +427,14 @@ static int formats_perdition_client(const char *s, size_t n, struct addr *a)
             return -1;
         return formats_addr(s + 1, c - 1, a);
     }
-    if (formats_bytes(s, n, ':') == 1) { /* IPv4:port */
+    colons = formats_bytes(s, n, ':');
+    if (colons == 1) { /* IPv4:port */
         colon = memchr(s, ':', n);
         if (!ascii_digits(colon + 1, (size_t)(s + n - colon) - 1))
             return -1;
         n = (size_t)(colon - s);
+    } else if (colons > 1) {
+        return formats_perdition_v6port(s, n, a);
     }
     return formats_addr(s, n, a);
 }
@@ -491,7 +574,7 @@ enum formats_verdict formats_parse(const struct logline *ll, unsigned enabled, s
             return formats_run(FORMAT_CYRUS, enabled, formats_cyrus, ll, out);
         return FORMATS_NONE;
     case 6:
-        if (formats_lit(t, n, "ipop3d"))
+        if (formats_lit(t, n, "ipop3d") || formats_lit(t, n, "ipop2d"))
             return formats_run(FORMAT_UW, enabled, formats_uw, ll, out);
         if (formats_lit(t, n, "popper"))
             return formats_run(FORMAT_QPOPPER, enabled, formats_qpopper, ll, out);
@@ -503,7 +586,10 @@ enum formats_verdict formats_parse(const struct logline *ll, unsigned enabled, s
             return formats_run(FORMAT_QPOPPER, enabled, formats_qpopper, ll, out);
         break;
     case 9:
-        if (formats_lit(t, n, "imapd-ssl") || formats_lit(t, n, "pop3d-ssl"))
+        /* "imaplogin": Courier-IMAP before courierlogger (imaplogin.c logged under its
+         * own name; cf. "courierpop3login") */
+        if (formats_lit(t, n, "imapd-ssl") || formats_lit(t, n, "pop3d-ssl") ||
+            formats_lit(t, n, "imaplogin"))
             return formats_run(FORMAT_COURIER, enabled, formats_courier, ll, out);
         if (formats_lit(t, n, "perdition"))
             return formats_run(FORMAT_PERDITION, enabled, formats_perdition, ll, out);
@@ -511,6 +597,8 @@ enum formats_verdict formats_parse(const struct logline *ll, unsigned enabled, s
     case 10:
         if (formats_lit(t, n, "pop3-login") || formats_lit(t, n, "imap-login"))
             return formats_run(FORMAT_DOVECOT, enabled, formats_dovecot, ll, out);
+        if (formats_lit(t, n, "in.qpopper")) /* Debian's inetd name */
+            return formats_run(FORMAT_QPOPPER, enabled, formats_qpopper, ll, out);
         break;
     case 14:
     case 15:

@@ -180,10 +180,11 @@ static int logline_bsd(const char *s, size_t len, int64_t now, int64_t *out)
 }
 
 /* logline_iso - parse "YYYY-MM-DDThh:mm:ss[.frac]ZONE" or "YYYY-MM-DD hh:mm:ss[.frac]";
- * zone is required after 'T' and absent after ' ' (local time); *used gets the length */
+ * zone (Z, +hh:mm or +hhmm) is required after 'T' and absent after ' ' (local time);
+ * *used gets the length */
 static int logline_iso(const char *s, size_t len, int64_t *out, size_t *used)
 {
-    int y, mo, d, zh, zm;
+    int y, mo, d, zh, zm, colon;
     int64_t hms, t;
     size_t p = 19, f;
 
@@ -215,15 +216,20 @@ static int logline_iso(const char *s, size_t len, int64_t *out, size_t *used)
         *used = p + 1;
         return 0;
     }
-    if (p + 6 > len || (s[p] != '+' && s[p] != '-') || s[p + 3] != ':')
+    /* "+hh:mm" (RFC 3339), or "+hhmm" as strftime's %z writes it (journalctl -o
+     * short-iso, systemd's format_timestamp_style(): "%Y-%m-%dT%H:%M:%S%z") */
+    if (p + 5 > len || (s[p] != '+' && s[p] != '-'))
+        return -1;
+    colon = s[p + 3] == ':';
+    if (colon && p + 6 > len)
         return -1;
     zh = logline_num(s + p + 1, 2);
-    zm = logline_num(s + p + 4, 2);
+    zm = logline_num(s + p + 3 + colon, 2);
     if (zh < 0 || zh > 23 || zm < 0 || zm > 59)
         return -1;
     t -= (s[p] == '+' ? 1 : -1) * ((int64_t)zh * 3600 + zm * 60);
     *out = t;
-    *used = p + 6;
+    *used = p + 5 + colon;
     return 0;
 }
 
@@ -377,11 +383,39 @@ static int logline_5424(const char *line, size_t len, struct logline *out)
         if (line[p] != ' ')
             return -1;
         p++;
+        /* rsyslog's RSYSLOG_SyslogProtocol23Format writes "%STRUCTURED-DATA% %msg%", and
+         * the msg property of a BSD-style message keeps the space after "tag:": one
+         * more space before the message (rsyslog template.c, msg property) */
+        if (p < len && line[p] == ' ')
+            p++;
         if (len - p >= 3 && memcmp(line + p, "\xEF\xBB\xBF", 3) == 0)
             p += 3;
     }
     out->msg = line + p;
     out->msglen = len - p;
+    return 0;
+}
+
+/* logline_dovecot1 - split Dovecot 1.x's own log file line "dovecot: STAMP message":
+ * the master writes its fixed prefix "dovecot: " before log_timestamp (1.1
+ * src/master/main.c: i_set_failure_file(log_path, "dovecot: "); src/lib/failures.c:
+ * log_prefix_add() writes the prefix, then the stamp) */
+static int logline_dovecot1(const char *line, size_t len, int64_t now, struct logline *out)
+{
+    static const char prefix[] = "dovecot: ";
+    size_t p = sizeof(prefix) - 1, used;
+
+    if (len <= p || memcmp(line, prefix, p) != 0)
+        return -1;
+    if (logline_parse_time(line + p, len - p, now, &out->time, &used) < 0)
+        return -1;
+    p += used;
+    if (p + 1 >= len || line[p] != ' ')
+        return -1;
+    out->tag = line;
+    out->taglen = 7;
+    out->msg = line + p + 1;
+    out->msglen = len - p - 1;
     return 0;
 }
 
@@ -422,6 +456,8 @@ int logline_parse_cached(const char *line, size_t len, int64_t now, struct logli
         return -1;
     if (line[0] == '<')
         return logline_5424(line, len, out);
+    if (line[0] == 'd')
+        return logline_dovecot1(line, len, now, out);
     if (logline_stamp(line, len, now, cache, &out->time, &p) < 0)
         return -1;
     if (p >= len || line[p] != ' ')

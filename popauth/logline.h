@@ -6,8 +6,12 @@
  *   Nov 28 14:24:53 host tag[pid]: message          BSD syslog (RFC 3164)
  *   Nov 28 14:24:53 tag: message                    Dovecot's own log file (no host)
  *   2026-11-28T14:24:53.123456+01:00 host tag: msg  rsyslog's RFC 3339 file format
+ *   2026-11-28T14:24:53+0100 host tag[pid]: message journalctl -o short-iso (%z zone)
  *   <34>1 2026-11-28T14:24:53Z host tag pid - - msg RFC 5424
+ *   <34>1 2026-11-28T14:24:53Z host tag - - -  msg  rsyslog's SyslogProtocol23Format
  *   2026-11-28 14:24:53 tag: message                Dovecot's log_timestamp with a date
+ *   dovecot: Nov 28 14:24:53 Info: message          Dovecot 1.x's own log file (tag
+ *                                                   "dovecot", message from "Info: ")
  * The tag is the program name without "[pid]" (so "dovecot[123]" gives "dovecot",
  * "service/imap[7]" gives "service/imap"). BSD timestamps have no year: it is inferred
  * from `now`, choosing the year that puts the line no more than one day in the future

@@ -31,10 +31,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const fuzz_format_tags[FORMAT_COUNT][6] = {
     [FORMAT_DOVECOT] = {"dovecot", "pop3-login", "imap-login"},
-    [FORMAT_COURIER] = {"pop3d", "pop3d-ssl", "imapd", "imapd-ssl", "courierpop3login"},
+    [FORMAT_COURIER] = {"pop3d", "pop3d-ssl", "imapd", "imapd-ssl", "courierpop3login",
+                        "imaplogin"},
     [FORMAT_CYRUS] = {"pop3", "imap", "pop3s", "imaps", "cyrus/imap", "service/pop3s"},
-    [FORMAT_UW] = {"ipop3d", "imapd"},
-    [FORMAT_QPOPPER] = {"popper", "qpopper"},
+    [FORMAT_UW] = {"ipop3d", "imapd", "ipop2d"},
+    [FORMAT_QPOPPER] = {"popper", "qpopper", "in.qpopper"},
     [FORMAT_PERDITION] = {"perdition", "perdition.imap4", "perdition.imap4s", "perdition.pop3",
                           "perdition.pop3s"},
 };

@@ -75,7 +75,14 @@ static const struct logline_time_case logline_time_cases[] = {
     {"2026-11-28T14:24:53 ", 0, -1, 0, 0},
     {"2026-11-28T14:24:53.Z", 0, -1, 0, 0},
     {"2026-11-28T14:24:53.1234567890Z", 0, -1, 0, 0},
-    {"2026-11-28T14:24:53+0100", 0, -1, 0, 0},
+    /* strftime's %z, as journalctl -o short-iso and short-iso-precise write it */
+    {"2026-11-28T14:24:53+0100", 0, 0, 1795872293, 24},
+    {"2026-11-28T14:24:53-0530 host tag: x", 0, 0, 1795895693, 24},
+    {"2026-11-28T14:24:53.123456+0000", 0, 0, 1795875893, 31},
+    {"2026-11-28T14:24:53+2400", 0, -1, 0, 0},
+    {"2026-11-28T14:24:53+0160", 0, -1, 0, 0},
+    {"2026-11-28T14:24:53+010", 0, -1, 0, 0},
+    {"2026-11-28T14:24:53+01:0", 0, -1, 0, 0},
     {"2026-11-28T14:24:53+01", 0, -1, 0, 0},
     {"2026-11-28T14:24:53+24:00", 0, -1, 0, 0},
     {"2026-11-28T14:24:53+01:60", 0, -1, 0, 0},
@@ -127,7 +134,7 @@ static void torture_logline_times(void **state)
 static void torture_logline_short(void **state)
 {
     static const char *const full[] = {"Nov 28 14:24:53", "2026-11-28T14:24:53.123+01:00",
-                                       "2026-11-28 14:24:53"};
+                                       "2026-11-28T14:24:53.123+0100", "2026-11-28 14:24:53"};
     size_t i, n;
 
     (void)state;
@@ -233,6 +240,22 @@ static const struct logline_case logline_cases[] = {
     {"2026-11-28T14:24:53.123456+01:00 mail dovecot[5]: pop3-login: x", 0, 1795872293, "dovecot",
      "pop3-login: x"},
     {"2026-11-28T14:24:53Z mail dovecot: x", 0, 1795875893, "dovecot", "x"},
+    /* journalctl -o short-iso: zone without a colon */
+    {"2026-11-28T15:24:53+0100 mail dovecot[5]: pop3-login: x", 0, 1795875893, "dovecot",
+     "pop3-login: x"},
+    {"2026-11-28T15:24:53+01 mail dovecot[5]: pop3-login: x", -1, 0, NULL, NULL},
+    /* Dovecot 1.x's own log file: "dovecot: " before the stamp */
+    {"dovecot: Nov 28 14:24:53 Info: imap-login: Login: user=<a>", 0, 1795875893, "dovecot",
+     "Info: imap-login: Login: user=<a>"},
+    {"dovecot: 2026-11-28 14:24:53 Info: pop3-login: x", 0, 1795875893, "dovecot",
+     "Info: pop3-login: x"},
+    {"dovecot: Nov 28 14:24:53", -1, 0, NULL, NULL},
+    {"dovecot: Nov 28 14:24:53 ", -1, 0, NULL, NULL},
+    {"dovecot: Nov 28 14:24:53Info: x", -1, 0, NULL, NULL},
+    {"dovecot:  Nov 28 14:24:53 Info: x", -1, 0, NULL, NULL},
+    {"dovecot Nov 28 14:24:53 Info: x", -1, 0, NULL, NULL},
+    {"dovecott: Nov 28 14:24:53 Info: x", -1, 0, NULL, NULL},
+    {"dovecot: mail Nov 28 14:24:53 Info: x", -1, 0, NULL, NULL},
     /* RFC 5424 */
     {"<34>1 2026-11-28T14:24:53Z mail dovecot 123 - - pop3-login: Login: x", 0, 1795875893,
      "dovecot", "pop3-login: Login: x"},
@@ -241,6 +264,15 @@ static const struct logline_case logline_cases[] = {
     {"<191>1 2026-11-28T14:24:53Z h app 1 2 - \xEF\xBB\xBFmsg", 0, 1795875893, "app", "msg"},
     {"<13>1 2026-11-28T14:24:53Z h app 1 2 -", 0, 1795875893, "app", ""},
     {"<13>1 2026-11-28T14:24:53Z h app 1 2 [x]", 0, 1795875893, "app", ""},
+    /* rsyslog's RSYSLOG_SyslogProtocol23Format: "-" PROCID and MSGID, and the space the
+     * msg property keeps after "tag:"; only one such space is dropped */
+    {"<22>1 2026-11-28T14:24:53.000123+00:00 mail in.qpopper - - -  (v4.0.9) POP", 0, 1795875893,
+     "in.qpopper", "(v4.0.9) POP"},
+    {"<22>1 2026-11-28T14:24:53+00:00 mail dovecot 812 - -  imap-login: x", 0, 1795875893,
+     "dovecot", "imap-login: x"},
+    {"<22>1 2026-11-28T14:24:53+00:00 mail dovecot 812 - -   imap-login: x", 0, 1795875893,
+     "dovecot", " imap-login: x"},
+    {"<22>1 2026-11-28T14:24:53+00:00 mail dovecot 812 - -  ", 0, 1795875893, "dovecot", ""},
     {"<13>1 2026-11-28T14:24:53Z h - 1 2 - msg", -1, 0, NULL, NULL},
     {"<13>1 - h app 1 2 - msg", -1, 0, NULL, NULL},
     {"<192>1 2026-11-28T14:24:53Z h app 1 2 - msg", -1, 0, NULL, NULL},
