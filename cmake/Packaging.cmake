@@ -40,6 +40,19 @@ foreach(unit popauth.service smtpgate.service smtpgate.socket)
       \"${POPAUTH_PKG_DIR}/${unit}\" @ONLY)")
   install(FILES ${POPAUTH_PKG_DIR}/${unit} DESTINATION ${POPAUTH_SYSTEMD_LIBDIR}/systemd/system)
 endforeach()
+# Dovecot's post-login script (INSTALL 5.6), made at install time like the units, so
+# that it names the popauthctl actually installed and the configuration file.
+if(IS_ABSOLUTE ${CMAKE_INSTALL_BINDIR})
+  set(POPAUTH_SCRIPT_BINDIR ${CMAKE_INSTALL_BINDIR})
+else()
+  set(POPAUTH_SCRIPT_BINDIR "\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}")
+endif()
+install(CODE "
+  set(POPAUTH_CTL \"${POPAUTH_SCRIPT_BINDIR}/popauthctl\")
+  set(POPAUTH_CONFIG_FILE \"${POPAUTH_CONFIG_FILE}\")
+  configure_file(\"${CMAKE_SOURCE_DIR}/scripts/dovecot/popauth-postlogin.in\"
+    \"${POPAUTH_PKG_DIR}/popauth-postlogin\" @ONLY)")
+install(PROGRAMS ${POPAUTH_PKG_DIR}/popauth-postlogin DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/popauth)
 install(FILES packaging/sysusers.conf DESTINATION ${POPAUTH_SYSTEMD_LIBDIR}/sysusers.d RENAME popauth.conf)
 install(FILES packaging/tmpfiles.conf DESTINATION ${POPAUTH_SYSTEMD_LIBDIR}/tmpfiles.d RENAME popauth.conf)
 

@@ -40,6 +40,8 @@
 #define CTL_EXIT_OK   0
 #define CTL_EXIT_NO   1
 #define CTL_EXIT_FAIL 2
+/* The source of a grant made with allow, unless --source names another. */
+#define CTL_SOURCE_DEFAULT "admin"
 
 /* Every option; CTL_BIT(id) marks it in a command's set and in what was given. */
 enum ctl_option_id {
@@ -47,6 +49,7 @@ enum ctl_option_id {
     CTL_OPT_JSON,
     CTL_OPT_USER,
     CTL_OPT_LIFETIME,
+    CTL_OPT_SOURCE,
     CTL_OPT_CHECK,
     CTL_OPT_RESTART,
     CTL_OPT_N,
@@ -74,6 +77,7 @@ static const struct ctl_option ctl_options[] = {
     {CTL_OPT_JSON, "json", 0, 0},         /* list, show, stats */
     {CTL_OPT_USER, "user", 0, 1},         /* allow: the grant's user; list, revoke: whose */
     {CTL_OPT_LIFETIME, "lifetime", 0, 1}, /* allow */
+    {CTL_OPT_SOURCE, "source", 0, 1},     /* allow: the grant's source */
     {CTL_OPT_CHECK, "check", 0, 0},       /* config */
     {CTL_OPT_RESTART, "restart", 0, 0},   /* config */
     {CTL_OPT_N, NULL, 'n', 0},            /* config */
@@ -90,6 +94,7 @@ struct ctl_args {
     int all, json, explicit_only, check, restart;
     const char *user;
     const char *lifetime;
+    const char *source;
     const char *pos[CTL_MAX_ARGS];
     int npos;
 };
@@ -187,7 +192,7 @@ static int ctl_list_row(const struct store_grant *g, void *ctx)
         printf("%s\n  ", w->count ? "," : "");
         ctl_print_json(g);
     } else {
-        printf("%-39s %-20s %-10s %-20s %-20s %6lld %s%s\n", g->address,
+        printf("%-39s %-20s %-17s %-20s %-20s %6lld %s%s\n", g->address,
                ctl_user_text(g->user, user, sizeof(user)), g->source,
                util_format_time(g->first_login, first, sizeof(first)),
                util_format_time(g->last_login, last, sizeof(last)), (long long)g->logins,
@@ -209,6 +214,32 @@ static int ctl_check_user(const char *user)
         if (*p < 0x20 || *p == 0x7f)
             return ctl_fail("--user: control character in name");
     return 0;
+}
+
+/* ctl_source_char - c is a letter or digit (alnum) or, unless alnum is set, one of . _ : -
+ * (ASCII only, whatever the locale) */
+static int ctl_source_char(char c, int alnum)
+{
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+        return 1;
+    return !alnum && c != '\0' && strchr("._:-", c) != NULL;
+}
+
+/* ctl_check_source - a --source name: 1 to STORE_SOURCE_MAX - 1 bytes of letters, digits
+ * and . _ : -, starting with a letter or a digit; the error names the bad value */
+static int ctl_check_source(const char *source)
+{
+    char shown[2 * STORE_SOURCE_MAX];
+    size_t len = strlen(source), i;
+
+    for (i = 0; i < len && ctl_source_char(source[i], i == 0); i++)
+        ;
+    if (len > 0 && len < STORE_SOURCE_MAX && i == len)
+        return 0;
+    util_printable(source, len, shown, sizeof(shown));
+    return ctl_fail("--source: bad name '%s%s': use 1 to %d of A-Z a-z 0-9 . _ : -, starting"
+                    " with a letter or a digit",
+                    shown, strlen(shown) < len ? "..." : "", STORE_SOURCE_MAX - 1);
 }
 
 /* ctl_check_selector - a --user that selects grants: a valid, non-empty name (or none) */
@@ -234,7 +265,7 @@ static int ctl_cmd_list(struct config *cfg, struct ctl_args *a)
     if (a->json)
         printf("[");
     else
-        printf("%-39s %-20s %-10s %-20s %-20s %6s %s\n", "address", "user", "source", "first_login",
+        printf("%-39s %-20s %-17s %-20s %-20s %6s %s\n", "address", "user", "source", "first_login",
                "last_login", "logins", "expires");
     rc = store_list(st, w.now, a->all, ctl_list_row, &w, err, sizeof(err));
     if (a->json)
@@ -277,12 +308,14 @@ static int ctl_cmd_show(struct config *cfg, struct ctl_args *a)
     return CTL_EXIT_OK;
 }
 
-/* ctl_cmd_allow - grant relay to an address, as an administrator */
+/* ctl_cmd_allow - grant relay to an address, as an administrator or for a script that
+ * records logins (--source names it, e.g. Dovecot's post-login script) */
 static int ctl_cmd_allow(struct config *cfg, struct ctl_args *a)
 {
     char address[ADDR_STRLEN], err[512], exp[32];
     int64_t lifetime = cfg->grant_lifetime, now = time(NULL);
     const char *user = a->user ? a->user : "";
+    const char *source = a->source ? a->source : CTL_SOURCE_DEFAULT;
     struct addr parsed;
     struct store *st;
 
@@ -292,7 +325,7 @@ static int ctl_cmd_allow(struct config *cfg, struct ctl_args *a)
         return ctl_fail("--lifetime: %s", err);
     if (lifetime <= 0)
         return ctl_fail("--lifetime: must be more than 0 seconds");
-    if (ctl_check_user(user) != 0)
+    if (ctl_check_user(user) != 0 || ctl_check_source(source) != 0)
         return CTL_EXIT_FAIL;
     if (addr_parse(address, strlen(address), &parsed, err, sizeof(err)) < 0)
         return ctl_fail("%s", err);
@@ -300,7 +333,7 @@ static int ctl_cmd_allow(struct config *cfg, struct ctl_args *a)
         return ctl_fail("%s is in never_grant: no grant made", address);
     if ((st = ctl_open(cfg, STORE_ADMIN)) == NULL)
         return CTL_EXIT_FAIL;
-    if (store_grant(st, address, user, "admin", now, now + lifetime, err, sizeof(err)) < 0) {
+    if (store_grant(st, address, user, source, now, now + lifetime, err, sizeof(err)) < 0) {
         store_close(st);
         return ctl_fail("%s", err);
     }
@@ -543,8 +576,8 @@ static const struct ctl_command ctl_commands[] = {
     {"list", "list [--all] [--json] [--user NAME]", 0,
      CTL_BIT(CTL_OPT_ALL) | CTL_BIT(CTL_OPT_JSON) | CTL_BIT(CTL_OPT_USER), 0, ctl_cmd_list},
     {"show", "show ADDRESS [--json]", 1, CTL_BIT(CTL_OPT_JSON), 0, ctl_cmd_show},
-    {"allow", "allow ADDRESS [--user NAME] [--lifetime DURATION]", 1,
-     CTL_BIT(CTL_OPT_USER) | CTL_BIT(CTL_OPT_LIFETIME), 0, ctl_cmd_allow},
+    {"allow", "allow ADDRESS [--user NAME] [--source NAME] [--lifetime DURATION]", 1,
+     CTL_BIT(CTL_OPT_USER) | CTL_BIT(CTL_OPT_SOURCE) | CTL_BIT(CTL_OPT_LIFETIME), 0, ctl_cmd_allow},
     {"revoke", "revoke ADDRESS | --user NAME | --all", 1,
      CTL_BIT(CTL_OPT_USER) | CTL_BIT(CTL_OPT_ALL), CTL_BIT(CTL_OPT_USER) | CTL_BIT(CTL_OPT_ALL),
      ctl_cmd_revoke},
@@ -629,6 +662,9 @@ static void ctl_apply(struct ctl_args *a, const struct ctl_option *o, const char
         break;
     case CTL_OPT_LIFETIME:
         a->lifetime = v;
+        break;
+    case CTL_OPT_SOURCE:
+        a->source = v;
         break;
     case CTL_OPT_CHECK:
         a->check = 1;

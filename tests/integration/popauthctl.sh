@@ -2,7 +2,8 @@
 # popauthctl end to end: drives the built binary against a fresh store and checks exit
 # statuses, output, JSON validity, never_grant, expiry, config errors and config --restart;
 # the command line as a Unix tool takes it (usage errors change nothing, --name=value and --name value,
-# --help, --version); list --user, revoke --user and revoke --all; and the configuration
+# --help, --version); allow --source (the grant's source, a strictly checked name; "admin"
+# by default); list --user, revoke --user and revoke --all; and the configuration
 # checks that popauthctl config --check, popauth -t and smtpgate -t share.
 # Needs jq and sqlite3.
 # Usage: popauthctl.sh BINDIR
@@ -219,6 +220,43 @@ run "$bindir/popauthctl" "-c$work/db.conf" show 192.0.2.70
 expect_status 0 "-cFILE"
 run "$bindir/popauthctl" -c /dev/null "-odatabase=$db" show -- 192.0.2.71
 expect_status 0 "-oname=value, and -- before an argument"
+
+# --- allow --source: the grant's source (default "admin"), a strictly checked name ---------
+# shellcheck disable=SC2016 # shell syntax kept literal on purpose
+run ctl allow 192.0.2.90 --source dovecot-postlogin --user='-x$(touch y);`z`'
+expect_status 0 "allow --source NAME"
+run ctl show 192.0.2.90 --json
+# shellcheck disable=SC2016 # shell syntax kept literal on purpose
+expect_json '.source == "dovecot-postlogin" and .user == "-x$(touch y);`z`"' \
+    "allow --source records the source, and the user as given"
+run ctl list
+expect_out "dovecot-postlogin" "list prints the source"
+run ctl allow --source=A.b_c:d-9 -- 192.0.2.91
+expect_status 0 "allow --source=NAME, every allowed character, -- before the address"
+run ctl show 192.0.2.91
+expect_out "source:      A.b_c:d-9" "show prints the source"
+before=$(rows)
+# shellcheck disable=SC2016 # shell syntax kept literal on purpose
+for bad in "" "-x" "bad name" "a;b" 'a$(b)' "a/b" "$(printf 'a\tb')" "ünï" \
+    "$(printf 'a%.0s' {1..32})"; do
+    run ctl allow 192.0.2.92 --source "$bad"
+    expect_status 2 "allow --source '$bad' is refused"
+    expect_err "--source: bad name '" "allow --source '$bad': the error names the value"
+done
+run ctl allow 192.0.2.92 --source "$(printf 'a%.0s' {1..31})"
+expect_status 0 "allow --source of 31 bytes, the longest"
+run ctl show 192.0.2.92 --json
+expect_json ".source == \"$(printf 'a%.0s' {1..31})\"" "the 31-byte source is kept whole"
+run ctl revoke 192.0.2.92
+expect_status 0 "revoke the 31-byte source's grant"
+if [ "$(rows)" = "$before" ]; then pass "refused --source names changed nothing"; else fail "a refused --source changed the store"; fi
+usage_error "option '--source' needs a value" allow 192.0.2.93 --source
+usage_error "show does not take --source" show 192.0.2.90 --source admin
+run ctl allow 192.0.2.94
+run ctl show 192.0.2.94 --json
+expect_json '.source == "admin"' "allow without --source: source admin"
+run ctl --help
+expect_out "allow ADDRESS [--user NAME] [--source NAME] [--lifetime DURATION]" "--help shows --source"
 
 # --- list --user, revoke --user, revoke --all -----------------------------------------------
 ctl allow 192.0.2.80 --user frank >/dev/null
