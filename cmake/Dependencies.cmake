@@ -20,6 +20,9 @@ popauth_require_module(SYSTEMD libsystemd libsystemd-dev)
 # libmicrohttpd serves /metrics (metrics_listen): a maintained HTTP server rather than a
 # hand-written request parser facing the network.
 popauth_require_module(MHD libmicrohttpd libmicrohttpd-dev)
+# Jansson reads the JSON of Dovecot's auth policy client (dovecot_policy_listen): a
+# maintained parser that refuses duplicate keys, rather than one of our own.
+popauth_require_module(JANSSON jansson libjansson-dev)
 
 # libev ships no pkg-config file on Debian.
 find_path(LIBEV_INCLUDE_DIR ev.h)

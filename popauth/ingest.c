@@ -389,7 +389,9 @@ static void ingest_log_login(const struct source *src, const struct login *lg, c
 }
 
 /* ingest_login - count a recognised login at now; 1 if it became a grant in the batch */
-int ingest_login(struct ingest *ing, struct source *src, struct login *lg, int64_t now)
+/* ingest_take - ingest_login, and ingest_offer if wait is 0: see the header */
+static int ingest_take(struct ingest *ing, struct source *src, struct login *lg, int64_t now,
+                       int wait)
 {
     const char *refused = NULL;
     char err[1024];
@@ -413,14 +415,30 @@ int ingest_login(struct ingest *ing, struct source *src, struct login *lg, int64
      * commit failed, ingest_full stays true and the sources stop handing over lines
      * (keeping their positions) until a flush succeeds. A long drain also hands over
      * its batch whenever the committer is idle, so that reading and writing overlap. */
-    if (ingest_full(ing)) {
+    if (ingest_full(ing) && wait) {
         ingest_collect(ing, 1);
         if (ingest_flush(ing, err, sizeof(err)) < 0)
             log_warnx("action=flush status=failed reason=\"%s\"", err);
+    } else if (ingest_full(ing)) {
+        ingest_flush(ing, err, sizeof(err));
     } else if (ing->committer != NULL && ing->fill->ngrants >= INGEST_EAGER && !ing->failed) {
         ingest_flush(ing, err, sizeof(err));
     }
     return 1;
+}
+
+/* ingest_login - a login a source recognised itself; see the header */
+int ingest_login(struct ingest *ing, struct source *src, struct login *lg, int64_t now)
+{
+    return ingest_take(ing, src, lg, now, 1);
+}
+
+/* ingest_offer - the same without ever waiting for the store; see the header */
+int ingest_offer(struct ingest *ing, struct source *src, struct login *lg, int64_t now)
+{
+    if (ingest_full(ing))
+        return -1;
+    return ingest_take(ing, src, lg, now, 0);
 }
 
 /* ingest_verdict - act on what a parser said of one line */

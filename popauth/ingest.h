@@ -77,6 +77,14 @@ void ingest_logline(struct ingest *ing, struct source *src, const struct logline
  */
 int ingest_login(struct ingest *ing, struct source *src, struct login *lg, int64_t now);
 /*
+ * ingest_offer - ingest_login for a source that cannot hold a login back (the Dovecot
+ * auth-policy listener must answer at once): it never waits for the store. -1, with
+ * nothing taken or counted, while the batch is full (a store slower than the logins, or
+ * failing); else as ingest_login. A batch that this login fills is handed over by the
+ * next ingest_flush.
+ */
+int ingest_offer(struct ingest *ing, struct source *src, struct login *lg, int64_t now);
+/*
  * ingest_flush - never waits for a write in progress: takes the result of a finished
  * one, then hands the pending grants, positions and counters to the committer if it is
  * idle (before ingest_start: writes them here). A batch whose commit failed is kept and

@@ -3,30 +3,30 @@
  *
  * This file holds main(): option and config binding, the start-up order and the event
  * loop. Start-up: the config (fatal on error, exit 2); the checks of popauth_start_check
- * and check_run_user, which also create the sources: those of log_sources and the capture
- * sources (sniff_interfaces, sniff_file), whose handles are opened here, while root is
- * still held (every problem is logged, then exit 2; -t runs the same checks without
+ * and check_run_user, which also create the sources: those of log_sources, the capture
+ * sources (sniff_interfaces, sniff_file) and the Dovecot auth-policy listener
+ * (dovecot_policy_listen), whose handles and socket are opened here, while root is still
+ * held (every problem is logged, then exit 2; -t runs the same checks without
  * opening captures, prints the verdict and exits); the formats and custom patterns; the
  * store; each source resumed at its saved position; then root is dropped to run_user, and
  * only then do the sources start their watchers. The store stays open across the drop,
  * but SQLite creates and removes its -wal and -shm files beside the database, so that
  * directory must be writable by run_user; followed log files are opened (and reopened
- * after rotation) as run_user. log_sources may be empty when a capture source is
- * configured; with no source at all popauth refuses to start. The loop flushes the ingest
- * core once per iteration (an ev_prepare watcher, run just before the loop waits): the
- * batch goes to the committer thread, started after the privilege drop, which wakes the
- * loop when it is written, so a grant is committed a few milliseconds after its line
- * arrived, and the loop waits for the disk only when a batch fills up before the one
- * before it is written; log lines on stderr are written at the same moment, in one block.
- * SIGTERM and SIGINT read what the sources have, commit and exit 0; SIGHUP re-reads the
- * config (a bad new config is logged and the old one kept; sources, store and run_user
- * change only at a restart). The service manager hears READY=1 once the sources run,
- * RELOADING=1 and READY=1 around a SIGHUP reload and STOPPING=1 at SIGTERM (notify.h); a
- * metrics_listen socket may come from socket activation (listen.h), and one that no entry
- * names stops the start-up. A second store handle, opened with the first, goes to the
- * purger thread (purger.h), which deletes expired grants every purge_interval and wakes
- * the loop to log what it did. log_level is taken at start-up and at every SIGHUP, as is
- * purge_interval. With --once every source is read to its current end,
+ * after rotation) as run_user. log_sources may be empty when a capture source or the
+ * Dovecot listener is configured; with no source at all popauth refuses to start. The
+ * loop flushes the ingest core once per iteration (an ev_prepare watcher, run just
+ * before the loop waits): the batch goes to the committer thread, started after the
+ * privilege drop, which wakes the loop when it is written, so a grant is committed a few
+ * milliseconds after its line arrived, and the loop waits for the disk only when a batch
+ * fills up before the one before it is written; log lines on stderr are written at the same moment,
+ * in one block. SIGTERM and SIGINT read what the sources have, commit and exit 0; SIGHUP re-reads
+ * the config (a bad new config is logged and the old one kept; sources, store and run_user change
+ * only at a restart). The service manager hears READY=1 once the sources run, RELOADING=1 and
+ * READY=1 around a SIGHUP reload and STOPPING=1 at SIGTERM (notify.h); a metrics_listen socket may
+ * come from socket activation (listen.h), and one that no entry names stops the start-up. A second
+ * store handle, opened with the first, goes to the purger thread (purger.h), which deletes expired
+ * grants every purge_interval and wakes the loop to log what it did. log_level is taken at start-up
+ * and at every SIGHUP, as is purge_interval. With --once every source is read to its current end,
  * committed (a transaction per second of grants: ingest_start's bulk mode), and popauth
  * exits.
  */
@@ -500,14 +500,15 @@ int main(int argc, char **argv)
                        sizeof(err));
     if (cfg == NULL)
         fatal("%s", err);
+    /* metrics_listen and dovecot_policy_listen may come from systemd */
+    if (listen_inherit(err, sizeof(err)) < 0)
+        fatal("%s", err);
     check_init(&chk, check_to_log, POPAUTH_PROG);
     check_run_user(&chk, cfg);
     popauth_start_check(cfg, &chk, pa.sources, &pa.nsources);
     if (chk.problems > 0)
         exit(2);
     log_set_level(cfg->log_level);
-    if (listen_inherit(err, sizeof(err)) < 0) /* metrics_listen may come from systemd */
-        fatal("%s", err);
     if (popauth_setup_from(cfg, &pa.setup, err, sizeof(err)) < 0)
         fatal("%s", err);
     if (!pa.setup.cfg->dry_run &&

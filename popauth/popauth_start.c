@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "db/store.h"
+#include "popauth/dovecot_policy.h"
 #include "popauth/formats.h"
 #include "popauth/journal.h"
 #include "popauth/logtail.h"
@@ -109,6 +110,24 @@ static void popauth_start_sniff(const struct config *cfg, struct popauth_start_s
         popauth_start_add(ss, src, "sniff_file", cfg->sniff_file, c);
 }
 
+/* popauth_start_dovecot - the Dovecot auth-policy source, its socket opened only when
+ * the sources are kept */
+static void popauth_start_dovecot(const struct config *cfg, struct popauth_start_sources *ss,
+                                  struct check *c)
+{
+    struct source *src;
+    char err[1024];
+
+    if (cfg->dovecot_policy_listen[0] == '\0')
+        return;
+    if (ss->out == NULL)
+        check_result(c, dovecot_policy_check(cfg, err, sizeof(err)), err);
+    else if ((src = dovecot_policy_new(cfg, err, sizeof(err))) == NULL)
+        check_problem(c, "%s", err);
+    else
+        popauth_start_add(ss, src, "dovecot_policy_listen", cfg->dovecot_policy_listen, c);
+}
+
 /* popauth_start_check - report every problem popauth would refuse in cfg; see the header
  * for what happens to the sources */
 void popauth_start_check(const struct config *cfg, struct check *c, struct source **sources,
@@ -132,9 +151,10 @@ void popauth_start_check(const struct config *cfg, struct check *c, struct sourc
     }
     if (!cfg->dry_run)
         check_result(c, store_check(cfg->database, err, sizeof(err)), err);
-    if (logs->count == 0 && cfg->sniff_interfaces.count == 0 && cfg->sniff_file[0] == '\0')
-        check_problem(c, "log_sources, sniff_interfaces, sniff_file: no source configured; "
-                         "set at least one");
+    if (logs->count == 0 && cfg->sniff_interfaces.count == 0 && cfg->sniff_file[0] == '\0' &&
+        cfg->dovecot_policy_listen[0] == '\0')
+        check_problem(c, "log_sources, sniff_interfaces, sniff_file, dovecot_policy_listen: no "
+                         "source configured; set at least one");
     for (i = 0; i < logs->count; i++) {
         if ((src = popauth_start_log_source(logs->items[i], cfg, err, sizeof(err))) == NULL)
             check_problem(c, "%s", err);
@@ -142,6 +162,7 @@ void popauth_start_check(const struct config *cfg, struct check *c, struct sourc
             popauth_start_add(&ss, src, "log_sources", logs->items[i], c);
     }
     popauth_start_sniff(cfg, &ss, c);
+    popauth_start_dovecot(cfg, &ss, c);
     check_result(c, metrics_listen_check(&cfg->metrics_listen, "popauth", err, sizeof(err)), err);
     if (sources == NULL) {
         for (i = 0; i < ss.count; i++)

@@ -23,8 +23,9 @@
 /*
  * popauth_start_check - report to c every problem popauth would refuse in cfg.
  * With sources NULL the sources are created only to be checked, then freed, and live
- * captures are not opened (their interfaces must exist). Otherwise live captures are
- * opened too (which needs root or CAP_NET_RAW) and every source created is left in
+ * captures and the Dovecot auth-policy socket are not opened (their interfaces must
+ * exist; the socket's entry must be one listen_open could open). Otherwise they are
+ * opened too (captures need root or CAP_NET_RAW) and every source created is left in
  * sources[POPAUTH_MAX_SOURCES], *nsources of them, for the caller to run and stop.
  */
 void popauth_start_check(const struct config *cfg, struct check *c, struct source **sources,

@@ -11,15 +11,16 @@
  * way leaves the settings before the bad one in place: config_build discards the whole
  * config then, and reloads build a new config, so no caller sees a half-loaded one.
  *
- * Field types: PARAM_STRING binds char *, PARAM_DURATION and PARAM_INT bind int64_t,
- * PARAM_BOOL, PARAM_LEVEL and PARAM_ENUM bind int (0 or 1; enum log_level; the value of the
- * word given), PARAM_LIST and PARAM_DOMAINS bind struct strlist, PARAM_NETWORKS binds struct
+ * Field types: PARAM_STRING and PARAM_SECRET bind char *, PARAM_DURATION and PARAM_INT bind
+ * int64_t, PARAM_BOOL, PARAM_LEVEL and PARAM_ENUM bind int (0 or 1; enum log_level; the value of
+ * the word given), PARAM_LIST and PARAM_DOMAINS bind struct strlist, PARAM_NETWORKS binds struct
  * cidr_list * (finished). params.c checks these at compile time. For PARAM_INT and
  * PARAM_DURATION, min = max = 0 means no bounds. An enum's words match in any case, as
  * booleans do; the error for any other text lists them.
  *
  * Values may not hold control characters other than tab, so that config_print's output
- * is one line per setting and reads back to the same config.
+ * is one line per setting and reads back to the same config (except a secret's, which it
+ * shows as "(hidden)").
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -419,12 +420,15 @@ static int config_parse_value(const struct param *p, const char *s, size_t len,
 
     for (i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (((c < 0x20 && c != '\t') || c == 0x7f) && p->type == PARAM_SECRET)
+            return util_seterr(err, errlen, "control character in the (hidden) value");
         if ((c < 0x20 && c != '\t') || c == 0x7f)
             return util_seterr(err, errlen, "control character in value '%s'",
                                config_quote(s, len, q, sizeof(q)));
     }
     switch (p->type) {
     case PARAM_STRING:
+    case PARAM_SECRET:
         v->str = xstrndup(s, len);
         return 0;
     case PARAM_DURATION:
@@ -481,7 +485,8 @@ static int config_apply(struct config *cfg, size_t idx, const char *s, size_t le
         return util_seterr(err, errlen, "%s: %s", loc, msg);
     }
     switch (p->type) {
-    case PARAM_STRING: {
+    case PARAM_STRING:
+    case PARAM_SECRET: {
         char **f = field;
         free(*f);
         *f = v.str;
@@ -741,7 +746,10 @@ void config_print(const struct config *cfg, FILE *fp, int only_explicit)
 
     for (i = 0; i < config_nparams; i++)
         if (!only_explicit || cfg->explicit_set[i])
-            fprintf(fp, "%s = %s\n", config_params[i].name, cfg->values[i]);
+            fprintf(fp, "%s = %s\n", config_params[i].name,
+                    config_params[i].type == PARAM_SECRET && cfg->values[i][0] != '\0'
+                        ? "(hidden)"
+                        : cfg->values[i]);
 }
 
 /* config_free - release cfg and everything it owns; NULL is allowed */
@@ -757,6 +765,7 @@ void config_free(struct config *cfg)
 
         switch (p->type) {
         case PARAM_STRING:
+        case PARAM_SECRET:
             free(*(char **)field);
             break;
         case PARAM_LIST:

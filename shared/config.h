@@ -44,6 +44,7 @@ enum param_type {
     PARAM_NETWORKS, /* cidr_list, finished */
     PARAM_LEVEL,    /* a log level: error, warning, info or debug (enum log_level) */
     PARAM_ENUM,     /* one of the parameter's words, in any case: the word's value */
+    PARAM_SECRET,   /* PARAM_STRING never printed: config_print shows "(hidden)" */
 };
 
 /* The daemons, as bits of struct param's restart field. */
@@ -106,6 +107,11 @@ struct config {
     int64_t sniff_flow_timeout;      /* forget a conversation idle this long */
     int64_t sniff_max_line;          /* bytes in a POP3/IMAP line */
     struct cidr_list *sniff_servers; /* our POP/IMAP servers; empty: this host's addresses */
+
+    /* popauth: the Dovecot auth-policy source */
+    char *dovecot_policy_listen;            /* inet:HOST:PORT, inet:[V6]:PORT, unix:PATH[:..] */
+    char *dovecot_policy_secret;            /* the X-API-Key Dovecot must send */
+    int64_t dovecot_policy_max_connections; /* connections served at once */
 
     /* both daemons */
     char *run_user; /* drop root to this user after start-up; "" keeps the current user */

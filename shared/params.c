@@ -12,8 +12,8 @@
 /*
  * P binds a name to the struct config field of the same name. PARAM_CHECK_<type> makes a
  * mismatch between the declared type and the field's C type a compile error: strings bind
- * char *, durations and integers int64_t, booleans int, lists and domains struct strlist,
- * networks struct cidr_list *, log levels and enums int.
+ * char * (secrets too), durations and integers int64_t, booleans int, lists and domains struct
+ * strlist, networks struct cidr_list *, log levels and enums int.
  */
 #define PARAM_FIELD(name) (((struct config *)0)->name)
 #define PARAM_IS(name, ctype)                                                                      \
@@ -27,6 +27,7 @@
 #define PARAM_CHECK_PARAM_NETWORKS(name) PARAM_IS(name, struct cidr_list *)
 #define PARAM_CHECK_PARAM_LEVEL(name)    PARAM_IS(name, int)
 #define PARAM_CHECK_PARAM_ENUM(name)     PARAM_IS(name, int)
+#define PARAM_CHECK_PARAM_SECRET(name)   PARAM_IS(name, char *)
 
 #define PARAM_OFFSET(name, type) (offsetof(struct config, name) + PARAM_CHECK_##type(name))
 /*
@@ -96,6 +97,9 @@ const struct param config_params[] = {
     P(sniff_flow_timeout, PARAM_DURATION, "10m", 1, 86400, POPAUTH),
     P(sniff_max_line, PARAM_INT, "8192", 512, 1048576, POPAUTH),
     P(sniff_servers, PARAM_NETWORKS, "", 0, 0, NONE),
+    P(dovecot_policy_listen, PARAM_STRING, "", 0, 0, POPAUTH),
+    P(dovecot_policy_secret, PARAM_SECRET, "", 0, 0, NONE),
+    P(dovecot_policy_max_connections, PARAM_INT, "100", 1, 100000, POPAUTH),
     P(run_user, PARAM_STRING, "", 0, 0, BOTH),
     P(log_level, PARAM_LEVEL, "info", 0, 0, NONE),
     P(metrics_listen, PARAM_LIST, "", 0, 0, BOTH),

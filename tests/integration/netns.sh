@@ -18,7 +18,8 @@
 #                               PORT in NS, without connecting (10 s)
 #   dovecot_start WORKDIR ADDR [ADDR6]   write a private config into WORKDIR, run Dovecot
 #                               in the server namespace, wait for ports 110/143; sets
-#                               DOVECOT_CONF, DOVECOT_LOG, DOVECOT_BASE, DOVECOT_PID
+#                               DOVECOT_CONF, DOVECOT_LOG, DOVECOT_BASE, DOVECOT_PID;
+#                               DOVECOT_EXTRA_CONF, if set, is appended to the config
 #   dovecot_stop                stop that Dovecot (also done by netns_cleanup)
 #   dovecot_add_user NAME PASS  add a passwd-file user (anything but ':' and newline;
 #                               Dovecot lowercases login names, so use lowercase); best
@@ -28,8 +29,9 @@
 #   pop3_login NS ADDR USER PASS [SRC]  USER/PASS/QUIT on ADDR:110 from namespace NS,
 #                               bound to source address SRC if given; succeeds only on
 #                               "+OK" to PASS. The server's lines are left in CLIENT_REPLY.
-#   imap_login NS ADDR USER PASS [SRC]  a LOGIN "USER" "PASS" / b LOGOUT on ADDR:143;
-#                               succeeds only on a tagged "a OK".
+#   imap_login NS ADDR USER PASS [SRC] [CMD]  a LOGIN "USER" "PASS" / b LOGOUT on
+#                               ADDR:143, after "i CMD" if given (e.g. an ID); succeeds
+#                               only on a tagged "a OK".
 #   postfix_start WORKDIR SERVER_ADDR[,ADDR6] POLICY_ADDR:PORT|none [main.cf line...]
 #                               write a private Postfix instance into WORKDIR/postfix and run
 #                               its master in the server namespace (listening on port 25 of
@@ -481,6 +483,7 @@ service imap-login {
   }
 }
 EOF
+    [ -z "${DOVECOT_EXTRA_CONF:-}" ] || printf '%s\n' "$DOVECOT_EXTRA_CONF" >>"$DOVECOT_CONF"
     local check
     check=$(doveconf -c "$DOVECOT_CONF" -n 2>&1 >/dev/null) \
         || { netns__die "doveconf rejects $DOVECOT_CONF: $check"; return 1; }
@@ -605,9 +608,13 @@ netns__imap_quote()
 
 imap_login()
 {
-    local ns=$1 addr=$2 user=$3 pass=$4 src=${5:-} ok=1
+    local ns=$1 addr=$2 user=$3 pass=$4 src=${5:-} first=${6:-} ok=1
     netns__connect "$ns" "$addr" 143 "$src" || return 1
     if netns__recv && [[ $REPLY == "* OK"* ]]; then
+        if [ -n "$first" ]; then
+            netns__send "i $first"
+            while netns__recv && [[ $REPLY != "i "* ]]; do :; done
+        fi
         netns__send "a LOGIN $(netns__imap_quote "$user") $(netns__imap_quote "$pass")"
         while netns__recv; do
             if [[ $REPLY == "a "* ]]; then

@@ -980,11 +980,24 @@ static void test_enum_table(void **state)
 
 /* What each daemon applies only at a restart: popauth's list is the one its SIGHUP
  * warning names ("database, log_sources, journal_directory, sniff_* (but sniff_servers),
- * run_user, dry_run or metrics_listen"); smtpgate's are the names its warnings carry. */
+ * run_user, dry_run, metrics_listen, dovecot_policy_listen or dovecot_policy_max_connections");
+ * smtpgate's are the names its warnings carry. */
 static const char *const restart_popauth[] = {
-    "database",       "log_sources", "journal_directory", "dry_run",         "sniff_interfaces",
-    "sniff_file",     "sniff_ports", "sniff_promiscuous", "sniff_max_flows", "sniff_flow_timeout",
-    "sniff_max_line", "run_user",    "metrics_listen",
+    "database",
+    "log_sources",
+    "journal_directory",
+    "dry_run",
+    "sniff_interfaces",
+    "sniff_file",
+    "sniff_ports",
+    "sniff_promiscuous",
+    "sniff_max_flows",
+    "sniff_flow_timeout",
+    "sniff_max_line",
+    "run_user",
+    "metrics_listen",
+    "dovecot_policy_listen",
+    "dovecot_policy_max_connections",
 };
 static const char *const restart_smtpgate[] = {
     "policy_listen", "milter_listen", "proxy_listen", "run_user", "metrics_listen",
