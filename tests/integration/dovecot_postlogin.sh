@@ -4,8 +4,8 @@
 # services exactly as INSTALL 5.6 shows them (script-login as user popauth, pop3 and imap
 # calling it; only the script's path differs), clients log in from a second namespace,
 # and the script records grants with popauthctl in a store that belongs to popauth, as
-# the Debian package lays it out. The script is the template with
-# only its two paths filled in (popauthctl from BINDIR, a private configuration file).
+# the Debian package lays it out. The script is the template with only its two paths
+# filled in (a copy of BINDIR's popauthctl, a private configuration file).
 # Checks: POP3 (IPv4) and IMAP (IPv6) logins are granted, with source dovecot-postlogin
 # and the login's user, by the time the client sees its OK; a wrong password grants
 # nothing; user names full of shell syntax (with a leading '-', and one that spells
@@ -85,7 +85,12 @@ if ! getent passwd popauth >/dev/null; then
 fi
 pgroup=$(id -gn popauth)
 as_popauth() { setpriv --reuid=popauth --regid="$pgroup" --init-groups -- "$@"; }
-as_popauth test -x "$bindir/popauthctl" || die "user popauth cannot run $bindir/popauthctl (every directory above must be searchable)"
+# popauthctl as installed, where popauth can run it (the build directory may be under a
+# home that others cannot search, such as /root)
+{ mkdir -m 755 "$work/bin" && install -m 755 "$bindir/popauthctl" "$work/bin/popauthctl"; } ||
+    die "cannot copy popauthctl into $work/bin"
+chmod 711 "$work"
+as_popauth test -x "$work/bin/popauthctl" || die "user popauth cannot run $work/bin/popauthctl (every directory above must be searchable)"
 
 # The store as the package lays it out: a 0750 directory of popauth's, the store made
 # by popauthctl run as root (which works as the directory's owner).
@@ -106,7 +111,7 @@ fill_script()
     sed -e "s|@POPAUTH_CTL@|$1|g" -e "s|@POPAUTH_CONFIG_FILE@|$conf|g" "$template" >"$script.new" &&
         chmod 755 "$script.new" && mv "$script.new" "$script"
 }
-fill_script "$bindir/popauthctl" || die "cannot write $script"
+fill_script "$work/bin/popauthctl" || die "cannot write $script"
 ! grep -q '@[A-Z_]*@' "$script" || die "$script still has a placeholder: $(grep '@[A-Z_]*@' "$script")"
 timeout_secs=$(sed -n 's/^POPAUTH_TIMEOUT=\([0-9]*\)$/\1/p' "$script")
 [ -n "$timeout_secs" ] || die "no POPAUTH_TIMEOUT=N line in $template"
@@ -288,7 +293,7 @@ else
     fail "the log line says popauthctl timed out"
 fi
 if pgrep -f "^sleep 60$" -u popauth >/dev/null; then fail "the hanging popauthctl was left running"; else pass "the hanging popauthctl was killed"; fi
-fill_script "$bindir/popauthctl" || die "cannot rewrite $script"
+fill_script "$work/bin/popauthctl" || die "cannot rewrite $script"
 expect_no_grant "$NETNS_NET.55" "popauthctl hanging"
 
 # 8. Afterwards: exactly the four logins' grants, the store still popauth's, Dovecot up.
