@@ -6,10 +6,14 @@
  * the body into a bounded buffer and answers from fixed texts; dovecot_report.c says
  * what the request means.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <ev.h>
 #include <microhttpd.h>
@@ -28,8 +32,9 @@ typedef int MHD_RESULT;
 typedef enum MHD_Result MHD_RESULT;
 #endif
 
-#define DOVECOT_POLICY_MEMORY (8 * 1024) /* libmicrohttpd's memory per connection */
-#define DOVECOT_POLICY_TYPE   "application/json"
+#define DOVECOT_POLICY_MEMORY  (8 * 1024) /* libmicrohttpd's memory per connection */
+#define DOVECOT_POLICY_TYPE    "application/json"
+#define DOVECOT_POLICY_TICK_MS 250 /* libmicrohttpd runs at least this often */
 
 /* How a request ended, a label of the requests metric. */
 enum dovecot_status {
@@ -49,7 +54,7 @@ static const char *const dovecot_command_names[] = {"other", "allow", "report"};
 struct dovecot_policy {
     struct source src; /* first: the ingest core sees this */
     struct listen_socket ls;
-    int need_secret;                            /* an inet socket: the secret is required */
+    int need_secret;                            /* dovecot_policy_needs_secret */
     char secret[DOVECOT_REPORT_SECRET_MAX + 1]; /* "" on a unix socket without one */
     unsigned max_connections;
     struct MHD_Daemon *daemon;
@@ -58,6 +63,7 @@ struct dovecot_policy {
     ev_timer timer_w; /* its next connection timeout */
     struct metric *requests[3][DOVECOT_NSTATUS];
     int64_t dropped_logged; /* when the last "store behind" warning was logged */
+    int64_t refused_logged; /* when the last refusal was logged */
 };
 
 /* One request being read. */
@@ -71,6 +77,33 @@ struct dovecot_request {
 
 static const char dovecot_allow[] = "{\"status\":0,\"msg\":\"\"}";
 
+/* dovecot_policy_needs_secret - 1 if every local user can reach the listener of spec:
+ * an inet socket, or a unix: entry whose mode= lets others connect */
+static int dovecot_policy_needs_secret(const char *spec)
+{
+    const char *mode = strstr(spec, ":mode=");
+
+    if (strncmp(spec, "inet:", 5) == 0)
+        return 1;
+    return mode != NULL && (strtol(mode + 6, NULL, 8) & 02) != 0;
+}
+
+/* dovecot_policy_check_file - the problem of a secret in a configuration file that every
+ * local user can read */
+int dovecot_policy_check_file(const struct config *cfg, const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+
+    if (cfg->dovecot_policy_secret[0] == '\0' || stat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+        (st.st_mode & S_IROTH) == 0)
+        return 0;
+    return util_seterr(err, errlen,
+                       "dovecot_policy_secret: %s is readable by every local user (mode %04o), "
+                       "who could then grant any address: chmod o-r %s (e.g. 0640, group "
+                       "popauth)",
+                       path, (unsigned)(st.st_mode & 07777), path);
+}
+
 /* dovecot_policy_check - the problems of the dovecot_policy_* settings */
 int dovecot_policy_check(const struct config *cfg, char *err, size_t errlen)
 {
@@ -80,14 +113,14 @@ int dovecot_policy_check(const struct config *cfg, char *err, size_t errlen)
         return 0;
     if (listen_check("dovecot_policy_listen", spec, err, errlen) < 0)
         return -1;
-    if (cfg->dovecot_policy_secret[0] == '\0') {
-        if (strncmp(spec, "inet:", 5) != 0)
-            return 0;
+    if (cfg->dovecot_policy_secret[0] == '\0' && dovecot_policy_needs_secret(spec))
         return util_seterr(err, errlen,
-                           "dovecot_policy_secret: required with an inet dovecot_policy_listen "
-                           "(%s): whoever can POST there can grant any address",
+                           "dovecot_policy_secret: required with dovecot_policy_listen %s "
+                           "(an inet socket, or a unix one every user may connect to): "
+                           "whoever can POST there can grant any address",
                            spec);
-    }
+    if (cfg->dovecot_policy_secret[0] == '\0')
+        return 0;
     why = dovecot_report_secret_check(cfg->dovecot_policy_secret);
     if (why[0] != '\0')
         return util_seterr(err, errlen, "dovecot_policy_secret: %s", why);
@@ -131,10 +164,13 @@ static MHD_RESULT dovecot_policy_refuse(struct dovecot_policy *dp, struct MHD_Co
     static const char *const texts[DOVECOT_NSTATUS] = {
         "", "bad request", "unauthorized: wrong or missing X-API-Key",
         "method not allowed: POST only", "request body too large"};
+    int64_t now = (int64_t)time(NULL);
     char text[256];
 
-    log_warnx("action=refuse source=%s status=%s command=%s reason=\"%s\"", dp->src.name,
-              dovecot_status_names[status], dovecot_command_names[command], why);
+    if (now != dp->refused_logged) /* at most one a second; the counters count them all */
+        log_warnx("action=refuse source=%s status=%s command=%s reason=\"%s\"", dp->src.name,
+                  dovecot_status_names[status], dovecot_command_names[command], why);
+    dp->refused_logged = now;
     if (status == DOVECOT_BAD_REQUEST)
         snprintf(text, sizeof(text), "%s: %s\n", texts[status], why);
     else
@@ -285,10 +321,14 @@ static void dovecot_policy_run(struct dovecot_policy *dp)
 
     MHD_run(dp->daemon);
     ev_timer_stop(dp->loop, &dp->timer_w);
-    if (MHD_get_timeout(dp->daemon, &ms) == MHD_YES) {
-        ev_timer_set(&dp->timer_w, (double)ms / 1000, 0);
-        ev_timer_start(dp->loop, &dp->timer_w);
-    }
+    /* Always again within DOVECOT_POLICY_TICK: at dovecot_policy_max_connections
+     * libmicrohttpd stops watching the listening socket and watches it again only at
+     * the start of a later MHD_run, which nothing else would call once the connections
+     * are idle or gone. */
+    if (MHD_get_timeout(dp->daemon, &ms) != MHD_YES || ms > DOVECOT_POLICY_TICK_MS)
+        ms = DOVECOT_POLICY_TICK_MS;
+    ev_timer_set(&dp->timer_w, (double)ms / 1000, 0);
+    ev_timer_start(dp->loop, &dp->timer_w);
 }
 
 /* dovecot_policy_io_cb - the epoll descriptor is readable */
@@ -315,6 +355,9 @@ __attribute__((format(printf, 2, 0))) static void dovecot_policy_mhd_log(void *c
 
     vsnprintf(text, sizeof(text), fmt, ap);
     n = strcspn(text, "\n");
+    for (size_t i = 0; i < n; i++) /* its text may quote the request's URL */
+        if (text[i] == '"' || text[i] == '\\')
+            text[i] = '\'';
     log_warnx("action=http source=%s reason=\"%s\"", dp->src.name,
               util_printable(text, n, clean, sizeof(clean)));
 }
@@ -325,16 +368,24 @@ static int dovecot_policy_start(struct source *src, struct ev_loop *loop, char *
     struct dovecot_policy *dp = (struct dovecot_policy *)src;
     const union MHD_DaemonInfo *info;
 
+    /* libmicrohttpd closes the socket it is given when it stops: give it its own */
+    int fd = fcntl(dp->ls.fd, F_DUPFD_CLOEXEC, 0);
+
+    if (fd < 0)
+        return util_seterr(err, errlen, "%s: dup of the socket of %s: %s", src->name, dp->ls.name,
+                           strerror(errno));
     dp->daemon = MHD_start_daemon(
         MHD_USE_EPOLL, 0, NULL, NULL, dovecot_policy_answer, dp, MHD_OPTION_LISTEN_SOCKET,
-        (MHD_socket)dp->ls.fd, MHD_OPTION_CONNECTION_LIMIT, dp->max_connections,
+        (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT, dp->max_connections,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)DOVECOT_POLICY_MEMORY,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)DOVECOT_POLICY_IDLE, MHD_OPTION_NOTIFY_COMPLETED,
         dovecot_policy_done, dp, MHD_OPTION_EXTERNAL_LOGGER, dovecot_policy_mhd_log, dp,
         MHD_OPTION_END);
-    if (dp->daemon == NULL)
+    if (dp->daemon == NULL) {
+        close(fd);
         return util_seterr(err, errlen, "%s: cannot start the HTTP server on %s", src->name,
                            dp->ls.name);
+    }
     info = MHD_get_daemon_info(dp->daemon, MHD_DAEMON_INFO_EPOLL_FD);
     if (info == NULL)
         return util_seterr(err, errlen, "%s: the HTTP server has no epoll descriptor", src->name);
@@ -363,7 +414,7 @@ static int dovecot_policy_reload(struct source *src, const struct config *cfg, c
 
     if (cfg->dovecot_policy_secret[0] == '\0' && dp->need_secret)
         return util_seterr(err, errlen,
-                           "dovecot_policy_secret: required with an inet socket "
+                           "dovecot_policy_secret: required with this dovecot_policy_listen "
                            "(keeping the running secret)");
     if (cfg->dovecot_policy_secret[0] != '\0' && why[0] != '\0')
         return util_seterr(err, errlen, "dovecot_policy_secret: %s (keeping the running secret)",
@@ -407,7 +458,7 @@ struct source *dovecot_policy_new(const struct config *cfg, char *err, size_t er
     dp->ls.fd = -1;
     util_strlcpy(dp->src.name, DOVECOT_POLICY_SOURCE, sizeof(dp->src.name));
     dp->src.ops = &dovecot_policy_ops;
-    dp->need_secret = strncmp(cfg->dovecot_policy_listen, "inet:", 5) == 0;
+    dp->need_secret = dovecot_policy_needs_secret(cfg->dovecot_policy_listen);
     util_strlcpy(dp->secret, cfg->dovecot_policy_secret, sizeof(dp->secret));
     dp->max_connections = (unsigned)cfg->dovecot_policy_max_connections;
     for (c = 0; c < 3; c++)

@@ -16,7 +16,8 @@
  *     one when dovecot_policy_secret is set): 401; a method other than POST: 405; a body
  *     over DOVECOT_REPORT_BODY_MAX: 413.
  * Connections are bounded (dovecot_policy_max_connections; idle ones close after
- * DOVECOT_POLICY_IDLE seconds). The counters: lines (reports), logins (successful
+ * DOVECOT_POLICY_IDLE seconds; refusals are logged at most once a second). The
+ * counters: lines (reports), logins (successful
  * reports), grants, rejected (401s) and errors (400, 405, 413, and grants dropped because
  * the store is behind), with popauth_dovecot_policy_requests_total{command,status}.
  * SIGHUP takes a new dovecot_policy_secret; the socket changes at a restart.
@@ -30,11 +31,14 @@
 #include "shared/config.h"
 
 #define DOVECOT_POLICY_SOURCE "dovecot-policy" /* the source and the grants' source name */
-#define DOVECOT_POLICY_IDLE   60               /* seconds an idle connection is kept */
+#define DOVECOT_POLICY_IDLE   15               /* seconds an idle connection is kept */
 
 /* dovecot_policy_check - the problems of the dovecot_policy_* settings, without opening
  * anything; -1 and err if there is one */
 int dovecot_policy_check(const struct config *cfg, char *err, size_t errlen);
+/* dovecot_policy_check_file - -1 and err if dovecot_policy_secret is set and the
+ * configuration file path (a regular file) is readable by every local user */
+int dovecot_policy_check_file(const struct config *cfg, const char *path, char *err, size_t errlen);
 /* dovecot_policy_new - the source, its socket open; NULL and err if it cannot be */
 struct source *dovecot_policy_new(const struct config *cfg, char *err, size_t errlen);
 

@@ -4,6 +4,7 @@
  * with duplicate keys refused and its nesting bounded.
  */
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -68,6 +69,50 @@ static int dovecot_report_depth(json_t *v, int depth)
     return 1;
 }
 
+/* dovecot_report_unset - 1 if the string field name of o holds DOVECOT_REPORT_UNSET,
+ * 0 if another string, -1 if it is missing or not a string */
+static int dovecot_report_unset(json_t *o, const char *name)
+{
+    json_t *v = json_object_get(o, name);
+
+    if (!json_is_string(v))
+        return -1;
+    return strcmp(json_string_value(v), DOVECOT_REPORT_UNSET) == 0;
+}
+
+/* dovecot_report_checked - whether Dovecot checked a password or credential: 0 if so, 1
+ * if it did not (a passdb's nopassword, noauthenticate, nologin or proxy, or the
+ * ANONYMOUS mechanism), with *why; -1 with *why if an attribute that says so is missing */
+static int dovecot_report_checked(json_t *o, const char **why)
+{
+    static const char *const fields[] = {"nopassword", "nologin", "proxy"};
+    json_t *mech = json_object_get(o, "mech");
+    size_t i;
+    int rc;
+
+    for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        if ((rc = dovecot_report_unset(o, fields[i])) < 0) {
+            *why = "an attribute INSTALL 5.5 asks for (nopassword, nologin, proxy, mech) is "
+                   "missing or not a string: set auth_policy_request_attributes as it says";
+            return -1;
+        }
+        if (rc == 0) {
+            *why = "the passdb set nopassword, nologin or proxy: no password was checked here";
+            return 1;
+        }
+    }
+    if (!json_is_string(mech) || json_string_length(mech) == 0) {
+        *why = "an attribute INSTALL 5.5 asks for (nopassword, nologin, proxy, mech) is "
+               "missing or not a string: set auth_policy_request_attributes as it says";
+        return -1;
+    }
+    if (strcasecmp(json_string_value(mech), "ANONYMOUS") == 0) {
+        *why = "an anonymous login";
+        return 1;
+    }
+    return 0;
+}
+
 /* dovecot_report_fields - check the object's fields and fill out; the verdict */
 static enum dovecot_verdict dovecot_report_fields(json_t *o, struct dovecot_report *out,
                                                   const char **why)
@@ -78,6 +123,7 @@ static enum dovecot_verdict dovecot_report_fields(json_t *o, struct dovecot_repo
     const char *text;
     char canon[ADDR_STRLEN];
     size_t i, n;
+    int unchecked;
 
     if (!json_is_string(login))
         return *why = "field 'login' is missing or not a string", DOVECOT_REPORT_BAD;
@@ -87,6 +133,8 @@ static enum dovecot_verdict dovecot_report_fields(json_t *o, struct dovecot_repo
         return *why = "field 'success' is missing or not a boolean", DOVECOT_REPORT_BAD;
     if (!json_is_boolean(reject))
         return *why = "field 'policy_reject' is missing or not a boolean", DOVECOT_REPORT_BAD;
+    if ((unchecked = dovecot_report_checked(o, why)) < 0)
+        return DOVECOT_REPORT_BAD;
     text = json_string_value(remote);
     n = json_string_length(remote);
     if (n > 0) {
@@ -106,6 +154,8 @@ static enum dovecot_verdict dovecot_report_fields(json_t *o, struct dovecot_repo
         return *why = "the authentication failed", DOVECOT_REPORT_NO_GRANT;
     if (json_is_true(reject))
         return *why = "the policy refused the login", DOVECOT_REPORT_NO_GRANT;
+    if (unchecked)
+        return DOVECOT_REPORT_NO_GRANT; /* *why set by dovecot_report_checked */
     if (json_string_length(remote) == 0)
         return *why = "the login has no client address", DOVECOT_REPORT_NO_GRANT;
     return *why = "", DOVECOT_REPORT_GRANT;

@@ -6,9 +6,18 @@
  * "command=allow" before (and after) each authentication and, with
  * auth_policy_report_after_auth = yes, "command=report" with its outcome: the attributes
  * of auth_policy_request_attributes (strings: "login", "remote", "protocol", ...) and the
- * booleans "success" and "policy_reject". A report grants "remote" when "success" is
- * true and "policy_reject" false. Everything else grants nothing: a failed login, a
- * policy refusal, an empty "remote" (a login with no client address), and any body that
+ * booleans "success" and "policy_reject". "success" only says that the passdb answered
+ * OK, which it also does without checking any password (a proxy or director's
+ * nopassword, noauthenticate, a nologin account, the ANONYMOUS mechanism), so popauth
+ * needs four more attributes (INSTALL 5.5's auth_policy_request_attributes):
+ *   nopassword=%{passdb:nopassword:-} nologin=%{passdb:nologin:-}
+ *   proxy=%{passdb:proxy:-} mech=%m
+ * each passdb field "-" when the passdb did not set it (Dovecot 2.3 always expands
+ * nopassword to "-"; nologin and proxy it passes on). A report grants "remote" when
+ * "success" is true, "policy_reject" false, the three fields are "-" and "mech" is not
+ * ANONYMOUS. Everything else grants nothing: a failed login, a policy refusal, a login
+ * no password was checked for, an empty "remote" (a login with no client address), a
+ * report without the four attributes (refused as malformed), and any body that
  * is not exactly such an object: not JSON, trailing bytes, a key given twice, nesting
  * deeper than DOVECOT_REPORT_DEPTH, a missing or mistyped field, or a "remote" that is not
  * a canonical IP address (the text Dovecot's own net_ip2addr writes). JSON is read by
@@ -31,6 +40,7 @@
 #define DOVECOT_REPORT_SECRET_MIN 16    /* bytes of dovecot_policy_secret */
 #define DOVECOT_REPORT_SECRET_MAX 256
 #define DOVECOT_REPORT_HEADER     "X-API-Key"
+#define DOVECOT_REPORT_UNSET      "-" /* a passdb field the passdb did not set */
 
 /* The command in the query string. */
 enum dovecot_command {

@@ -40,6 +40,7 @@
 #include <ev.h>
 
 #include "db/store.h"
+#include "popauth/dovecot_policy.h"
 #include "popauth/ingest.h"
 #include "popauth/patterns.h"
 #include "popauth/popauth_start.h"
@@ -145,10 +146,12 @@ static void popauth_test(const struct cli_config *cc)
 {
     struct config *cfg = cli_config_load(cc, POPAUTH_PROG);
     struct check chk;
+    char err[1024];
 
     log_open(POPAUTH_PROG, 1, LOG_LEVEL_WARN); /* the sources' warnings, not their info */
     check_init(&chk, check_to_stderr, POPAUTH_PROG);
     check_run_user(&chk, cfg);
+    check_result(&chk, dovecot_policy_check_file(cfg, cc->path, err, sizeof(err)), err);
     popauth_start_check(cfg, &chk, NULL, NULL);
     config_free(cfg);
     exit(check_finish(&chk));
@@ -505,6 +508,7 @@ int main(int argc, char **argv)
         fatal("%s", err);
     check_init(&chk, check_to_log, POPAUTH_PROG);
     check_run_user(&chk, cfg);
+    check_result(&chk, dovecot_policy_check_file(cfg, pa.cli.path, err, sizeof(err)), err);
     popauth_start_check(cfg, &chk, pa.sources, &pa.nsources);
     if (chk.problems > 0)
         exit(2);

@@ -1,8 +1,8 @@
 /*
  * push_load - drives popauth's Dovecot auth-policy listener for scripts/bench-push, as
  * Dovecot's auth policy client would: CLIENTS threads, each with one keep-alive HTTP/1.1
- * connection, send "POST /?command=COMMAND" requests (X-API-Key, a Dovecot 2.3-shaped
- * JSON body) back to back, one in flight per connection: write the request, read the
+ * connection, send "POST /?command=COMMAND" requests (X-API-Key, the JSON body Dovecot 2.3
+ * sends with INSTALL 5.5's attributes) back to back, one in flight per connection: write the request, read the
  * whole response (by its Content-Length), check that it is 200 {"status":0,"msg":""},
  * then send the next. Every request names a fresh client address, 10.0.0.0/8 from
  * ADDR_BASE on, so that every report is a new grant and a store write.
@@ -131,10 +131,10 @@ static int push_load_request(const struct push_load_conn *c, char *buf, size_t l
     int blen;
 
     blen = snprintf(body, sizeof(body),
-                    "{\"login\":\"user%lu\",\"pwhash\":\"0123abcd\",\"remote\":\"%s\","
-                    "\"device_id\":\"\",\"protocol\":\"imap\",\"session_id\":\"s%011lx\","
-                    "\"fail_type\":\"\",\"success\":true,\"policy_reject\":false,\"tls\":false}",
-                    n % 1000, addr, n);
+                    "{\"login\":\"user%lu\",\"mech\":\"PLAIN\",\"nologin\":\"-\","
+                    "\"nopassword\":\"-\",\"protocol\":\"imap\",\"proxy\":\"-\",\"remote\":\"%s\","
+                    "\"success\":true,\"policy_reject\":false,\"tls\":false}",
+                    n % 1000, addr);
     return snprintf(buf, len,
                     "POST /?command=%s HTTP/1.1\r\nHost: %s:%d\r\nDate: %s\r\n"
                     "X-API-Key: %s\r\nContent-Type: application/json\r\n"

@@ -4,7 +4,8 @@
 # namespace, on its loopback, as nobody, with no log source at all), and clients log in
 # over POP3 and IMAP from a second namespace.
 # Checks: POP3 (IPv4) and IMAP (IPv6) logins are granted within a second (the time is
-# printed) with user and source "dovecot-policy"; a wrong password grants nothing; a user
+# printed) with user and source "dovecot-policy"; a wrong password, a proxy passdb with
+# nopassword (any password logs in) and a nologin entry grant nothing; a user
 # name that carries JSON ("remote":"6.6.6.6") and an IMAP ID x-originating-ip from an
 # untrusted client never grant the forged address; requests without the secret or with a
 # wrong one get 401 and grant nothing, a malformed report 400; with popauth stopped
@@ -29,7 +30,7 @@ require_packages dovecot-pop3d dovecot-imapd netcat-openbsd iproute2 jq curl
 require_commands jq curl
 
 work=$(mktemp -d /tmp/pa-dpolicy.XXXXXX) || die "mktemp failed"
-trap 'rm -rf "$work"' EXIT # netns_setup chains this after its own cleanup
+trap 'rm -rf "$work"' EXIT
 netns_setup || die "could not set up the network namespaces"
 
 port=10051
@@ -39,8 +40,15 @@ url=http://127.0.0.1:$port
 # A passwd-file cannot hold a ':' in a name, so a static passdb (tried after it) takes any
 # name with the password jsonpass.
 json_user='x","remote":"6.6.6.6","success":true,"y":"'
+# Users for whom this Dovecot checks no password: dave goes to a proxy passdb (proxy=y
+# nopassword=y, as on a proxy or director), nina's entry authenticates and then refuses
+# the login (nologin).
+DOVECOT_EXTRA_USERS+=('nina:secret::::::nologin=y reason=locked')
 # Dovecot asks before and after authentication (command=allow) and reports the outcome.
 # As INSTALL 5.5 says, the settings with the secret are in a file only root can read.
+# The request attributes are INSTALL 5.5's, read from it, so the test checks the recipe.
+attributes=$(sed -n 's/^    auth_policy_request_attributes = //p' "$here/../../INSTALL")
+[ -n "$attributes" ] || die "INSTALL has no auth_policy_request_attributes line"
 policy_conf=$work/95-popauth.conf
 cat >"$policy_conf" <<EOF
 auth_policy_server_url = $url/
@@ -50,9 +58,15 @@ auth_policy_check_before_auth = yes
 auth_policy_check_after_auth = yes
 auth_policy_report_after_auth = yes
 auth_policy_server_timeout_msecs = 2000
+auth_policy_request_attributes = $attributes
 EOF
 chmod 0600 "$policy_conf" || die "chmod $policy_conf failed"
 DOVECOT_EXTRA_CONF="!include $policy_conf
+passdb {
+  driver = static
+  args = proxy=y nopassword=y host=127.0.0.1 port=1
+  username_filter = dave
+}
 passdb {
   driver = static
   args = password=jsonpass
@@ -188,6 +202,22 @@ expect_status 0 "popauth received Dovecot's report of the failed login"
 run ctl show "$NETNS_THIRD_ADDR"
 expect_status 1 "the failed login from $NETNS_THIRD_ADDR grants nothing"
 
+# 3b. No password checked here: dave (proxy, nopassword) with any password, nina (nologin).
+before=$(reports)
+login pop3_login "$NETNS_CLIENT" "$NETNS_SERVER_ADDR" dave anything "$NETNS_THIRD_ADDR"
+echo "# dave's login, proxied to a port where nothing listens, ended with status $status"
+run wait_reports "$before"
+expect_status 0 "popauth received Dovecot's report of dave's login"
+run ctl show "$NETNS_THIRD_ADDR"
+expect_status 1 "a login no password was checked for grants nothing"
+before=$(reports)
+login imap_login "$NETNS_CLIENT" "$NETNS_SERVER_ADDR6" nina secret "$NETNS_THIRD_ADDR6"
+expect_status 1 "IMAP login by nina (nologin) is refused by Dovecot"
+run wait_reports "$before"
+expect_status 0 "popauth received Dovecot's report of nina's authentication"
+run ctl show "$NETNS_THIRD_ADDR6"
+expect_status 1 "a nologin account's authentication grants nothing"
+
 # 4. A user name carrying JSON: granted to its real address and exact name only.
 login imap_login "$NETNS_CLIENT" "$NETNS_SERVER_ADDR6" "$json_user" jsonpass "$NETNS_THIRD_ADDR6"
 expect_status 0 "IMAP login as '$json_user' from $NETNS_THIRD_ADDR6"
@@ -207,14 +237,15 @@ for a in 6.6.6.6 6.6.6.7; do
 done
 
 # 6. Requests that are not Dovecot's: no secret, a wrong one, a malformed report.
-good='{"login":"eve","remote":"192.0.2.77","success":true,"policy_reject":false}'
+attrs='"nopassword":"-","nologin":"-","proxy":"-","mech":"PLAIN"'
+good='{"login":"eve","remote":"192.0.2.77","success":true,"policy_reject":false,'$attrs'}'
 post -- "$good" report
 run test "$code" = 401
 expect_status 0 "a report without X-API-Key gets 401 (got $code)"
 post "X-API-Key: wrong-secret-0123456789" -- "$good" report
 run test "$code" = 401
 expect_status 0 "a report with a wrong X-API-Key gets 401 (got $code)"
-post "X-API-Key: $secret" -- '{"login":"eve","remote":"192.0.2.078","success":true,"policy_reject":false}' report
+post "X-API-Key: $secret" -- '{"login":"eve","remote":"192.0.2.078","success":true,"policy_reject":false,'"$attrs"'}' report
 run test "$code" = 400
 expect_status 0 "a report with a non-canonical remote gets 400 (got $code)"
 out=$(cat "$work/curl.out") err=
@@ -255,7 +286,8 @@ expect_status 0 "popauth exits 0 on SIGTERM again"
 # 8. A unix listener without a secret: its mode is the guard.
 sock=$store/policy.sock
 netns_bg "$NETNS_SERVER" "$bindir/popauth" -c /dev/null -o "database=$db" -o log_sources= \
-    -o "dovecot_policy_listen=unix:$sock:mode=0600" >>"$work/popauth.err" 2>&1
+    -o "dovecot_policy_listen=unix:$sock:mode=0600" -o dovecot_policy_max_connections=1 \
+    >>"$work/popauth.err" 2>&1
 popauth_pid=$NETNS_LAST_PID
 for ((i = 0; i < 100; i++)); do
     [ -S "$sock" ] && break
@@ -265,16 +297,21 @@ run test -S "$sock"
 expect_status 0 "popauth listens on $sock"
 run stat -c %a "$sock"
 expect_out 600 "the socket has mode 0600"
-code=$(curl -s -o "$work/curl.out" -w '%{http_code}' --max-time 5 --unix-socket "$sock" \
-    -X POST --data-binary '{"login":"carol","remote":"192.0.2.80","success":true,"policy_reject":false}' \
-    'http://localhost/?command=report')
-run test "$code" = 200
-expect_status 0 "a report over the unix socket without a secret gets 200 (got $code)"
+# Three requests one after the other, each on a connection of its own: with
+# dovecot_policy_max_connections = 1 each must still be served at once.
+codes=
+for n in 1 2 3; do
+    codes+=$(curl -s -o "$work/curl.out" -w '%{http_code}' --max-time 3 --unix-socket "$sock" \
+        -X POST --data-binary '{"login":"carol","remote":"192.0.2.80","success":true,"policy_reject":false,'"$attrs"'}' \
+        'http://localhost/?command=report')" "
+done
+run test "$codes" = "200 200 200 "
+expect_status 0 "three reports in turn over the unix socket (no secret, one connection at a time) get 200 (got $codes)"
 wait_grant 192.0.2.80
 expect_status 0 "that report is granted"
 expect_json '.user == "carol" and .source == "dovecot-policy"' "the grant names carol and dovecot-policy"
 run runuser -u nobody -- curl -s --max-time 5 --unix-socket "$sock" -X POST --data-binary \
-    '{"login":"m","remote":"192.0.2.81","success":true,"policy_reject":false}' 'http://localhost/?command=report'
+    '{"login":"m","remote":"192.0.2.81","success":true,"policy_reject":false,'"$attrs"'}' 'http://localhost/?command=report'
 run ctl show 192.0.2.81
 expect_status 1 "another user cannot reach the 0600 socket: nothing granted"
 stop_popauth

@@ -15,11 +15,19 @@
 
 #include "popauth/dovecot_report.h"
 
-/* A body Dovecot 2.3 sends with the default auth_policy_request_attributes. */
+/* The attributes INSTALL 5.5 adds, as Dovecot expands them for a passdb that set none of
+ * nopassword, nologin and proxy. */
+#define ATTRS ",\"nopassword\":\"-\",\"nologin\":\"-\",\"proxy\":\"-\",\"mech\":\"PLAIN\""
+/* A body Dovecot 2.3 sends with INSTALL 5.5's auth_policy_request_attributes. */
 #define DOVECOT_BODY(login, remote, success, reject)                                               \
     "{\"device_id\":\"\",\"login\":\"" login "\",\"protocol\":\"imap\",\"pwhash\":\"5f2a\","       \
     "\"remote\":\"" remote "\",\"session_id\":\"k3Jx\",\"success\":" success                       \
-    ",\"policy_reject\":" reject ",\"tls\":false}"
+    ",\"policy_reject\":" reject ATTRS ",\"tls\":false}"
+/* A successful login with the four attributes given as JSON values. */
+#define BODY4(nopassword, nologin, proxy, mech)                                                    \
+    "{\"login\":\"a\",\"remote\":\"192.0.2.1\",\"success\":true,\"policy_reject\":false,"          \
+    "\"nopassword\":" nopassword ",\"nologin\":" nologin ",\"proxy\":" proxy ",\"mech\":" mech "}"
+#define U "\"-\""
 
 /* One body and what it must give. */
 struct report_case {
@@ -32,29 +40,30 @@ struct report_case {
 };
 
 static const struct report_case report_cases[] = {
+    {"plain attributes", BODY4(U, U, U, "\"PLAIN\""), DOVECOT_REPORT_GRANT, "192.0.2.1", "a", NULL},
     {"ipv4 success", DOVECOT_BODY("alice", "203.0.113.7", "true", "false"), DOVECOT_REPORT_GRANT,
      "203.0.113.7", "alice", NULL},
     {"ipv6 success", DOVECOT_BODY("bob@example.org", "2001:db8::7", "true", "false"),
      DOVECOT_REPORT_GRANT, "2001:db8::7", "bob@example.org", NULL},
     {"minimal fields",
-     "{\"login\":\"a\",\"remote\":\"192.0.2.1\",\"success\":true,\"policy_reject\":false}",
+     "{\"login\":\"a\",\"remote\":\"192.0.2.1\",\"success\":true,\"policy_reject\":false" ATTRS "}",
      DOVECOT_REPORT_GRANT, "192.0.2.1", "a", NULL},
     {"white space around",
      " \n{ \"login\" : \"a\" , \"remote\" : \"192.0.2.1\" , \"success\" : "
-     "true , \"policy_reject\" : false }\n ",
+     "true , \"policy_reject\" : false " ATTRS " }\n ",
      DOVECOT_REPORT_GRANT, "192.0.2.1", "a", NULL},
     {"escaped json in the user",
      "{\"login\":\"x\\\",\\\"remote\\\":\\\"6.6.6.6\",\"remote\":\"192.0.2.1\",\"success\":true,"
-     "\"policy_reject\":false}",
+     "\"policy_reject\":false" ATTRS "}",
      DOVECOT_REPORT_GRANT, "192.0.2.1", "x\",\"remote\":\"6.6.6.6", NULL},
     {"control and utf-8 bytes in the user",
      "{\"login\":\"a\\tb\\u00e9\",\"remote\":\"192.0.2.1\",\"success\":true,"
-     "\"policy_reject\":false}",
+     "\"policy_reject\":false" ATTRS "}",
      DOVECOT_REPORT_GRANT, "192.0.2.1", "a?b??", NULL},
     {"empty user", DOVECOT_BODY("", "192.0.2.1", "true", "false"), DOVECOT_REPORT_GRANT,
      "192.0.2.1", "", NULL},
     {"nested attributes allowed",
-     "{\"login\":\"a\",\"remote\":\"192.0.2.1\",\"success\":true,\"policy_reject\":false,"
+     "{\"login\":\"a\",\"remote\":\"192.0.2.1\",\"success\":true,\"policy_reject\":false" ATTRS ","
      "\"x\":{\"y\":{\"z\":[1]}}}",
      DOVECOT_REPORT_GRANT, "192.0.2.1", "a", NULL},
     {"failed login", DOVECOT_BODY("alice", "203.0.113.7", "false", "false"),
@@ -66,41 +75,45 @@ static const struct report_case report_cases[] = {
     {"empty", "", DOVECOT_REPORT_BAD, NULL, NULL, "empty"},
     {"not json", "login=alice remote=1.2.3.4", DOVECOT_REPORT_BAD, NULL, NULL, "not valid JSON"},
     {"trailing bytes",
-     "{\"login\":\"a\",\"remote\":\"192.0.2.1\",\"success\":true,\"policy_reject\":false}x",
+     "{\"login\":\"a\",\"remote\":\"192.0.2.1\",\"success\":true,\"policy_reject\":false" ATTRS
+     "}x",
      DOVECOT_REPORT_BAD, NULL, NULL, "not valid JSON"},
     {"two objects",
-     "{\"login\":\"a\",\"remote\":\"192.0.2.1\",\"success\":true,\"policy_reject\":false}{}",
+     "{\"login\":\"a\",\"remote\":\"192.0.2.1\",\"success\":true,\"policy_reject\":false" ATTRS
+     "}{}",
      DOVECOT_REPORT_BAD, NULL, NULL, "not valid JSON"},
     {"duplicate remote",
      "{\"login\":\"a\",\"remote\":\"192.0.2.1\",\"remote\":\"6.6.6.6\",\"success\":true,"
-     "\"policy_reject\":false}",
+     "\"policy_reject\":false" ATTRS "}",
      DOVECOT_REPORT_BAD, NULL, NULL, "repeats a key"},
     {"duplicate success",
      "{\"login\":\"a\",\"remote\":\"192.0.2.1\",\"success\":false,\"success\":true,"
-     "\"policy_reject\":false}",
+     "\"policy_reject\":false" ATTRS "}",
      DOVECOT_REPORT_BAD, NULL, NULL, "repeats a key"},
     {"array", "[1,2]", DOVECOT_REPORT_BAD, NULL, NULL, "not a JSON object"},
     {"too deep",
-     "{\"login\":\"a\",\"remote\":\"192.0.2.1\",\"success\":true,\"policy_reject\":false,"
+     "{\"login\":\"a\",\"remote\":\"192.0.2.1\",\"success\":true,\"policy_reject\":false" ATTRS ","
      "\"x\":[[[[1]]]]}",
      DOVECOT_REPORT_BAD, NULL, NULL, "too deeply"},
     {"nul in a string",
-     "{\"login\":\"a\\u0000b\",\"remote\":\"192.0.2.1\",\"success\":true,\"policy_reject\":false}",
+     "{\"login\":\"a\\u0000b\",\"remote\":\"192.0.2.1\",\"success\":true,\"policy_reject\":"
+     "false" ATTRS "}",
      DOVECOT_REPORT_BAD, NULL, NULL, "not valid JSON"},
     {"invalid utf-8",
      "{\"login\":\"\xff\",\"remote\":\"192.0.2.1\",\"success\":true,"
-     "\"policy_reject\":false}",
+     "\"policy_reject\":false" ATTRS "}",
      DOVECOT_REPORT_BAD, NULL, NULL, "not valid JSON"},
-    {"no login", "{\"remote\":\"192.0.2.1\",\"success\":true,\"policy_reject\":false}",
+    {"no login", "{\"remote\":\"192.0.2.1\",\"success\":true,\"policy_reject\":false" ATTRS "}",
      DOVECOT_REPORT_BAD, NULL, NULL, "'login'"},
     {"login not a string",
-     "{\"login\":7,\"remote\":\"192.0.2.1\",\"success\":true,\"policy_reject\":false}",
+     "{\"login\":7,\"remote\":\"192.0.2.1\",\"success\":true,\"policy_reject\":false" ATTRS "}",
      DOVECOT_REPORT_BAD, NULL, NULL, "'login'"},
-    {"no remote", "{\"login\":\"a\",\"success\":true,\"policy_reject\":false}", DOVECOT_REPORT_BAD,
-     NULL, NULL, "'remote'"},
-    {"remote null", "{\"login\":\"a\",\"remote\":null,\"success\":true,\"policy_reject\":false}",
+    {"no remote", "{\"login\":\"a\",\"success\":true,\"policy_reject\":false" ATTRS "}",
      DOVECOT_REPORT_BAD, NULL, NULL, "'remote'"},
-    {"no success", "{\"login\":\"a\",\"remote\":\"192.0.2.1\",\"policy_reject\":false}",
+    {"remote null",
+     "{\"login\":\"a\",\"remote\":null,\"success\":true,\"policy_reject\":false" ATTRS "}",
+     DOVECOT_REPORT_BAD, NULL, NULL, "'remote'"},
+    {"no success", "{\"login\":\"a\",\"remote\":\"192.0.2.1\",\"policy_reject\":false" ATTRS "}",
      DOVECOT_REPORT_BAD, NULL, NULL, "'success'"},
     {"success as text", DOVECOT_BODY("a", "192.0.2.1", "\"true\"", "false"), DOVECOT_REPORT_BAD,
      NULL, NULL, "'success'"},
@@ -130,6 +143,30 @@ static const struct report_case report_cases[] = {
      NULL, "not an IP address"},
     {"bad remote on a failed login", DOVECOT_BODY("a", "6.6.6", "false", "false"),
      DOVECOT_REPORT_BAD, NULL, NULL, "not an IP address"},
+    {"nopassword set", BODY4("\"y\"", U, U, "\"PLAIN\""), DOVECOT_REPORT_NO_GRANT, NULL, NULL,
+     "no password was checked"},
+    {"nopassword empty", BODY4("\"\"", U, U, "\"PLAIN\""), DOVECOT_REPORT_NO_GRANT, NULL, NULL,
+     "no password was checked"},
+    {"nologin set", BODY4(U, "\"y\"", U, "\"PLAIN\""), DOVECOT_REPORT_NO_GRANT, NULL, NULL,
+     "no password was checked"},
+    {"proxy set", BODY4(U, U, "\"y\"", "\"PLAIN\""), DOVECOT_REPORT_NO_GRANT, NULL, NULL,
+     "no password was checked"},
+    {"anonymous", BODY4(U, U, U, "\"ANONYMOUS\""), DOVECOT_REPORT_NO_GRANT, NULL, NULL,
+     "anonymous"},
+    {"anonymous lower case", BODY4(U, U, U, "\"anonymous\""), DOVECOT_REPORT_NO_GRANT, NULL, NULL,
+     "anonymous"},
+    {"nopassword not text", BODY4("null", U, U, "\"PLAIN\""), DOVECOT_REPORT_BAD, NULL, NULL,
+     "auth_policy_request_attributes"},
+    {"mech empty", BODY4(U, U, U, "\"\""), DOVECOT_REPORT_BAD, NULL, NULL,
+     "auth_policy_request_attributes"},
+    {"default attributes only",
+     "{\"login\":\"a\",\"pwhash\":\"5f2a\",\"remote\":\"192.0.2.1\",\"device_id\":\"\","
+     "\"protocol\":\"imap\",\"session_id\":\"k\",\"success\":true,\"policy_reject\":false}",
+     DOVECOT_REPORT_BAD, NULL, NULL, "auth_policy_request_attributes"},
+    {"no mech",
+     "{\"login\":\"a\",\"remote\":\"192.0.2.1\",\"success\":true,\"policy_reject\":false,"
+     "\"nopassword\":\"-\",\"nologin\":\"-\",\"proxy\":\"-\"}",
+     DOVECOT_REPORT_BAD, NULL, NULL, "auth_policy_request_attributes"},
 };
 
 /* test_report_cases - every body of the table gives its verdict, client, user and reason */
@@ -164,7 +201,7 @@ static void test_report_sizes(void **state)
 {
     static char body[DOVECOT_REPORT_BODY_MAX + 2];
     static const char head[] = "{\"remote\":\"192.0.2.1\",\"success\":true,\"policy_reject\":"
-                               "false,\"login\":\"";
+                               "false" ATTRS ",\"login\":\"";
     struct dovecot_report rep;
     const char *why;
     size_t n = sizeof(head) - 1;
