@@ -1,11 +1,12 @@
 /*
  * push_load - drives popauth's Dovecot auth-policy listener for scripts/bench-push, as
  * Dovecot's auth policy client would: CLIENTS threads, each with one keep-alive HTTP/1.1
- * connection, send "POST /?command=COMMAND" requests (X-API-Key, the JSON body Dovecot 2.3
- * sends with INSTALL 5.5's attributes) back to back, one in flight per connection: write the request, read the
- * whole response (by its Content-Length), check that it is 200 {"status":0,"msg":""},
- * then send the next. Every request names a fresh client address, 10.0.0.0/8 from
- * ADDR_BASE on, so that every report is a new grant and a store write.
+ * connection, send "POST /?command=COMMAND" requests (X-API-Key, the JSON body Dovecot
+ * 2.3 sends with INSTALL 5.5's attributes) back to back, one in flight per connection:
+ * write the request, read the whole response (by its Content-Length), check that it is
+ * 200 {"status":0,"msg":""}, then send the next. Every request names a fresh client
+ * address, 10.0.0.0/8 from ADDR_BASE on, so that every report is a new grant and a store
+ * write.
  *
  * With -d DATABASE, a prober thread on a connection of its own measures the latency
  * from Dovecot's authentication to the grant: every INTERVAL ms while the load runs it
