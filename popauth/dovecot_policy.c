@@ -54,7 +54,6 @@ static const char *const dovecot_command_names[] = {"other", "allow", "report"};
 struct dovecot_policy {
     struct source src; /* first: the ingest core sees this */
     struct listen_socket ls;
-    int need_secret;                            /* dovecot_policy_needs_secret */
     char secret[DOVECOT_REPORT_SECRET_MAX + 1]; /* "" on a unix socket without one */
     unsigned max_connections;
     struct MHD_Daemon *daemon;
@@ -104,27 +103,34 @@ int dovecot_policy_check_file(const struct config *cfg, const char *path, char *
                        path, (unsigned)(st.st_mode & 07777), path);
 }
 
-/* dovecot_policy_check - the problems of the dovecot_policy_* settings */
-int dovecot_policy_check(const struct config *cfg, char *err, size_t errlen)
+/* dovecot_policy_secret_problem - the problem of secret for the listener of spec; -1
+ * and err if there is one */
+static int dovecot_policy_secret_problem(const char *spec, const char *secret, char *err,
+                                         size_t errlen)
 {
-    const char *spec = cfg->dovecot_policy_listen, *why;
+    const char *why = dovecot_report_secret_check(secret);
 
-    if (spec[0] == '\0')
-        return 0;
-    if (listen_check("dovecot_policy_listen", spec, err, errlen) < 0)
-        return -1;
-    if (cfg->dovecot_policy_secret[0] == '\0' && dovecot_policy_needs_secret(spec))
+    if (secret[0] == '\0' && dovecot_policy_needs_secret(spec))
         return util_seterr(err, errlen,
                            "dovecot_policy_secret: required with dovecot_policy_listen %s "
                            "(an inet socket, or a unix one every user may connect to): "
                            "whoever can POST there can grant any address",
                            spec);
-    if (cfg->dovecot_policy_secret[0] == '\0')
-        return 0;
-    why = dovecot_report_secret_check(cfg->dovecot_policy_secret);
-    if (why[0] != '\0')
+    if (secret[0] != '\0' && why[0] != '\0')
         return util_seterr(err, errlen, "dovecot_policy_secret: %s", why);
     return 0;
+}
+
+/* dovecot_policy_check - the problems of the dovecot_policy_* settings */
+int dovecot_policy_check(const struct config *cfg, char *err, size_t errlen)
+{
+    const char *spec = cfg->dovecot_policy_listen;
+
+    if (spec[0] == '\0')
+        return 0;
+    if (listen_check("dovecot_policy_listen", spec, err, errlen) < 0)
+        return -1;
+    return dovecot_policy_secret_problem(spec, cfg->dovecot_policy_secret, err, errlen);
 }
 
 /* dovecot_policy_reply - queue an answer (text: a fixed text, or made of fixed texts),
@@ -410,15 +416,12 @@ static int dovecot_policy_reload(struct source *src, const struct config *cfg, c
                                  size_t errlen)
 {
     struct dovecot_policy *dp = (struct dovecot_policy *)src;
-    const char *why = dovecot_report_secret_check(cfg->dovecot_policy_secret);
+    char why[512];
 
-    if (cfg->dovecot_policy_secret[0] == '\0' && dp->need_secret)
-        return util_seterr(err, errlen,
-                           "dovecot_policy_secret: required with this dovecot_policy_listen "
-                           "(keeping the running secret)");
-    if (cfg->dovecot_policy_secret[0] != '\0' && why[0] != '\0')
-        return util_seterr(err, errlen, "dovecot_policy_secret: %s (keeping the running secret)",
-                           why);
+    /* the running socket's entry: a new dovecot_policy_listen waits for a restart */
+    if (dovecot_policy_secret_problem(dp->ls.name, cfg->dovecot_policy_secret, why, sizeof(why)) <
+        0)
+        return util_seterr(err, errlen, "%s (keeping the running secret)", why);
     util_strlcpy(dp->secret, cfg->dovecot_policy_secret, sizeof(dp->secret));
     return 0;
 }
@@ -458,7 +461,6 @@ struct source *dovecot_policy_new(const struct config *cfg, char *err, size_t er
     dp->ls.fd = -1;
     util_strlcpy(dp->src.name, DOVECOT_POLICY_SOURCE, sizeof(dp->src.name));
     dp->src.ops = &dovecot_policy_ops;
-    dp->need_secret = dovecot_policy_needs_secret(cfg->dovecot_policy_listen);
     util_strlcpy(dp->secret, cfg->dovecot_policy_secret, sizeof(dp->secret));
     dp->max_connections = (unsigned)cfg->dovecot_policy_max_connections;
     for (c = 0; c < 3; c++)

@@ -69,6 +69,11 @@ static int dovecot_report_depth(json_t *v, int depth)
     return 1;
 }
 
+/* Why a report without INSTALL 5.5's attributes is refused. */
+static const char dovecot_report_no_attrs[] =
+    "an attribute INSTALL 5.5 asks for (nopassword, nologin, proxy, mech) is missing or not "
+    "a string: set auth_policy_request_attributes as it says";
+
 /* dovecot_report_unset - 1 if the string field name of o holds DOVECOT_REPORT_UNSET,
  * 0 if another string, -1 if it is missing or not a string */
 static int dovecot_report_unset(json_t *o, const char *name)
@@ -92,8 +97,7 @@ static int dovecot_report_checked(json_t *o, const char **why)
 
     for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         if ((rc = dovecot_report_unset(o, fields[i])) < 0) {
-            *why = "an attribute INSTALL 5.5 asks for (nopassword, nologin, proxy, mech) is "
-                   "missing or not a string: set auth_policy_request_attributes as it says";
+            *why = dovecot_report_no_attrs;
             return -1;
         }
         if (rc == 0) {
@@ -102,8 +106,7 @@ static int dovecot_report_checked(json_t *o, const char **why)
         }
     }
     if (!json_is_string(mech) || json_string_length(mech) == 0) {
-        *why = "an attribute INSTALL 5.5 asks for (nopassword, nologin, proxy, mech) is "
-               "missing or not a string: set auth_policy_request_attributes as it says";
+        *why = dovecot_report_no_attrs;
         return -1;
     }
     if (strcasecmp(json_string_value(mech), "ANONYMOUS") == 0) {
