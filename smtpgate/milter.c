@@ -52,6 +52,7 @@
 #define SMFIP_NOEOH     0x040u
 #define SMFIP_NOUNKNOWN 0x100u
 #define SMFIP_NODATA    0x200u
+#define SMFIP_NR_CONN   0x1000u /* no reply to SMFIC_CONNECT (version 6) */
 
 #define MILTER_NOT_WANTED                                                                          \
     (SMFIP_NOHELO | SMFIP_NOBODY | SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOUNKNOWN | SMFIP_NODATA)
@@ -135,6 +136,9 @@ static enum milter_step milter_optneg(struct milter *m, const unsigned char *d, 
     m->symlist = m->version >= 6 && (actions & SMFIF_SETSYMLIST) != 0;
     if (m->symlist)
         want |= SMFIP_NOMAIL;
+    if (m->version >= 6)
+        want |= SMFIP_NR_CONN;
+    m->quiet_connect = (want & steps & SMFIP_NR_CONN) != 0;
     milter_put32(p, m->version);
     milter_put32(p + 4, m->symlist ? SMFIF_SETSYMLIST : 0);
     milter_put32(p + 8, want & steps);
@@ -201,7 +205,7 @@ static enum milter_step milter_connect(struct milter *m, const unsigned char *d,
     family = d[off++];
     if (family == SMFIA_UNIX || family == SMFIA_UNKNOWN) {
         m->local = 1;
-        return milter_reply(m, SMFIR_ACCEPT, NULL, 0);
+        return m->quiet_connect ? MILTER_NONE : milter_reply(m, SMFIR_ACCEPT, NULL, 0);
     }
     if (family != SMFIA_INET && family != SMFIA_INET6)
         return util_seterr(err, errlen, "connect packet with address family 0x%02x", family),
@@ -214,7 +218,7 @@ static enum milter_step milter_connect(struct milter *m, const unsigned char *d,
         text += 5;
     if (addr_parse(text, strlen(text), &m->client, why, sizeof(why)) == 0)
         m->has_client = family == SMFIA_INET6 || m->client.family == AF_INET;
-    return milter_reply(m, SMFIR_CONTINUE, NULL, 0);
+    return m->quiet_connect ? MILTER_NONE : milter_reply(m, SMFIR_CONTINUE, NULL, 0);
 }
 
 /* milter_rcpt - a recipient to decide: its first argument, one pair of brackets off */
@@ -234,7 +238,7 @@ static enum milter_step milter_rcpt(struct milter *m, const unsigned char *d, si
     m->authenticated = m->auth_rcpt || m->auth_mail;
     m->auth_rcpt = 0;
     if (m->local)
-        return milter_reply(m, SMFIR_CONTINUE, NULL, 0);
+        return milter_reply(m, SMFIR_ACCEPT, NULL, 0);
     return MILTER_DECIDE;
 }
 
@@ -285,29 +289,24 @@ enum milter_step milter_packet(struct milter *m, const unsigned char *pkt, size_
     }
 }
 
-/* milter_reply_text - the SMTP reply for outcome, or NULL where the recipient continues */
-const char *milter_reply_text(enum decision_outcome outcome)
+/* milter_verdict - the reply to a MILTER_DECIDE step's recipient for outcome; its name
+ * for the log */
+const char *milter_verdict(struct milter *m, enum decision_outcome outcome)
 {
     switch (outcome) {
     case DECISION_PERMIT_LOCALNET:
     case DECISION_PERMIT_GRANT:
     case DECISION_PERMIT_AUTH:
+        milter_reply(m, SMFIR_ACCEPT, NULL, 0);
+        return "accept";
     case DECISION_LOCAL:
-        return NULL;
-    case DECISION_REJECT:
-        return MILTER_T_REJECT;
-    default:
-        return MILTER_T_DEFER;
-    }
-}
-
-/* milter_verdict - the reply to a MILTER_DECIDE step's recipient for outcome */
-void milter_verdict(struct milter *m, enum decision_outcome outcome)
-{
-    const char *text = milter_reply_text(outcome);
-
-    if (text == NULL)
         milter_reply(m, SMFIR_CONTINUE, NULL, 0);
-    else
-        milter_reply(m, SMFIR_REPLYCODE, text, strlen(text) + 1);
+        return "continue";
+    case DECISION_REJECT:
+        milter_reply(m, SMFIR_REPLYCODE, MILTER_T_REJECT, sizeof(MILTER_T_REJECT));
+        return "554";
+    default:
+        milter_reply(m, SMFIR_REPLYCODE, MILTER_T_DEFER, sizeof(MILTER_T_DEFER));
+        return "451";
+    }
 }

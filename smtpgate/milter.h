@@ -6,26 +6,32 @@
  * A packet is a 4-byte length in network order, then that many bytes: a command byte
  * and its data. The MTA opens with SMFIC_OPTNEG; the answer asks for as little as the
  * relay decision needs: no HELO, DATA, header, end-of-header, body or unknown-command
- * events, no MAIL event either when the MTA takes macro lists, and the one macro that
- * matters, {auth_authen}, with each RCPT (with MAIL otherwise). No action that changes a
- * message is asked for.
+ * events, no MAIL event either when the MTA takes macro lists, no reply to the connect
+ * step when the MTA allows it (version 6: SMFIP_NR_CONN), and the one macro that
+ * matters, {auth_authen}, with each RCPT (with MAIL otherwise). No action that changes
+ * a message is asked for.
  *
  * Per connection: SMFIC_CONNECT gives the client address. An IPv4 or IPv6 address (an
  * IPv4-mapped one is its IPv4 address; Sendmail writes IPv6 as "IPv6:..." and the prefix
  * is taken off) is what each recipient is decided for; a connection from a unix socket
- * or with no address ('L', 'U') is local to the MTA and answered SMFIR_ACCEPT: not
- * smtpgate's to judge. An address that does not parse leaves the client unknown, and
+ * or with no address ('L', 'U') is local to the MTA: not smtpgate's to judge, it is
+ * accepted (SMFIR_ACCEPT) at the connect step, or at its first RCPT when the connect
+ * step gets no reply. An address that does not parse leaves the client unknown, and
  * decide() refuses relaying to an unknown client.
  *
  * Per recipient: SMFIC_RCPT is a MILTER_DECIDE step: the caller decides m->rcpt (the
  * first argument, one pair of angle brackets taken off) for m's client with
- * m->authenticated, and calls milter_verdict with the outcome. Every permit and a local
- * recipient continue (SMFIR_CONTINUE: the recipient is accepted and the next one is
- * judged too; SMFIR_ACCEPT would end the filter's say over the whole message); a
- * refusal is "554 5.7.1 Relay access denied" and anything else, a store failure
- * included, is "451 4.3.0 Relay authorization unavailable, try again later"
- * (SMFIR_REPLYCODE: this recipient only, the session goes on). Reply texts are
- * constants: nothing from a packet reaches a reply.
+ * m->authenticated, and calls milter_verdict with the outcome. A local recipient
+ * continues (SMFIR_CONTINUE: accepted, and the next recipient is asked about too). A
+ * permit accepts the message (SMFIR_ACCEPT: the MTA asks nothing more about this
+ * message, so it need not hand the milter on to its queue-file writer or send the end
+ * of the message): every permit is about the client (local network, SMTP AUTH, a
+ * grant), not the recipient, so the message's later recipients would be permitted
+ * too; the next message of the session is asked about again. A refusal is "554 5.7.1
+ * Relay access denied" and anything else, a store failure included, is "451 4.3.0
+ * Relay authorization unavailable, try again later" (SMFIR_REPLYCODE: this recipient
+ * only, the session goes on). Reply texts are constants: nothing from a packet reaches
+ * a reply.
  *
  * {auth_authen} counts only as the MTA sends it: a non-empty value in the macros of the
  * RCPT being decided, or of the current message's MAIL; RCPT macros are forgotten after
@@ -65,6 +71,7 @@ struct milter {
     int negotiated;     /* SMFIC_OPTNEG was answered */
     uint32_t version;   /* the version agreed on */
     int symlist;        /* the MTA takes macro lists: {auth_authen} comes with RCPT */
+    int quiet_connect;  /* SMFIC_CONNECT gets no reply (SMFIP_NR_CONN agreed) */
     int has_client;     /* client holds the connection's client address */
     int local;          /* the connection is from a unix socket or has no address */
     struct addr client; /* has_client */
@@ -91,9 +98,10 @@ long milter_frame(const unsigned char *buf, size_t len, char *err, size_t errlen
  */
 enum milter_step milter_packet(struct milter *m, const unsigned char *pkt, size_t len, char *err,
                                size_t errlen);
-/* milter_verdict - the reply to the recipient of a MILTER_DECIDE step for outcome */
-void milter_verdict(struct milter *m, enum decision_outcome outcome);
-/* milter_reply_text - the SMTP reply milter_verdict sends for outcome, or NULL (continue) */
-const char *milter_reply_text(enum decision_outcome outcome);
+/*
+ * milter_verdict - the reply to the recipient of a MILTER_DECIDE step for outcome, in
+ * m->out; its name for the log: "accept", "continue", "554" or "451"
+ */
+const char *milter_verdict(struct milter *m, enum decision_outcome outcome);
 
 #endif

@@ -7,9 +7,11 @@
  * enum's; an error has a printable message; a reply is a whole packet of at most
  * MILTER_REPLY_MAX bytes whose command is 'O' (the negotiation, once, first, version 2 to
  * 6, asking for no action but macro lists and for no step the MTA did not offer, with
- * the fixed macro lists), 'a' (a connection with no address or from a unix socket),
- * 'c', or 'y' with one of the two fixed texts; a recipient lies inside its packet and
- * never for a local connection; nothing is decided before the negotiation.
+ * the fixed macro lists), 'a' (a connection with no address or from a unix socket, or a
+ * recipient decided as a permit), 'c', or 'y' with one of the two fixed texts (a
+ * recipient's reply is the one its outcome calls for); a recipient to decide lies
+ * inside its packet and never for a local connection; nothing is decided before the
+ * negotiation.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -89,6 +91,21 @@ static void fuzz_milter_reply(const struct milter *m)
     }
 }
 
+/* fuzz_milter_command - the reply command a recipient's outcome calls for */
+static char fuzz_milter_command(enum decision_outcome outcome)
+{
+    switch (outcome) {
+    case DECISION_PERMIT_LOCALNET:
+    case DECISION_PERMIT_GRANT:
+    case DECISION_PERMIT_AUTH:
+        return 'a';
+    case DECISION_LOCAL:
+        return 'c';
+    default:
+        return 'y';
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct milter m;
@@ -100,6 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (off < size) {
         long n;
         enum milter_step step;
+        enum decision_outcome outcome;
         int was_negotiated = m.negotiated;
 
         err[0] = '\0';
@@ -125,6 +143,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         case MILTER_SEND:
             fuzz_milter_reply(&m);
+            if (m.out[4] == 'a' && !m.local)
+                abort();
             if (m.out[4] == 'O') {
                 if (was_negotiated || data[off + 4] != 'O')
                     abort();
@@ -136,9 +156,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 m.rcpt + m.rcptlen > (const char *)data + off + n ||
                 memchr(m.rcpt, '\0', m.rcptlen) != NULL)
                 abort();
-            milter_verdict(&m, (enum decision_outcome)(draw++ % (DECISION_NEED_GRANT + 1)));
+            outcome = (enum decision_outcome)(draw++ % (DECISION_NEED_GRANT + 1));
+            milter_verdict(&m, outcome);
             fuzz_milter_reply(&m);
-            if (m.out[4] == 'O' || m.out[4] == 'a')
+            if (m.out[4] != fuzz_milter_command(outcome))
                 abort();
             break;
         default:

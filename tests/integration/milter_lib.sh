@@ -6,7 +6,7 @@
 #   ctl ARGS...                 popauthctl on the test's store
 #   smtpgate_lines              lines in smtpgate's log so far
 #   gate_start                  smtpgate with the milter front only (below)
-#   smtp_try, transcript_has, wait_grant, login  (below)
+#   smtp_try, transcript_has, wait_grant, login, revoke_mid_session  (below)
 # shellcheck shell=bash
 # shellcheck disable=SC2154 # bindir, work, db, lan, lan6: the sourcing test's
 # shellcheck disable=SC2034 # status, out, err: read by lib.sh's pass and fail
@@ -95,4 +95,49 @@ login()
         fail "${proto^^} login by $user from $src"
     fi
     wait_grant "$src" "$user"
+}
+
+# revoke_mid_session SRC SERVER: SRC gets an hour's grant (popauthctl allow, so only the
+# revoke can end it), then one SMTP session from SRC to SERVER:25 sends a whole message
+# to $far, the grant is revoked (popauthctl revoke), and the same session's next message
+# to $far is refused (554 5.7.1): smtpgate's permit accepted the first message only, and
+# the MTA asks about the next one again. The session is smtp_client's (the test builds it)
+revoke_mid_session()
+{
+    local src=$1 server=$2 log=$work/mid-session.out pid i from replies line
+    run ctl allow "$src" --user alice --lifetime 3600
+    expect_status 0 "popauthctl allow $src for an hour"
+    sleep 0.1 # smtpgate's read snapshot lasts 10 ms at most
+    from=$(smtpgate_lines)
+    ip netns exec "$NETNS_CLIENT" "$bindir/smtp_client" -t 30 -b "$src" "$server" 25 recv 1 \
+        send 'EHLO client.far.test\r\n' recv 1 send 'MAIL FROM:<x@far.test>\r\n' recv 1 \
+        send "RCPT TO:<$far>\\r\\n" recv 1 send 'DATA\r\n' recv 1 \
+        send 'Subject: one\r\n\r\none\r\n.\r\n' recv 1 sleep 2 \
+        send 'MAIL FROM:<x@far.test>\r\n' recv 1 send "RCPT TO:<$far>\\r\\n" recv 1 \
+        send 'QUIT\r\n' recv 1 >"$log" 2>&1 &
+    pid=$!
+    for ((i = 0; i < 100; i++)); do
+        [ "$(grep -cE '^[0-9]{3} ' "$log")" -ge 6 ] && break
+        sleep 0.1
+    done
+    run ctl revoke "$src"
+    expect_status 0 "popauthctl revoke $src, between two messages of one session"
+    wait "$pid"
+    status=$? out=$(cat "$log") err=
+    mapfile -t replies < <(tr -d '\r' <"$log" | grep -E '^[0-9]{3} ')
+    if [ "$status" -eq 0 ] && [[ ${replies[3]:-} == "250 "* && ${replies[5]:-} == "250 "* &&
+        ${replies[7]:-} == "554 5.7.1 "* ]]; then
+        pass "one session from $src: the first message relays, the next is refused after the revoke"
+    else
+        fail "one session from $src: the first message relays, the next is refused after the revoke"
+    fi
+    line=$(tail -n +"$((from + 1))" "$SMTPGATE_ERR" | grep -F " client=$src recipient=$far ")
+    status=0 out=$line err=
+    if [ "$(grep -c 'action=permit-grant .* reply=accept' <<<"$line")" -eq 1 ] &&
+        [ "$(grep -c 'action=reject .* reply=554' <<<"$line")" -eq 1 ] &&
+        [ "$(wc -l <<<"$line")" -eq 2 ]; then
+        pass "smtpgate logged reply=accept for the first message and reply=554 for the next"
+    else
+        fail "smtpgate logged reply=accept for the first message and reply=554 for the next"
+    fi
 }

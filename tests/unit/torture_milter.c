@@ -2,7 +2,8 @@
  * torture_milter - unit tests for smtpgate/milter.c, the milter protocol core: framing
  * bounds, the option negotiation as Postfix and Sendmail offer it (and an old MTA
  * without macro lists), the client address of each connect packet (IPv4, Sendmail's
- * "IPv6:" form, IPv4-mapped, unix and unknown families, garbage), {auth_authen} counted
+ * "IPv6:" form, IPv4-mapped, unix and unknown families, garbage) with and without a
+ * reply to it, {auth_authen} counted
  * only for the RCPT or the message it came with, the recipient taken from its packet,
  * the fixed replies of every outcome, and the protocol errors that close a connection.
  */
@@ -149,10 +150,10 @@ static void test_frame(void **state)
 static void test_optneg_v6(void **state)
 {
     static const unsigned char want[] = {
-        0, 0, 0, 6, 0,   0,   1,   0,   0,   0,   3,   0x76,              /* v, acts, steps */
-        0, 0, 0, 0, 0,   0,   0,   0,   1,   0,   0,   0,    0,   2,   0, /* connect..mail */
-        0, 0, 0, 3, '{', 'a', 'u', 't', 'h', '_', 'a', 'u',  't', 'h', 'e', 'n', '}', 0, /* rcpt */
-        0, 0, 0, 4, 0,   0,   0,   0,   5,   0,   0,   0,    0,   6,   0}; /* data..eoh */
+        0, 0, 0, 6, 0,   0,   1,   0,   0,   0,   0x13, 0x76,              /* v, acts, steps */
+        0, 0, 0, 0, 0,   0,   0,   0,   1,   0,   0,    0,    0,   2,   0, /* connect..mail */
+        0, 0, 0, 3, '{', 'a', 'u', 't', 'h', '_', 'a',  'u',  't', 'h', 'e', 'n', '}', 0, /* rcpt */
+        0, 0, 0, 4, 0,   0,   0,   0,   5,   0,   0,    0,    0,   6,   0}; /* data..eoh */
     struct milter m;
 
     (void)state;
@@ -167,7 +168,7 @@ static void test_optneg_v6(void **state)
 static void test_optneg_old(void **state)
 {
     static const unsigned char v2[] = {0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0x72};
-    static const unsigned char nolist[] = {0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 3, 0x72};
+    static const unsigned char nolist[] = {0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0x13, 0x72};
     struct milter m;
 
     (void)state;
@@ -228,17 +229,26 @@ static void test_connect(void **state)
     };
     struct milter m;
     size_t i;
+    int quiet;
 
     (void)state;
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        torture_ready(&m);
-        assert_int_equal(torture_connect(&m, cases[i].family, cases[i].text), cases[i].step);
-        assert_int_equal(m.has_client, cases[i].has_client);
-        assert_int_equal(m.local, cases[i].local);
-        if (cases[i].has_client)
-            assert_int_equal(m.client.bytes[0], cases[i].first);
-        if (cases[i].step == MILTER_SEND)
-            torture_reply_is(&m, cases[i].local ? 'a' : 'c', NULL, 0);
+    for (quiet = 0; quiet <= 1; quiet++) {
+        for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            milter_init(&m);
+            assert_int_equal(torture_optneg(&m, 6, 0x1ff, quiet ? 0x1fffff : 0x3ff), MILTER_SEND);
+            assert_int_equal(m.quiet_connect, quiet);
+            if (cases[i].step == MILTER_ERROR || !quiet)
+                assert_int_equal(torture_connect(&m, cases[i].family, cases[i].text),
+                                 cases[i].step);
+            else
+                assert_int_equal(torture_connect(&m, cases[i].family, cases[i].text), MILTER_NONE);
+            assert_int_equal(m.has_client, cases[i].has_client);
+            assert_int_equal(m.local, cases[i].local);
+            if (cases[i].has_client)
+                assert_int_equal(m.client.bytes[0], cases[i].first);
+            if (cases[i].step == MILTER_SEND && !quiet)
+                torture_reply_is(&m, cases[i].local ? 'a' : 'c', NULL, 0);
+        }
     }
 }
 
@@ -268,14 +278,14 @@ static void test_connect_truncated(void **state)
 }
 
 /* a recipient: one pair of brackets off, the first argument only; a local connection's
- * recipients continue without a decision */
+ * message is accepted at its first recipient, without a decision */
 static void test_rcpt(void **state)
 {
     struct milter m;
 
     (void)state;
     torture_ready(&m);
-    assert_int_equal(torture_connect(&m, '4', "192.0.2.7"), MILTER_SEND);
+    assert_int_equal(torture_connect(&m, '4', "192.0.2.7"), MILTER_NONE);
     assert_int_equal(torture_rcpt(&m, "<u@far.test>"), MILTER_DECIDE);
     assert_int_equal(m.rcptlen, 10);
     assert_memory_equal(m.rcpt, "u@far.test", 10);
@@ -290,9 +300,9 @@ static void test_rcpt(void **state)
     assert_int_equal(m.rcptlen, 0);
     assert_int_equal(torture_send(&m, 'R', "<u@far.test>", 12), MILTER_ERROR);
     torture_ready(&m);
-    assert_int_equal(torture_connect(&m, 'L', "/run/x"), MILTER_SEND);
+    assert_int_equal(torture_connect(&m, 'L', "/run/x"), MILTER_NONE);
     assert_int_equal(torture_rcpt(&m, "<u@far.test>"), MILTER_SEND);
-    torture_reply_is(&m, 'c', NULL, 0);
+    torture_reply_is(&m, 'a', NULL, 0);
     /* a new connection on the same socket starts unknown again */
     assert_int_equal(torture_send(&m, 'K', NULL, 0), MILTER_NONE);
     assert_false(m.local);
@@ -307,7 +317,7 @@ static void test_auth(void **state)
 
     (void)state;
     torture_ready(&m);
-    assert_int_equal(torture_connect(&m, '4', "192.0.2.7"), MILTER_SEND);
+    assert_int_equal(torture_connect(&m, '4', "192.0.2.7"), MILTER_NONE);
     assert_int_equal(torture_rcpt(&m, "<u@far.test>"), MILTER_DECIDE);
     assert_false(m.authenticated);
     assert_int_equal(torture_macro(&m, 'R', "{auth_authen}", "alice"), MILTER_NONE);
@@ -341,7 +351,7 @@ static void test_auth(void **state)
     assert_false(m.authenticated);
     /* a new connect forgets it too */
     assert_int_equal(torture_macro(&m, 'M', "{auth_authen}", "alice"), MILTER_NONE);
-    assert_int_equal(torture_connect(&m, '4', "192.0.2.8"), MILTER_SEND);
+    assert_int_equal(torture_connect(&m, '4', "192.0.2.8"), MILTER_NONE);
     assert_int_equal(torture_rcpt(&m, "<u@far.test>"), MILTER_DECIDE);
     assert_false(m.authenticated);
 }
@@ -362,7 +372,8 @@ static void test_macro_errors(void **state)
     assert_int_equal(torture_send(&m, 'D', "R", 1), MILTER_NONE);
 }
 
-/* the replies of every outcome are fixed texts */
+/* the replies of every outcome are fixed: a permit accepts the message, a local
+ * recipient continues, a refusal or deferral is a constant text */
 static void test_verdict(void **state)
 {
     static const char reject[] = "554 5.7.1 Relay access denied";
@@ -371,19 +382,19 @@ static void test_verdict(void **state)
 
     (void)state;
     torture_ready(&m);
-    milter_verdict(&m, DECISION_PERMIT_LOCALNET);
+    assert_string_equal(milter_verdict(&m, DECISION_PERMIT_LOCALNET), "accept");
+    torture_reply_is(&m, 'a', NULL, 0);
+    assert_string_equal(milter_verdict(&m, DECISION_PERMIT_GRANT), "accept");
+    torture_reply_is(&m, 'a', NULL, 0);
+    assert_string_equal(milter_verdict(&m, DECISION_PERMIT_AUTH), "accept");
+    torture_reply_is(&m, 'a', NULL, 0);
+    assert_string_equal(milter_verdict(&m, DECISION_LOCAL), "continue");
     torture_reply_is(&m, 'c', NULL, 0);
-    milter_verdict(&m, DECISION_PERMIT_GRANT);
-    torture_reply_is(&m, 'c', NULL, 0);
-    milter_verdict(&m, DECISION_PERMIT_AUTH);
-    torture_reply_is(&m, 'c', NULL, 0);
-    milter_verdict(&m, DECISION_LOCAL);
-    torture_reply_is(&m, 'c', NULL, 0);
-    milter_verdict(&m, DECISION_REJECT);
+    assert_string_equal(milter_verdict(&m, DECISION_REJECT), "554");
     torture_reply_is(&m, 'y', reject, sizeof(reject));
-    milter_verdict(&m, DECISION_DEFER);
+    assert_string_equal(milter_verdict(&m, DECISION_DEFER), "451");
     torture_reply_is(&m, 'y', defer, sizeof(defer));
-    milter_verdict(&m, DECISION_NEED_GRANT);
+    assert_string_equal(milter_verdict(&m, DECISION_NEED_GRANT), "451");
     torture_reply_is(&m, 'y', defer, sizeof(defer));
 }
 
