@@ -106,6 +106,14 @@ int store_stale(struct store *st, char *err, size_t errlen)
     return st->backend->stale != NULL ? st->backend->stale(st->handle, err, errlen) : 0;
 }
 
+/* store_checkpoint_background - a writer's checkpoints on a thread of their own (store.h) */
+int store_checkpoint_background(struct store *st, char *err, size_t errlen)
+{
+    return st->backend->checkpoint_background != NULL
+               ? st->backend->checkpoint_background(st->handle, err, errlen)
+               : 0;
+}
+
 /* store_begin - start a batch: later writes commit together at store_commit */
 int store_begin(struct store *st, char *err, size_t errlen)
 {

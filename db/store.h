@@ -107,6 +107,14 @@ int store_stale(struct store *st, char *err, size_t errlen);
  * store that is not a file or a uri that names no store */
 const char *store_file(const char *uri);
 
+/*
+ * store_checkpoint_background - from now on, the housekeeping that st's commits trigger
+ * (SQLite: the WAL checkpoint) runs on a thread of the store's own instead of inside a
+ * commit (db/sqlite_checkpointer.h); for popauth's committer, so that a commit never
+ * waits for it. Call it before privileges are dropped (it opens the file again); 0, or
+ * -1 and err
+ */
+int store_checkpoint_background(struct store *st, char *err, size_t errlen);
 /* store_begin - start a batch: later writes commit together at store_commit */
 int store_begin(struct store *st, char *err, size_t errlen);
 /* store_commit - commit the batch started by store_begin */

@@ -15,6 +15,8 @@ struct store_backend {
     void *(*open)(const char *location, enum store_mode mode, char *err, size_t errlen);
     void (*close)(void *h);
     int (*stale)(void *h, char *err, size_t errlen); /* NULL: a handle never goes stale */
+    /* NULL: the backend has no checkpoints to move off the writer's thread */
+    int (*checkpoint_background)(void *h, char *err, size_t errlen);
     int (*begin)(void *h, char *err, size_t errlen);
     int (*commit)(void *h, char *err, size_t errlen);
     int (*rollback)(void *h, char *err, size_t errlen);

@@ -56,6 +56,7 @@
 
 #include <sqlite3.h>
 
+#include "db/sqlite_checkpointer.h"
 #include "db/store_backend.h"
 #include "shared/log.h"
 #include "shared/util.h"
@@ -200,6 +201,7 @@ struct store_sqlite {
     int watched; /* read-only: seen holds the file as it was opened (store_stale) */
     struct stat seen;
     sqlite3_stmt *stmt[STORE_SQLITE_NSTMT];
+    struct sqlite_checkpointer *ckpt; /* store_checkpoint_background, or NULL */
 };
 
 /* store_sqlite_fail - "database PATH: what: sqlite's message" into err; returns -1 */
@@ -576,11 +578,24 @@ static void store_sqlite_close(void *h)
 
     if (s == NULL)
         return;
+    sqlite_checkpointer_stop(s->ckpt);
     for (i = 0; i < STORE_SQLITE_NSTMT; i++)
         sqlite3_finalize(s->stmt[i]);
     sqlite3_close_v2(s->db); /* rolls back a batch left open */
     free(s->path);
     free(s);
+}
+
+/* store_sqlite_checkpoint_background - WAL checkpoints of a writer's commits on a thread
+ * of their own (sqlite_checkpointer.h); an in-memory database has no WAL */
+static int store_sqlite_checkpoint_background(void *h, char *err, size_t errlen)
+{
+    struct store_sqlite *s = h;
+
+    if (s->ckpt != NULL || strcmp(s->path, STORE_SQLITE_MEMORY) == 0)
+        return 0;
+    s->ckpt = sqlite_checkpointer_start(s->db, s->path, err, errlen);
+    return s->ckpt != NULL ? 0 : -1;
 }
 
 /* store_sqlite_file - the database file at path (store_file); none for an in-memory one */
@@ -1129,6 +1144,7 @@ const struct store_backend store_backend_sqlite = {
     .open = store_sqlite_open,
     .close = store_sqlite_close,
     .stale = store_sqlite_stale,
+    .checkpoint_background = store_sqlite_checkpoint_background,
     .begin = store_sqlite_begin,
     .commit = store_sqlite_commit,
     .rollback = store_sqlite_rollback,

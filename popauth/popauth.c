@@ -518,6 +518,9 @@ int main(int argc, char **argv)
     if (!pa.setup.cfg->dry_run &&
         (pa.st = store_open(pa.setup.cfg->database, STORE_READWRITE, err, sizeof(err))) == NULL)
         fatal("%s", err);
+    /* the committer's commits never wait for a WAL checkpoint */
+    if (pa.st != NULL && store_checkpoint_background(pa.st, err, sizeof(err)) < 0)
+        fatal("%s", err);
     /* the purger's own handle, opened now, while any privilege is still held */
     if (pa.st != NULL && !once &&
         (pa.purge_st = store_open(pa.setup.cfg->database, STORE_READWRITE, err, sizeof(err))) ==

@@ -3,9 +3,10 @@
  * the SQLite backend: grants, re-grants, expiry, revoke (of an address, of a user's rows,
  * of all), purge, list, stats, batches, store_check, parsed URIs, store_stale,
  * schema creation and migration (and the copy made before it), read-only handles beside
- * a writer, corrupt files, the store URI forms, and the store files' modes and group
- * whatever the umask. Each test works in its own temporary directory under /tmp. The
- * tests open the database file with sqlite3 directly where they must look behind the API.
+ * a writer, WAL checkpoints on a thread of their own, corrupt files, the store URI forms, and the
+ * store files' modes and group whatever the umask. Each test works in its own temporary directory
+ * under /tmp. The tests open the database file with sqlite3 directly where they must look behind
+ * the API.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -717,6 +718,47 @@ static void test_statements_reset(void **state)
     store_close(ro);
 }
 
+/* t_file_size - the size of the file at path in bytes */
+static long long t_file_size(const char *path)
+{
+    struct stat sb;
+
+    assert_int_equal(stat(path, &sb), 0);
+    return (long long)sb.st_size;
+}
+
+/* test_checkpoint_background - with store_checkpoint_background, the WAL written by
+ * thousands of commits reaches the database file while the writer goes on: SQLite's own
+ * automatic checkpoint is replaced by the thread's, which must really run (it would find
+ * no WAL on a connection that never read the file) */
+static void test_checkpoint_background(void **state)
+{
+    struct t_fixture *f = *state;
+    char err[T_ERRLEN] = "", addr[32], user[200], wal[160];
+    long long before;
+    int i;
+
+    assert_int_equal(store_checkpoint_background(f->st, err, sizeof(err)), 0);
+    assert_int_equal(store_checkpoint_background(f->st, err, sizeof(err)), 0); /* once is enough */
+    before = t_file_size(f->path);
+    memset(user, 'u', sizeof(user) - 1);
+    user[sizeof(user) - 1] = '\0';
+    /* one commit each: some 3,000 pages of WAL (below the bound at which the writer
+     * would checkpoint by itself) holding some 100 pages of rows, of which the
+     * checkpoints at 1,000 and 2,000 pages copy more than 40 into the file */
+    for (i = 0; i < 1500; i++) {
+        snprintf(addr, sizeof(addr), "10.%d.%d.%d", i / 65536, i / 256 % 256, i % 256);
+        t_grant(f->st, addr, user, "dovecot", 10, 100);
+    }
+    for (i = 0; i < 500 && t_file_size(f->path) < before + 40 * 4096; i++)
+        usleep(10000);
+    snprintf(wal, sizeof(wal), "%s-wal", f->path);
+    if (t_file_size(f->path) < before + 40 * 4096)
+        fail_msg("the database file grew from %lld to %lld bytes only (WAL %lld bytes)", before,
+                 t_file_size(f->path), t_file_size(wal));
+    assert_int_equal(store_lookup(f->st, "10.0.5.219", 50, NULL, err, sizeof(err)), 1);
+}
+
 /* test_wal_mode - a writer leaves the file in WAL mode */
 static void test_wal_mode(void **state)
 {
@@ -1260,6 +1302,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_reader, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_statements_reset, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_wal_mode, t_setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_background, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_garbage, t_setup_bare, t_teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_page, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_uri, t_setup_bare, t_teardown),
