@@ -110,7 +110,7 @@ const char *store_file(const char *uri);
 /*
  * store_checkpoint_background - from now on, the housekeeping that st's commits trigger
  * (SQLite: the WAL checkpoint) runs on a thread of the store's own instead of inside a
- * commit (db/sqlite_checkpointer.h); for popauth's committer, so that a commit never
+ * commit (db/wal_checkpointer.h); for popauth's committer, so that a commit never
  * waits for it. Call it before privileges are dropped (it opens the file again); 0, or
  * -1 and err
  */

@@ -56,7 +56,7 @@
 
 #include <sqlite3.h>
 
-#include "db/sqlite_checkpointer.h"
+#include "db/wal_checkpointer.h"
 #include "db/store_backend.h"
 #include "shared/log.h"
 #include "shared/util.h"
@@ -201,7 +201,7 @@ struct store_sqlite {
     int watched; /* read-only: seen holds the file as it was opened (store_stale) */
     struct stat seen;
     sqlite3_stmt *stmt[STORE_SQLITE_NSTMT];
-    struct sqlite_checkpointer *ckpt; /* store_checkpoint_background, or NULL */
+    struct wal_checkpointer *ckpt; /* store_checkpoint_background, or NULL */
 };
 
 /* store_sqlite_fail - "database PATH: what: sqlite's message" into err; returns -1 */
@@ -499,8 +499,9 @@ static int store_sqlite_setup_rw(struct store_sqlite *s, enum store_mode mode, c
     if (mode == STORE_ADMIN && store_sqlite_exec(s, "PRAGMA synchronous = FULL",
                                                  "PRAGMA synchronous = FULL", err, errlen) < 0)
         return -1;
-    /* popauth's batches leave the checkpoint at exit to SQLite's automatic checkpoints
-     * (every 1,000 pages of WAL), as they do while smtpgate holds the store open: the
+    /* popauth's batches leave the checkpoint at exit to the checkpoints made while it
+     * runs (SQLite's automatic ones every 1,000 pages of WAL, or those of
+     * store_checkpoint_background), as they do while smtpgate holds the store open: the
      * WAL stays beside the file, and the durability is that of synchronous=NORMAL. */
     if (mode == STORE_READWRITE &&
         sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL) != SQLITE_OK)
@@ -578,7 +579,7 @@ static void store_sqlite_close(void *h)
 
     if (s == NULL)
         return;
-    sqlite_checkpointer_stop(s->ckpt);
+    wal_checkpointer_stop(s->ckpt);
     for (i = 0; i < STORE_SQLITE_NSTMT; i++)
         sqlite3_finalize(s->stmt[i]);
     sqlite3_close_v2(s->db); /* rolls back a batch left open */
@@ -587,14 +588,14 @@ static void store_sqlite_close(void *h)
 }
 
 /* store_sqlite_checkpoint_background - WAL checkpoints of a writer's commits on a thread
- * of their own (sqlite_checkpointer.h); an in-memory database has no WAL */
+ * of their own (wal_checkpointer.h); an in-memory database has no WAL */
 static int store_sqlite_checkpoint_background(void *h, char *err, size_t errlen)
 {
     struct store_sqlite *s = h;
 
     if (s->ckpt != NULL || strcmp(s->path, STORE_SQLITE_MEMORY) == 0)
         return 0;
-    s->ckpt = sqlite_checkpointer_start(s->db, s->path, err, errlen);
+    s->ckpt = wal_checkpointer_start(s->db, s->path, err, errlen);
     return s->ckpt != NULL ? 0 : -1;
 }
 

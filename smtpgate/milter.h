@@ -35,7 +35,9 @@
  *
  * {auth_authen} counts only as the MTA sends it: a non-empty value in the macros of the
  * RCPT being decided, or of the current message's MAIL; RCPT macros are forgotten after
- * their RCPT, MAIL macros at the end or abort of the message.
+ * their RCPT, MAIL macros at the end or abort of the message, or at the next MAIL's
+ * macros (after an accept the MTA sends neither end nor abort). SMTP AUTH cannot be
+ * undone within a session, so a value that outlived its message is still the truth.
  *
  * Fail closed: a packet out of bounds, an unknown command, a truncated field or a
  * command before the negotiation is a protocol error: the caller closes the connection,
@@ -98,10 +100,7 @@ long milter_frame(const unsigned char *buf, size_t len, char *err, size_t errlen
  */
 enum milter_step milter_packet(struct milter *m, const unsigned char *pkt, size_t len, char *err,
                                size_t errlen);
-/*
- * milter_verdict - the reply to the recipient of a MILTER_DECIDE step for outcome, in
- * m->out; its name for the log: "accept", "continue", "554" or "451"
- */
+/* milter_verdict - the reply for outcome into m->out; its name for the log ("accept"...) */
 const char *milter_verdict(struct milter *m, enum decision_outcome outcome);
 
 #endif

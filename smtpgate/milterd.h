@@ -2,8 +2,9 @@
  * milterd - the milter front: a front (front.h) on the listening sockets of
  * milter_listen that speaks the milter protocol (milter.h) to Sendmail or Postfix, decides
  * each recipient with gate_decide (gate.h) for the client address of the connection,
- * logs each decision with gate_log, and answers continue or a 554/451 reply for that
- * recipient alone. The MTA keeps SMTP, TLS and AUTH; nothing of the mail passes here.
+ * logs each decision with gate_log, and answers accept (a permit: for the rest of the
+ * message), continue (a local recipient) or a 554/451 reply for that recipient alone.
+ * The MTA keeps SMTP, TLS and AUTH; nothing of the mail passes here.
  *
  * Each MTA connection (one per SMTP session) has one struct holding its read and write
  * watchers, its idle timer, its protocol state and its input and output buffers. Input

@@ -9,7 +9,8 @@
  * 6, asking for no action but macro lists and for no step the MTA did not offer, with
  * the fixed macro lists), 'a' (a connection with no address or from a unix socket, or a
  * recipient decided as a permit), 'c', or 'y' with one of the two fixed texts (a
- * recipient's reply is the one its outcome calls for); a recipient to decide lies
+ * recipient's reply is the one its outcome calls for; a connect step gets a reply
+ * exactly when the negotiation did not agree on none); a recipient to decide lies
  * inside its packet and never for a local connection; nothing is decided before the
  * negotiation.
  */
@@ -139,11 +140,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fuzz_milter_printable(err);
             return 0;
         case MILTER_NONE:
+            if (data[off + 4] == 'C' && !m.quiet_connect) /* a connect step is answered */
+                abort();
+            break;
         case MILTER_CLOSE:
             break;
         case MILTER_SEND:
             fuzz_milter_reply(&m);
-            if (m.out[4] == 'a' && !m.local)
+            if ((m.out[4] == 'a' && !m.local) || (data[off + 4] == 'C' && m.quiet_connect))
                 abort();
             if (m.out[4] == 'O') {
                 if (was_negotiated || data[off + 4] != 'O')

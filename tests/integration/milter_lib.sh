@@ -101,27 +101,34 @@ login()
 # revoke can end it), then one SMTP session from SRC to SERVER:25 sends a whole message
 # to $far, the grant is revoked (popauthctl revoke), and the same session's next message
 # to $far is refused (554 5.7.1): smtpgate's permit accepted the first message only, and
-# the MTA asks about the next one again. The session is smtp_client's (the test builds it)
+# the MTA asks about the next one again. The session is smtp_client's (the test builds
+# it); its next MAIL FROM waits in a FIFO until the revoke is done
 revoke_mid_session()
 {
-    local src=$1 server=$2 log=$work/mid-session.out pid i from replies line
+    local src=$1 server=$2 log=$work/mid-session.out fifo=$work/mid-session.fifo pid i from
+    local replies line
     run ctl allow "$src" --user alice --lifetime 3600
     expect_status 0 "popauthctl allow $src for an hour"
     sleep 0.1 # smtpgate's read snapshot lasts 10 ms at most
     from=$(smtpgate_lines)
+    rm -f "$fifo" && mkfifo "$fifo"
     ip netns exec "$NETNS_CLIENT" "$bindir/smtp_client" -t 30 -b "$src" "$server" 25 recv 1 \
         send 'EHLO client.far.test\r\n' recv 1 send 'MAIL FROM:<x@far.test>\r\n' recv 1 \
         send "RCPT TO:<$far>\\r\\n" recv 1 send 'DATA\r\n' recv 1 \
-        send 'Subject: one\r\n\r\none\r\n.\r\n' recv 1 sleep 2 \
-        send 'MAIL FROM:<x@far.test>\r\n' recv 1 send "RCPT TO:<$far>\\r\\n" recv 1 \
-        send 'QUIT\r\n' recv 1 >"$log" 2>&1 &
+        send 'Subject: one\r\n\r\none\r\n.\r\n' recv 1 file "$fifo" recv 1 \
+        send "RCPT TO:<$far>\\r\\n" recv 1 send 'QUIT\r\n' recv 1 >"$log" 2>&1 &
     pid=$!
-    for ((i = 0; i < 100; i++)); do
+    # the greeting, EHLO, MAIL, RCPT, DATA and the message: 6 replies (30 s at most)
+    for ((i = 0; i < 300; i++)); do
         [ "$(grep -cE '^[0-9]{3} ' "$log")" -ge 6 ] && break
+        kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
     run ctl revoke "$src"
     expect_status 0 "popauthctl revoke $src, between two messages of one session"
+    sleep 0.1
+    # shellcheck disable=SC2016 # $1 is the inner shell's
+    timeout 10 bash -c 'printf "MAIL FROM:<x@far.test>\r\n" >"$1"' fifo "$fifo"
     wait "$pid"
     status=$? out=$(cat "$log") err=
     mapfile -t replies < <(tr -d '\r' <"$log" | grep -E '^[0-9]{3} ')

@@ -579,9 +579,14 @@ popauth_capture "$bindir" "$live" -o "metrics_listen=popauth=unix:$live/metrics.
     die "live: popauth does not capture as nobody"
 lpid=$POPAUTH_PID
 pass "live: popauth runs as nobody (real, effective, saved and fs uid: $POPAUTH_UID_LINE)"
-cap_eff=$(awk '$1 == "CapEff:" { print $2 }' "/proc/$lpid/status")
-out="CapEff: $cap_eff"
-if [ "$cap_eff" = 0000000000000000 ]; then pass "live: popauth has no capabilities left"; else fail "live: popauth kept capabilities"; fi
+# every thread's: capabilities are per thread, and a thread keeps those it started with
+cap_eff=$(awk '$1 == "CapEff:" { print $2 }' "/proc/$lpid"/task/*/status | sort -u | tr '\n' ' ')
+out="CapEff of $(find "/proc/$lpid/task" -mindepth 1 -maxdepth 1 | wc -l) threads: $cap_eff"
+if [ "$cap_eff" = "0000000000000000 " ]; then
+    pass "live: no thread of popauth has capabilities left"
+else
+    fail "live: a thread of popauth kept capabilities"
+fi
 
 # wait_live ADDR USER SOURCE WHAT: poll the store (10 s) for ADDR's grant.
 wait_live()
