@@ -110,13 +110,8 @@ void wal_checkpointer_stop(struct wal_checkpointer *c)
     if (c == NULL)
         return;
     sqlite3_wal_autocheckpoint(c->writer, WAL_CHECKPOINTER_PAGES); /* replaces the hook */
-    if (c->started) {
-        pthread_mutex_lock(&c->lock);
-        c->quit = 1;
-        pthread_cond_signal(&c->cond);
-        pthread_mutex_unlock(&c->lock);
-        pthread_join(c->thread, NULL);
-    }
+    if (c->started)
+        thread_stop(c->thread, &c->lock, &c->cond, &c->quit);
     pthread_cond_destroy(&c->cond);
     pthread_mutex_destroy(&c->lock);
     sqlite3_close_v2(c->db);

@@ -309,10 +309,8 @@ void committer_free(struct committer *c)
     pthread_mutex_lock(&c->lock);
     while (c->job != NULL && !c->done)
         pthread_cond_wait(&c->cond, &c->lock);
-    c->quit = 1;
-    pthread_cond_broadcast(&c->cond);
     pthread_mutex_unlock(&c->lock);
-    pthread_join(c->thread, NULL);
+    thread_stop(c->thread, &c->lock, &c->cond, &c->quit);
     pthread_cond_destroy(&c->cond);
     pthread_mutex_destroy(&c->lock);
     free(c);

@@ -186,11 +186,7 @@ void purger_free(struct purger *p)
 {
     if (p == NULL)
         return;
-    pthread_mutex_lock(&p->lock);
-    p->quit = 1;
-    pthread_cond_broadcast(&p->cond);
-    pthread_mutex_unlock(&p->lock);
-    pthread_join(p->thread, NULL);
+    thread_stop(p->thread, &p->lock, &p->cond, &p->quit);
     pthread_cond_destroy(&p->cond);
     pthread_mutex_destroy(&p->lock);
     store_close(p->st);

@@ -33,6 +33,16 @@ int thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
     return rc;
 }
 
+/* thread_stop - set *quit under lock, wake every waiter on cond, wait for t to end */
+void thread_stop(pthread_t t, pthread_mutex_t *lock, pthread_cond_t *cond, int *quit)
+{
+    pthread_mutex_lock(lock);
+    *quit = 1;
+    pthread_cond_broadcast(cond);
+    pthread_mutex_unlock(lock);
+    pthread_join(t, NULL);
+}
+
 /* thread_cond_init - a condition variable whose timed waits use CLOCK_MONOTONIC */
 void thread_cond_init(pthread_cond_t *cond)
 {
