@@ -6,7 +6,10 @@
  * write the request, read the whole response (by its Content-Length), check that it is
  * 200 {"status":0,"msg":""}, then send the next. Every request names a fresh client
  * address, 10.0.0.0/8 from ADDR_BASE on, so that every report is a new grant and a store
- * write.
+ * write. With -r RATE the load is paced instead: each connection sends its next request
+ * at its share of RATE requests/s (CLIENTS / RATE seconds after its previous one was
+ * due; at once if that time has passed), so the connections together offer RATE
+ * requests/s for as long as popauth keeps up.
  *
  * With -d DATABASE, a prober thread on a connection of its own measures the latency
  * from Dovecot's authentication to the grant: every INTERVAL ms while the load runs it
@@ -22,7 +25,7 @@
  *
  * Prints one line: requests answered, seconds, requests/s, then the prober's samples and
  * their p50, p99 and maximum in milliseconds (zeros without -d).
- * Usage: push_load [-c CLIENTS] [-t SECONDS | -n COUNT] [-a ADDR_BASE]
+ * Usage: push_load [-c CLIENTS] [-t SECONDS | -n COUNT] [-r RATE] [-a ADDR_BASE]
  *                  [-d DATABASE [-p PROBES] [-i INTERVAL_MS] [-b PROBE_BASE]]
  *                  HOST PORT SECRET allow|report
  */
@@ -59,7 +62,7 @@ static const char push_load_answer[] = "{\"status\":0,\"msg\":\"\"}";
 struct push_load_opts {
     const char *host, *secret, *command, *database;
     int port, clients, probes, interval_ms;
-    double seconds;
+    double seconds, rate;
     unsigned long count, addr_base, probe_base;
 };
 
@@ -81,7 +84,9 @@ static atomic_ulong push_load_next;     /* the next load request's number */
 static atomic_ulong push_load_answered; /* load requests answered 200 */
 static atomic_int push_load_stop;       /* set by main: the load is over */
 static atomic_int push_load_probed;     /* set by the prober once it has its samples */
-static double *push_load_samples;       /* the prober's latencies, ms */
+static struct push_load_conn
+    push_load_conns[PUSH_LOAD_MAX_CLIENTS + 1]; /* the load's, then the prober's */
+static double *push_load_samples;               /* the prober's latencies, ms */
 static int push_load_nsamples;
 
 /* push_load_die - print a message naming what failed and end the run with status 1 */
@@ -221,14 +226,33 @@ static void push_load_addr(uint32_t base, unsigned long i, char *buf, size_t len
     inet_ntop(AF_INET, &a, buf, (socklen_t)len);
 }
 
-/* push_load_client - one load connection: requests back to back until the load ends */
+/* push_load_pace - with a rate, wait until *next (CLOCK_MONOTONIC seconds), then move
+ * *next on by this connection's share of the interval; no wait if it is late */
+static void push_load_pace(double *next)
+{
+    double now = util_now();
+
+    if (push_load_opts.rate <= 0)
+        return;
+    if (*next > now)
+        util_sleep(*next - now);
+    *next += push_load_opts.clients / push_load_opts.rate;
+}
+
+/* push_load_client - one load connection: requests back to back (or paced to its share
+ * of RATE) until the load ends */
 static void *push_load_client(void *arg)
 {
     struct push_load_conn *c = arg;
     char addr[INET_ADDRSTRLEN], why[1024];
     unsigned long n;
+    double next = util_now();
+
+    if (push_load_opts.rate > 0) /* the connections' first requests spread over one interval */
+        next += (double)(c - push_load_conns) / push_load_opts.rate;
 
     while (!atomic_load(&push_load_stop)) {
+        push_load_pace(&next);
         n = atomic_fetch_add(&push_load_next, 1);
         if (push_load_opts.count > 0 && n >= push_load_opts.count)
             break;
@@ -292,9 +316,10 @@ static void push_load_usage(const char *why)
 {
     if (why != NULL)
         fprintf(stderr, "push_load: %s\n", why);
-    fprintf(stderr, "usage: push_load [-c CLIENTS] [-t SECONDS | -n COUNT] [-a ADDR_BASE]\n"
-                    "                 [-d DATABASE [-p PROBES] [-i INTERVAL_MS] [-b PROBE_BASE]]\n"
-                    "                 HOST PORT SECRET allow|report\n");
+    fprintf(stderr,
+            "usage: push_load [-c CLIENTS] [-t SECONDS | -n COUNT] [-r RATE] [-a ADDR_BASE]\n"
+            "                 [-d DATABASE [-p PROBES] [-i INTERVAL_MS] [-b PROBE_BASE]]\n"
+            "                 HOST PORT SECRET allow|report\n");
     exit(2);
 }
 
@@ -304,7 +329,7 @@ static void push_load_options(int argc, char **argv)
     struct push_load_opts *o = &push_load_opts;
     int ch;
 
-    while ((ch = getopt(argc, argv, "c:t:n:a:d:p:i:b:")) != -1) {
+    while ((ch = getopt(argc, argv, "c:t:n:r:a:d:p:i:b:")) != -1) {
         switch (ch) {
         case 'c':
             o->clients = atoi(optarg);
@@ -314,6 +339,9 @@ static void push_load_options(int argc, char **argv)
             break;
         case 'n':
             o->count = strtoul(optarg, NULL, 10);
+            break;
+        case 'r':
+            o->rate = atof(optarg);
             break;
         case 'a':
             o->addr_base = strtoul(optarg, NULL, 10);
@@ -343,6 +371,8 @@ static void push_load_options(int argc, char **argv)
     if (o->clients < 0 || o->clients > PUSH_LOAD_MAX_CLIENTS ||
         (o->clients == 0 && o->database == NULL))
         push_load_usage("CLIENTS must be 1-256 (0: the prober alone, with -d)");
+    if (o->rate < 0)
+        push_load_usage("RATE must not be negative");
     if (o->seconds <= 0 || o->probes < 1 || o->interval_ms < 0 || o->port <= 0)
         push_load_usage("SECONDS, PROBES and PORT must be positive, INTERVAL_MS not negative");
     if (strcmp(o->command, "allow") != 0 && strcmp(o->command, "report") != 0)
@@ -354,7 +384,7 @@ static void push_load_options(int argc, char **argv)
 /* main - start the clients (and the prober), wait for the end, print the figures */
 int main(int argc, char **argv)
 {
-    static struct push_load_conn conns[PUSH_LOAD_MAX_CLIENTS + 1];
+    struct push_load_conn *conns = push_load_conns;
     pthread_t threads[PUSH_LOAD_MAX_CLIENTS + 1];
     struct push_load_opts *o = &push_load_opts;
     int i, nthreads;
