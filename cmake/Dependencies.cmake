@@ -23,6 +23,9 @@ popauth_require_module(MHD libmicrohttpd libmicrohttpd-dev)
 # Jansson reads the JSON of Dovecot's auth policy client (dovecot_policy_listen): a
 # maintained parser that refuses duplicate keys, rather than one of our own.
 popauth_require_module(JANSSON jansson libjansson-dev)
+# hiredis speaks to Redis for a store that several hosts share (database = redis://...):
+# Redis's own client library rather than a protocol parser of our own.
+popauth_require_module(HIREDIS hiredis libhiredis-dev)
 
 # libev ships no pkg-config file on Debian.
 find_path(LIBEV_INCLUDE_DIR ev.h)

@@ -2,10 +2,15 @@
  * store - picks the backend named by the store URI and forwards every call to it.
  * Programs see only this layer, so that another backend can sit beside SQLite.
  */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "db/store_backend.h"
+#include "shared/config.h"
 #include "shared/util.h"
 
 struct store {
@@ -14,9 +19,111 @@ struct store {
 };
 
 /* A URI scheme is a run of these before the first ':'; anything else is a plain path. */
-#define STORE_SCHEME_CHARS "abcdefghijklmnopqrstuvwxyz0123456789"
+#define STORE_SCHEME_CHARS "abcdefghijklmnopqrstuvwxyz0123456789-"
 
-static const struct store_backend *const store_backends[] = {&store_backend_sqlite};
+#define STORE_TIMEOUT_MS 1000 /* redis_timeout's default, for programs that set none */
+
+static const struct store_backend *const store_backends[] = {
+    &store_backend_sqlite, &store_backend_redis, &store_backend_redis_sentinel};
+
+static struct store_settings store_current = {.timeout_ms = STORE_TIMEOUT_MS};
+
+/* store_settings - what store_configure set (store_backend.h) */
+const struct store_settings *store_settings(void)
+{
+    return &store_current;
+}
+
+/* store_read_secret - the user (second line present) and password of the file at path */
+static int store_read_secret(const char *path, struct store_settings *s, char *err, size_t errlen)
+{
+    char buf[2 * STORE_SECRET_MAX + 4], *nl;
+    struct stat st;
+    size_t n;
+    FILE *f;
+
+    if ((f = fopen(path, "r")) == NULL)
+        return util_seterr(err, errlen, "database_password_file %s: %s", path, strerror(errno));
+    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return util_seterr(err, errlen, "database_password_file %s: not a regular file", path);
+    }
+    if (st.st_mode & S_IROTH) {
+        fclose(f);
+        return util_seterr(err, errlen,
+                           "database_password_file %s: readable by every local user (mode %04o); "
+                           "chmod o-r it",
+                           path, (unsigned)(st.st_mode & 07777));
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    if (n == sizeof(buf) - 1 || strlen(buf) != n)
+        return util_seterr(err, errlen, "database_password_file %s: over %zu bytes, or a NUL byte",
+                           path, sizeof(buf) - 2);
+    while (n > 0 && buf[n - 1] == '\n')
+        buf[--n] = '\0';
+    if ((nl = strchr(buf, '\n')) != NULL) { /* USER, then PASSWORD */
+        *nl = '\0';
+        if (strchr(nl + 1, '\n') != NULL || nl == buf)
+            return util_seterr(err, errlen,
+                               "database_password_file %s: one line (the password) or two "
+                               "(the user, then the password)",
+                               path);
+        util_strlcpy(s->user, buf, sizeof(s->user));
+        memmove(buf, nl + 1, strlen(nl + 1) + 1);
+    }
+    if (buf[0] == '\0' || strlen(buf) >= sizeof(s->password) || strlen(s->user) >= STORE_SECRET_MAX)
+        return util_seterr(err, errlen,
+                           "database_password_file %s: the password is empty or over %d bytes",
+                           path, STORE_SECRET_MAX - 1);
+    util_strlcpy(s->password, buf, sizeof(s->password));
+    memset(buf, 0, sizeof(buf));
+    return 0;
+}
+
+/* store_configure - the options for every store opened from now on (store.h) */
+int store_configure(const struct store_options *o, char *err, size_t errlen)
+{
+    struct store_settings s = {.wait_replicas = o->wait_replicas,
+                               .timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : STORE_TIMEOUT_MS};
+    const char *node = o->node != NULL ? o->node : "";
+    size_t n;
+
+    if (*node == '\0') {
+        if (gethostname(s.node, sizeof(s.node)) < 0 || s.node[0] == '\0')
+            return util_seterr(err, errlen, "redis_node_name: not set, and no host name: %s",
+                               strerror(errno));
+        s.node[sizeof(s.node) - 1] = '\0';
+        s.node[strcspn(s.node, ".")] = '\0'; /* the short name */
+    } else {
+        util_strlcpy(s.node, node, sizeof(s.node));
+    }
+    n = strlen(s.node);
+    if (n == 0 || n >= sizeof(s.node) - 1 ||
+        strspn(s.node, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n)
+        return util_seterr(err, errlen,
+                           "redis_node_name: '%s' must be 1-%zu letters, digits or '.-_'", s.node,
+                           sizeof(s.node) - 2);
+    if (o->password_file != NULL && o->password_file[0] != '\0' &&
+        store_read_secret(o->password_file, &s, err, errlen) < 0)
+        return -1;
+    memset(&store_current, 0, sizeof(store_current));
+    store_current = s;
+    memset(&s, 0, sizeof(s));
+    return 0;
+}
+
+/* store_configure_from - store_configure with the settings of cfg */
+int store_configure_from(const struct config *cfg, char *err, size_t errlen)
+{
+    struct store_options o = {.password_file = cfg->database_password_file,
+                              .node = cfg->redis_node_name,
+                              .wait_replicas = (int)cfg->redis_wait_replicas,
+                              .timeout_ms = (int)cfg->redis_timeout_ms};
+
+    return store_configure(&o, err, errlen);
+}
 
 /* store_uri_parse - split uri into the backend its scheme names and the location after
  * the scheme; -1 and err if the scheme is unknown or the location empty */
@@ -190,6 +297,12 @@ int store_revoke_all(struct store *st, int64_t *removed, char *err, size_t errle
     return st->backend->revoke_all(st->handle, removed, err, errlen);
 }
 
+/* store_import - write g as it is, replacing any row for its address */
+int store_import(struct store *st, const struct store_grant *g, char *err, size_t errlen)
+{
+    return st->backend->import(st->handle, g, err, errlen);
+}
+
 /* store_list - call cb for each active row (all: expired ones too), by address */
 int store_list(struct store *st, int64_t now, int all, store_list_cb cb, void *ctx, char *err,
                size_t errlen)
@@ -215,6 +328,12 @@ int store_position_put(struct store *st, const char *source, const struct store_
                        char *err, size_t errlen)
 {
     return st->backend->position_put(st->handle, source, pos, err, errlen);
+}
+
+/* store_positions - call cb for every saved position */
+int store_positions(struct store *st, store_position_cb cb, void *ctx, char *err, size_t errlen)
+{
+    return st->backend->positions(st->handle, cb, ctx, err, errlen);
 }
 
 /* store_counter_add - add delta to the counter name of source */

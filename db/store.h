@@ -1,10 +1,10 @@
 /*
  * store - the grant store: one row per client address that may relay until `expires`.
  *
- * The API is backend-neutral: store_open picks a backend from the URI ("sqlite:PATH" or
- * a plain PATH today; a networked store for clusters later) and every call goes through
- * the backend's table of functions. Addresses are passed in canonical text form
- * (addr_format); callers canonicalise first.
+ * The API is backend-neutral: store_open picks a backend from the URI ("sqlite:PATH" or a
+ * plain PATH; "redis://..." or "redis-sentinel://..." for a store that several hosts share,
+ * db/store_redis.c) and every call goes through the backend's table of functions. Addresses are
+ * passed in canonical text form (addr_format); callers canonicalise first.
  *
  * Errors: every call returns -1 and writes a one-line message into err on failure.
  * Callers on the request path treat -1 as "the store could not answer" and fail closed.
@@ -77,6 +77,25 @@ struct store_uri {
 
 /* store_list_cb - called once per row by store_list; a non-zero return stops the walk */
 typedef int (*store_list_cb)(const struct store_grant *g, void *ctx);
+
+/* What a networked store needs besides its URI (the settings of the same names). */
+struct store_options {
+    const char *password_file; /* database_password_file: "" or NULL for none */
+    const char *node;          /* redis_node_name: whose log positions; "" or NULL: host name */
+    int wait_replicas;         /* redis_wait_replicas */
+    int timeout_ms;            /* redis_timeout: connect and each reply, milliseconds */
+};
+
+/*
+ * store_configure - set the options for every store opened after it; reads the password
+ * file now (so call it before privileges are dropped): -1 and err naming the file or
+ * setting if it cannot be read, is readable by every local user, or a value is bad
+ */
+int store_configure(const struct store_options *o, char *err, size_t errlen);
+
+struct config;
+/* store_configure_from - store_configure with the settings of cfg (the names above) */
+int store_configure_from(const struct config *cfg, char *err, size_t errlen);
 
 /* store_uri_parse - split uri (which must outlive *out) into backend and location; -1 and
  * err naming uri if the scheme is unknown or the location empty */
@@ -155,6 +174,11 @@ int store_revoke_user(struct store *st, const char *user, int64_t *removed, char
                       size_t errlen);
 /* store_revoke_all - delete every row; *removed gets the count */
 int store_revoke_all(struct store *st, int64_t *removed, char *err, size_t errlen);
+/*
+ * store_import - write g as it is (first and last login, logins, expires), replacing any
+ * row for its address; for popauthctl migrate
+ */
+int store_import(struct store *st, const struct store_grant *g, char *err, size_t errlen);
 /* store_list - call cb for each active row (all: expired ones too), by address */
 int store_list(struct store *st, int64_t now, int all, store_list_cb cb, void *ctx, char *err,
                size_t errlen);
@@ -167,6 +191,10 @@ int store_position_get(struct store *st, const char *source, struct store_positi
 /* store_position_put - save the position of source (inside the batch, if one is open) */
 int store_position_put(struct store *st, const char *source, const struct store_position *pos,
                        char *err, size_t errlen);
+/* store_position_cb - called once per saved position by store_positions */
+typedef int (*store_position_cb)(const char *source, const struct store_position *pos, void *ctx);
+/* store_positions - call cb for every saved position (of this node, in a shared store) */
+int store_positions(struct store *st, store_position_cb cb, void *ctx, char *err, size_t errlen);
 /* store_counter_add - add delta to the counter name of source */
 int store_counter_add(struct store *st, const char *source, const char *name, int64_t delta,
                       char *err, size_t errlen);

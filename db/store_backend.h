@@ -32,6 +32,7 @@ struct store_backend {
                       int64_t *removed, char *err, size_t errlen);
     int (*revoke_user)(void *h, const char *user, int64_t *removed, char *err, size_t errlen);
     int (*revoke_all)(void *h, int64_t *removed, char *err, size_t errlen);
+    int (*import)(void *h, const struct store_grant *g, char *err, size_t errlen);
     int (*list)(void *h, int64_t now, int all, store_list_cb cb, void *ctx, char *err,
                 size_t errlen);
     int (*stats)(void *h, int64_t now, struct store_stats *out, char *err, size_t errlen);
@@ -39,11 +40,29 @@ struct store_backend {
                         size_t errlen);
     int (*position_put)(void *h, const char *source, const struct store_position *pos, char *err,
                         size_t errlen);
+    int (*positions)(void *h, store_position_cb cb, void *ctx, char *err, size_t errlen);
     int (*counter_add)(void *h, const char *source, const char *name, int64_t delta, char *err,
                        size_t errlen);
     int (*counters)(void *h, store_counter_cb cb, void *ctx, char *err, size_t errlen);
 };
 
+#define STORE_SECRET_MAX 512 /* bytes of the user and of the password, NUL included */
+#define STORE_NODE_MAX   66  /* bytes of redis_node_name, NUL included, one spare */
+
+/* store_configure's result, for the backends */
+struct store_settings {
+    char user[STORE_SECRET_MAX];     /* "" for the default user */
+    char password[STORE_SECRET_MAX]; /* "" for none */
+    char node[STORE_NODE_MAX];
+    int wait_replicas;
+    int timeout_ms;
+};
+
+/* store_settings - the settings of the last store_configure (defaults without one) */
+const struct store_settings *store_settings(void);
+
 extern const struct store_backend store_backend_sqlite;
+extern const struct store_backend store_backend_redis;
+extern const struct store_backend store_backend_redis_sentinel;
 
 #endif

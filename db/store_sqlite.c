@@ -114,6 +114,7 @@ enum store_sqlite_stmt_id {
     STORE_SQLITE_READ_BEGIN,
     STORE_SQLITE_READ_END,
     STORE_SQLITE_GRANT,
+    STORE_SQLITE_IMPORT,
     STORE_SQLITE_REVOKE,
     STORE_SQLITE_PURGE,
     STORE_SQLITE_PURGE_SCAN,
@@ -126,6 +127,7 @@ enum store_sqlite_stmt_id {
     STORE_SQLITE_STATS,
     STORE_SQLITE_POSITION_GET,
     STORE_SQLITE_POSITION_PUT,
+    STORE_SQLITE_POSITIONS,
     STORE_SQLITE_COUNTER_ADD,
     STORE_SQLITE_COUNTERS,
     STORE_SQLITE_NSTMT
@@ -158,6 +160,9 @@ static const struct store_sqlite_stmt_def {
                             " logins = logins + 1,"
                             " expires = max(expires, excluded.expires)",
                             1},
+    [STORE_SQLITE_IMPORT] = {"INSERT OR REPLACE INTO auth (" STORE_SQLITE_COLUMNS ")"
+                             " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                             1},
     [STORE_SQLITE_REVOKE] = {"DELETE FROM auth WHERE address = ?1", 1},
     [STORE_SQLITE_PURGE] = {"DELETE FROM auth WHERE expires <= ?1", 1},
     /* A bounded purge step: the next ?2 rows after address ?1, in key order. */
@@ -189,6 +194,9 @@ static const struct store_sqlite_stmt_def {
                                    " (source, device, inode, offset, head, cursor, updated)"
                                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, unixepoch())",
                                    1},
+    [STORE_SQLITE_POSITIONS] = {"SELECT source, device, inode, offset, head, cursor FROM positions"
+                                " ORDER BY source",
+                                0},
     [STORE_SQLITE_COUNTER_ADD] = {"INSERT INTO counters (source, name, value) VALUES (?1, ?2, ?3)"
                                   " ON CONFLICT (source, name) DO UPDATE SET value = value + ?3",
                                   1},
@@ -975,6 +983,31 @@ static int store_sqlite_revoke_all(void *h, int64_t *removed, char *err, size_t 
     return store_sqlite_delete(h, STORE_SQLITE_REVOKE_ALL, NULL, removed, err, errlen);
 }
 
+/* store_sqlite_import - write g as it is, replacing any row for its address */
+static int store_sqlite_import(void *h, const struct store_grant *g, char *err, size_t errlen)
+{
+    struct store_sqlite *s = h;
+    sqlite3_stmt *st = store_sqlite_stmt(s, STORE_SQLITE_IMPORT, err, errlen);
+    int rc = -1;
+
+    if (st == NULL)
+        return -1;
+    if (sqlite3_bind_text(st, 1, g->address, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(st, 2, g->user, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_text(st, 3, g->source, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 4, g->first_login) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 5, g->last_login) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 6, g->logins) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 7, g->expires) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE) {
+        store_sqlite_fail(s, err, errlen, "import of %s", g->address);
+        goto out;
+    }
+    rc = 0;
+out:
+    store_sqlite_done(st);
+    return rc;
+}
+
 /* store_sqlite_list - cb for each active (all: every) row by address until cb says stop */
 static int store_sqlite_list(void *h, int64_t now, int all, store_list_cb cb, void *ctx, char *err,
                              size_t errlen)
@@ -1061,6 +1094,36 @@ static int store_sqlite_position_get(void *h, const char *source, struct store_p
         store_sqlite_fail(s, err, errlen, "position of %s", source);
         break;
     }
+out:
+    store_sqlite_done(st);
+    return rc;
+}
+
+/* store_sqlite_positions - cb for every saved position, by source */
+static int store_sqlite_positions(void *h, store_position_cb cb, void *ctx, char *err,
+                                  size_t errlen)
+{
+    struct store_sqlite *s = h;
+    sqlite3_stmt *st = s->stmt[STORE_SQLITE_POSITIONS];
+    struct store_position pos;
+    char source[256];
+    int rc = -1, step;
+
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        store_sqlite_text(st, 0, source, sizeof(source));
+        pos.device = sqlite3_column_int64(st, 1);
+        pos.inode = sqlite3_column_int64(st, 2);
+        pos.offset = sqlite3_column_int64(st, 3);
+        store_sqlite_text(st, 4, pos.head, sizeof(pos.head));
+        store_sqlite_text(st, 5, pos.cursor, sizeof(pos.cursor));
+        if (cb(source, &pos, ctx) != 0)
+            break;
+    }
+    if (step != SQLITE_ROW && step != SQLITE_DONE) {
+        store_sqlite_fail(s, err, errlen, "positions");
+        goto out;
+    }
+    rc = 0;
 out:
     store_sqlite_done(st);
     return rc;
@@ -1158,10 +1221,12 @@ const struct store_backend store_backend_sqlite = {
     .purge_step = store_sqlite_purge_step,
     .revoke_user = store_sqlite_revoke_user,
     .revoke_all = store_sqlite_revoke_all,
+    .import = store_sqlite_import,
     .list = store_sqlite_list,
     .stats = store_sqlite_stats,
     .position_get = store_sqlite_position_get,
     .position_put = store_sqlite_position_put,
+    .positions = store_sqlite_positions,
     .counter_add = store_sqlite_counter_add,
     .counters = store_sqlite_counters,
 };

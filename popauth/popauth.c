@@ -152,6 +152,7 @@ static void popauth_test(const struct cli_config *cc)
     check_init(&chk, check_to_stderr, POPAUTH_PROG);
     check_run_user(&chk, cfg);
     check_result(&chk, dovecot_policy_check_file(cfg, cc->path, err, sizeof(err)), err);
+    check_result(&chk, store_configure_from(cfg, err, sizeof(err)), err);
     popauth_start_check(cfg, &chk, NULL, NULL);
     config_free(cfg);
     exit(check_finish(&chk));
@@ -514,6 +515,8 @@ int main(int argc, char **argv)
         exit(2);
     log_set_level(cfg->log_level);
     if (popauth_setup_from(cfg, &pa.setup, err, sizeof(err)) < 0)
+        fatal("%s", err);
+    if (store_configure_from(pa.setup.cfg, err, sizeof(err)) < 0)
         fatal("%s", err);
     if (!pa.setup.cfg->dry_run &&
         (pa.st = store_open(pa.setup.cfg->database, STORE_READWRITE, err, sizeof(err))) == NULL)

@@ -799,7 +799,7 @@ int main(int argc, char **argv)
     const struct ctl_command *c;
     const char *command = NULL;
     struct config *cfg;
-    char why[256];
+    char why[1024];
     int rc;
 
     memset(&a, 0, sizeof(a));
@@ -815,6 +815,11 @@ int main(int argc, char **argv)
     if (ctl_misuse(c, &a, why, sizeof(why)) < 0)
         return ctl_usage_error(c, why);
     cfg = cli_config_load(&a.cli, CTL_PROG);
+    if (store_configure_from(cfg, why, sizeof(why)) < 0) {
+        fprintf(stderr, "%s: %s\n", CTL_PROG, why);
+        config_free(cfg);
+        return 2;
+    }
     rc = c->run(cfg, &a);
     config_free(cfg);
     return rc;

@@ -57,8 +57,12 @@ enum param_program {
 enum proxy_identity { PROXY_ID_NONE, PROXY_ID_XCLIENT, PROXY_ID_HAPROXY };
 
 struct config {
-    char *database;                   /* store URI: PATH or sqlite:PATH */
-    int64_t grant_lifetime;           /* seconds a login grants relay */
+    char *database;               /* store URI: PATH, sqlite:PATH, redis://, redis-sentinel:// */
+    char *database_password_file; /* the Redis password (and user): see store_configure */
+    char *redis_node_name;        /* whose log positions, in a shared store */
+    int64_t redis_wait_replicas;  /* replicas that must confirm a commit */
+    int64_t redis_timeout_ms;     /* connect and reply timeout of the Redis store */
+    int64_t grant_lifetime;       /* seconds a login grants relay */
     struct cidr_list *local_networks; /* clients that relay without a grant */
     struct strlist local_domains;     /* recipient domains that are ours */
     struct cidr_list *never_grant;    /* clients that must never receive a grant */

@@ -36,6 +36,7 @@
 
 #include <ev.h>
 
+#include "db/store.h"
 #include "shared/check.h"
 #include "shared/cli.h"
 #include "shared/config.h"
@@ -122,9 +123,13 @@ static struct config *smtpgate_config(const struct cli_config *cc, struct check 
 static void smtpgate_test(const struct cli_config *cc)
 {
     struct check chk;
+    struct config *cfg;
+    char err[1024];
 
     check_init(&chk, check_to_stderr, SMTPGATE_PROG);
-    config_free(smtpgate_config(cc, &chk));
+    if ((cfg = smtpgate_config(cc, &chk)) != NULL)
+        check_result(&chk, store_configure_from(cfg, err, sizeof(err)), err);
+    config_free(cfg);
     exit(check_finish(&chk));
 }
 
@@ -365,6 +370,8 @@ int main(int argc, char **argv)
     if ((sg.cfg = smtpgate_config(&sg.cli, &chk)) == NULL)
         exit(2);
     log_set_level(sg.cfg->log_level);
+    if (store_configure_from(sg.cfg, err, sizeof(err)) < 0) /* reads the password file */
+        fatal("%s", err);
     if (listen_inherit(err, sizeof(err)) < 0)
         fatal("%s", err);
     smtpgate_listen(&sg);
