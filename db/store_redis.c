@@ -532,6 +532,7 @@ static int redis_rollback(void *h, char *err, size_t errlen)
 static int redis_wait(struct store_redis *s, char *err, size_t errlen)
 {
     const struct store_settings *cfg = store_settings();
+    struct timeval tv = redis_timeval();
     char n[16], ms[16];
     redisReply *r;
     long long got;
@@ -540,7 +541,17 @@ static int redis_wait(struct store_redis *s, char *err, size_t errlen)
         return 0;
     snprintf(n, sizeof(n), "%d", cfg->wait_replicas);
     snprintf(ms, sizeof(ms), "%d", cfg->timeout_ms);
-    if ((r = redis_callv(s, err, errlen, "WAIT", n, ms, NULL)) == NULL)
+    /* WAIT itself takes up to the timeout: the reply may come a little later */
+    tv.tv_sec += 1;
+    if (redisSetTimeout(s->c, tv) != REDIS_OK) {
+        util_seterr(err, errlen, "database %s: setting the timeout: %s", s->name, s->c->errstr);
+        redis_drop(s);
+        return -1;
+    }
+    r = redis_callv(s, err, errlen, "WAIT", n, ms, NULL);
+    if (s->c != NULL && redisSetTimeout(s->c, redis_timeval()) != REDIS_OK)
+        redis_drop(s);
+    if (r == NULL)
         return -1;
     got = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
     freeReplyObject(r);

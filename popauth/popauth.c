@@ -56,8 +56,9 @@
 #include "shared/privilege.h"
 #include "shared/util.h"
 
-#define POPAUTH_PROG  "popauth"
-#define POPAUTH_RETRY 1.0 /* seconds between attempts to commit after a store error */
+#define POPAUTH_PROG       "popauth"
+#define POPAUTH_RETRY      1.0  /* seconds between attempts to commit after a store error */
+#define POPAUTH_BEHIND_LOG 60.0 /* seconds between "still failing" lines while it lasts */
 
 /* What popauth runs with: one config generation and what was built from it. */
 struct popauth_setup {
@@ -78,7 +79,11 @@ struct popauth {
     ev_async commit_w; /* the committer thread finished a batch */
     ev_timer retry_w;
     ev_signal term_w, int_w, hup_w;
-    int store_failing; /* the last flush failed: log again only when it recovers */
+    int store_failing;     /* the last flush failed: log again only when it recovers */
+    double failing_since;  /* since when (util_now) */
+    double behind_logged;  /* when "still failing" was last logged */
+    struct metric *behind; /* grants taken and not yet written */
+    struct metric *down;   /* seconds the store has been failing, 0 when it is not */
     struct listen_socket metrics_listener; /* metrics_listen; fd -1 if none */
     struct metrics_http *metrics;          /* its server, NULL if none */
     struct metrics_store *metrics_store;   /* the store's gauges, read at each scrape */
@@ -196,18 +201,32 @@ static int popauth_flush(struct popauth *pa)
     char err[1024];
     int was_full = ingest_full(pa->ing);
 
+    double now = util_now();
+
     if (ingest_flush(pa->ing, err, sizeof(err)) == 0) {
         if (pa->store_failing)
-            log_info("action=commit status=recovered");
+            log_info("action=commit status=recovered after=%.0fs pending=%zu",
+                     now - pa->failing_since, ingest_pending(pa->ing));
         pa->store_failing = 0;
+        metric_set(pa->behind, (int64_t)ingest_pending(pa->ing));
+        metric_set(pa->down, 0);
         ev_timer_stop(pa->loop, &pa->retry_w);
         if (was_full)
             popauth_resume(pa);
         return 0;
     }
-    if (!pa->store_failing)
+    if (!pa->store_failing) {
         log_error("action=commit status=failed pending=%zu reason=\"%s\"", ingest_pending(pa->ing),
                   err);
+        pa->failing_since = pa->behind_logged = now;
+    } else if (now - pa->behind_logged >= POPAUTH_BEHIND_LOG) {
+        log_warnx("action=commit status=failing for=%.0fs pending=%zu full=%s reason=\"%s\"",
+                  now - pa->failing_since, ingest_pending(pa->ing),
+                  ingest_full(pa->ing) ? "yes" : "no", err);
+        pa->behind_logged = now;
+    }
+    metric_set(pa->behind, (int64_t)ingest_pending(pa->ing));
+    metric_set(pa->down, (int64_t)(now - pa->failing_since));
     pa->store_failing = 1;
     if (!ev_is_active(&pa->retry_w))
         ev_timer_start(pa->loop, &pa->retry_w);
@@ -344,6 +363,10 @@ static void popauth_metrics_start(struct popauth *pa)
 
     pa->retries = metrics_counter(m, "popauth_commit_retries_total",
                                   "Commits tried again after a store error.", NULL);
+    pa->behind = metrics_gauge(m, "popauth_pending_grants",
+                               "Grants read and not yet committed to the store.", NULL);
+    pa->down = metrics_gauge(m, "popauth_store_failing_seconds",
+                             "How long commits have been failing (0: the store takes them).", NULL);
     if (pa->metrics_listener.fd < 0)
         return;
     if (!pa->setup.cfg->dry_run)

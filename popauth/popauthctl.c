@@ -417,6 +417,98 @@ static int ctl_cmd_purge(struct config *cfg, struct ctl_args *a)
     return CTL_EXIT_OK;
 }
 
+#define CTL_MIGRATE_BATCH 1000 /* grants per transaction of migrate */
+
+/* What migrate copies into, and how far it got. */
+struct ctl_migrate {
+    struct store *to;
+    int64_t grants, positions, counters, in_batch;
+    char err[512];
+};
+
+/* ctl_migrate_commit - commit the open batch of grants, if any; -1 and m->err if it fails */
+static int ctl_migrate_commit(struct ctl_migrate *m)
+{
+    if (m->in_batch == 0)
+        return 0;
+    m->in_batch = 0;
+    return store_commit(m->to, m->err, sizeof(m->err));
+}
+
+/* ctl_migrate_grant - copy one grant (in batches); non-zero stops the walk on an error */
+static int ctl_migrate_grant(const struct store_grant *g, void *ctx)
+{
+    struct ctl_migrate *m = ctx;
+
+    if (m->in_batch == 0 && store_begin(m->to, m->err, sizeof(m->err)) < 0)
+        return -1;
+    if (store_import(m->to, g, m->err, sizeof(m->err)) < 0)
+        return -1;
+    m->grants++;
+    if (++m->in_batch == CTL_MIGRATE_BATCH && ctl_migrate_commit(m) < 0)
+        return -1;
+    return 0;
+}
+
+/* ctl_migrate_position - copy one source's log position (this host's, in the copy) */
+static int ctl_migrate_position(const char *source, const struct store_position *pos, void *ctx)
+{
+    struct ctl_migrate *m = ctx;
+
+    if (store_position_put(m->to, source, pos, m->err, sizeof(m->err)) < 0)
+        return -1;
+    m->positions++;
+    return 0;
+}
+
+/* ctl_migrate_counter - add one counter to the copy's */
+static int ctl_migrate_counter(const char *source, const char *name, int64_t value, void *ctx)
+{
+    struct ctl_migrate *m = ctx;
+
+    if (store_counter_add(m->to, source, name, value, m->err, sizeof(m->err)) < 0)
+        return -1;
+    m->counters++;
+    return 0;
+}
+
+/* ctl_cmd_migrate - copy the store named on the command line (a SQLite one, say) into the
+ * configured store: its active grants as they are, its log positions (as this host's)
+ * and its counters (added) */
+static int ctl_cmd_migrate(struct config *cfg, struct ctl_args *a)
+{
+    struct ctl_migrate m = {0};
+    const char *from = a->pos[0];
+    struct store *src;
+    char err[512];
+    int rc = 0;
+
+    if (strcmp(from, cfg->database) == 0)
+        return ctl_fail("migrate: %s is the configured database itself", from);
+    if ((src = store_open(from, STORE_READONLY, err, sizeof(err))) == NULL)
+        return ctl_fail("migrate: %s", err);
+    if ((m.to = ctl_open(cfg, STORE_ADMIN)) == NULL) {
+        store_close(src);
+        return CTL_EXIT_FAIL;
+    }
+    if (store_list(src, (int64_t)time(NULL), 0, ctl_migrate_grant, &m, err, sizeof(err)) < 0 ||
+        m.err[0] != '\0' || ctl_migrate_commit(&m) < 0 ||
+        store_positions(src, ctl_migrate_position, &m, err, sizeof(err)) < 0 || m.err[0] != '\0' ||
+        store_counters(src, ctl_migrate_counter, &m, err, sizeof(err)) < 0 || m.err[0] != '\0')
+        rc = ctl_fail("migrate: %s (copied so far: %lld grants, %lld positions, %lld counters)",
+                      m.err[0] != '\0' ? m.err : err, (long long)m.grants, (long long)m.positions,
+                      (long long)m.counters);
+    else
+        printf("migrated %lld grants, %lld log positions and %lld counters from %s to %s\n",
+               (long long)m.grants, (long long)m.positions, (long long)m.counters, from,
+               cfg->database);
+    if (m.in_batch > 0)
+        store_rollback(m.to, err, sizeof(err));
+    store_close(m.to);
+    store_close(src);
+    return rc;
+}
+
 /* The state of one walk over the per-source counters. */
 struct ctl_counter_walk {
     int json;
@@ -582,6 +674,7 @@ static const struct ctl_command ctl_commands[] = {
      CTL_BIT(CTL_OPT_USER) | CTL_BIT(CTL_OPT_ALL), CTL_BIT(CTL_OPT_USER) | CTL_BIT(CTL_OPT_ALL),
      ctl_cmd_revoke},
     {"purge", "purge", 0, 0, 0, ctl_cmd_purge},
+    {"migrate", "migrate FROM_DATABASE", 1, 0, 0, ctl_cmd_migrate},
     {"stats", "stats [--json]", 0, CTL_BIT(CTL_OPT_JSON), 0, ctl_cmd_stats},
     {"config", "config [-n | --check | --restart]", 0,
      CTL_BIT(CTL_OPT_N) | CTL_BIT(CTL_OPT_CHECK) | CTL_BIT(CTL_OPT_RESTART),

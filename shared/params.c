@@ -57,10 +57,6 @@ static const struct param_word params_identity[] = {
 
 const struct param config_params[] = {
     P(database, PARAM_STRING, "/var/lib/popauth/auth.db", 0, 0, POPAUTH),
-    P(database_password_file, PARAM_STRING, "", 0, 0, BOTH),
-    P(redis_node_name, PARAM_STRING, "", 0, 0, POPAUTH),
-    P(redis_wait_replicas, PARAM_INT, "0", 0, 64, POPAUTH),
-    P(redis_timeout_ms, PARAM_INT, "1000", 10, 60000, BOTH),
     P(grant_lifetime, PARAM_DURATION, "30m", 1, 366LL * 86400, NONE),
     P(local_networks, PARAM_NETWORKS, "127.0.0.0/8, ::1/128", 0, 0, NONE),
     P(local_domains, PARAM_DOMAINS, "", 0, 0, NONE),
@@ -108,6 +104,10 @@ const struct param config_params[] = {
     P(log_level, PARAM_LEVEL, "info", 0, 0, NONE),
     P(metrics_listen, PARAM_LIST, "", 0, 0, BOTH),
     P(purge_interval, PARAM_DURATION, "1h", 0, 7LL * 86400, NONE),
+    P(database_password_file, PARAM_STRING, "", 0, 0, BOTH),
+    P(redis_node_name, PARAM_STRING, "", 0, 0, POPAUTH),
+    P(redis_wait_replicas, PARAM_INT, "0", 0, 64, POPAUTH),
+    P(redis_timeout_ms, PARAM_INT, "1000", 10, 60000, BOTH),
 };
 
 const size_t config_nparams = sizeof(config_params) / sizeof(config_params[0]);

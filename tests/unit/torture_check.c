@@ -147,7 +147,7 @@ static void test_cases(void **state)
         {{"log_patterns=@/missing"}, {"missing: log_patterns: No such file"}},
         {{"database=@/no/auth.db"}, {"database "}},
         {{"database=@/no/auth.db", "dry_run=yes"}, {NULL}},
-        {{"database=redis:x"}, {"unknown store type 'redis'"}},
+        {{"database=mysql:x"}, {"unknown store type 'mysql'"}},
         {{"log_sources="}, {"no source configured"}},
         {{"log_sources=file:relative"}, {"log_sources: bad source 'file:relative'"}},
         {{"log_sources=file:/var/log/a, stdin, file:/var/log/a"},

@@ -984,6 +984,10 @@ static void test_enum_table(void **state)
  * smtpgate's are the names its warnings carry. */
 static const char *const restart_popauth[] = {
     "database",
+    "database_password_file",
+    "redis_node_name",
+    "redis_wait_replicas",
+    "redis_timeout_ms",
     "log_sources",
     "journal_directory",
     "dry_run",
@@ -1000,7 +1004,8 @@ static const char *const restart_popauth[] = {
     "dovecot_policy_max_connections",
 };
 static const char *const restart_smtpgate[] = {
-    "policy_listen", "milter_listen", "proxy_listen", "run_user", "metrics_listen",
+    "policy_listen",  "milter_listen",          "proxy_listen",     "run_user",
+    "metrics_listen", "database_password_file", "redis_timeout_ms",
 };
 
 /* torture_listed - 1 if name is one of the n names */

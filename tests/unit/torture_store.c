@@ -833,7 +833,7 @@ static void test_uri(void **state)
     } cases[] = {
         {"sqlite:", "a.db", 1, NULL},
         {"", "b.db", 1, NULL},
-        {NULL, "redis:x", 0, "unknown store type 'redis'"},
+        {NULL, "mysql:x", 0, "unknown store type 'mysql'"},
         {NULL, "sqlite:", 0, "empty path"},
         /* an in-memory database cannot be shared, and WAL mode does not take */
         {NULL, ":memory:", 0, "cannot use WAL journal mode"},
@@ -1190,7 +1190,7 @@ static void test_check(void **state)
         {"", "/no/such.db", 0, "directory"}, /* a missing directory */
         {"", "/plain/x.db", 0, "Not a directory"},
         {NULL, "relative.db", 1, NULL},
-        {NULL, "redis:x", 0, "unknown store type 'redis'"},
+        {NULL, "mysql:x", 0, "unknown store type 'mysql'"},
         {NULL, "sqlite:", 0, "empty path"},
     };
     struct t_fixture *f = *state;
@@ -1238,11 +1238,11 @@ static void test_uri_parse(void **state)
     if (st == NULL)
         fail_msg("store_uri_open: %s", err);
     store_close(st);
-    assert_int_equal(store_uri_parse("redis:x", &u, err, sizeof(err)), -1);
-    assert_string_equal(err, "database redis:x: unknown store type 'redis'");
+    assert_int_equal(store_uri_parse("mysql:x", &u, err, sizeof(err)), -1);
+    assert_string_equal(err, "database mysql:x: unknown store type 'mysql'");
     assert_int_equal(store_uri_parse("sqlite:", &u, err, sizeof(err)), -1);
     assert_string_equal(err, "database 'sqlite:': empty path");
-    assert_null(store_file("redis:x"));
+    assert_null(store_file("mysql:x"));
     assert_string_equal(store_file("/x/y.db"), "/x/y.db");
 }
 
