@@ -12,13 +12,15 @@
  *   popauth:counters                hash: "SOURCE|NAME" -> the count, summed over the nodes
  *   popauth:version                 the key layout's version, REDIS_STORE_VERSION
  *
- * A writer's batch (store_begin .. store_commit) is kept here and sent at the commit as one
- * call of a server-side script (loaded once per connection, EVALSHA): its grants, the
- * positions and the counter deltas change together or not at all, since Redis runs a
- * script to its end before anything else. The script upserts as the SQLite store does:
- * the later expiry wins, first_login never moves forward, last_login never back, user and
- * source follow the newest login, logins counts. With redis_wait_replicas N the commit
- * then waits (WAIT) until N replicas have it; fewer within redis_timeout is a failed
+ * A writer's batch (store_begin .. store_commit) is kept here and sent at the commit as
+ * calls of a server-side script (loaded once per connection, EVALSHA), each of at most
+ * REDIS_PART_GRANTS grants so that none holds Redis for long (Redis runs a script to its
+ * end before anything else); the positions and counter deltas go with the last call, so
+ * they change together with the last grants, and never before all the batch's grants
+ * are written. A batch that fails part way is written again whole by the caller. The script upserts
+ * as the SQLite store does: the later expiry wins, first_login never moves forward, last_login
+ * never back, user and source follow the newest login, logins counts. With redis_wait_replicas N
+ * the commit then waits (WAIT) until N replicas have it; fewer within redis_timeout is a failed
  * commit, so popauth keeps the batch and its positions stay where they were.
  *
  * Failing closed: every error (no connection, a timeout, a reply that says the server is
@@ -56,6 +58,7 @@
 #define REDIS_KEY_VERSION   "popauth:version"
 #define REDIS_GRANT_ARGS    7 /* mode, user, source, first, last, logins, expires */
 #define REDIS_POSITION_ARGS 6
+#define REDIS_PART_GRANTS   2048 /* grants in one script call (a few ms of Redis's time) */
 
 /*
  * The batch script. KEYS: the grants' keys, the positions' keys, then the counters' key
@@ -563,57 +566,75 @@ static int redis_wait(struct store_redis *s, char *err, size_t errlen)
     return 0;
 }
 
-/* redis_send_batch - the batch as one EVALSHA (loading the script again if the server
- * lost it), then WAIT */
-static int redis_send_batch(struct store_redis *s, char *err, size_t errlen)
+/* redis_args_copy - append n arguments of from, from the first'th on */
+static void redis_args_copy(struct redis_args *to, const struct redis_args *from, size_t first,
+                            size_t n)
+{
+    size_t i;
+
+    for (i = first; i < first + n; i++)
+        redis_args_add(to, from->v[i], from->len[i]);
+}
+
+/* redis_send_part - one EVALSHA of the batch script: the grants first .. first + n - 1,
+ * and with last the positions and counters too; loads the script again if the server
+ * lost it */
+static int redis_send_part(struct store_redis *s, size_t first, size_t n, int last, char *err,
+                           size_t errlen)
 {
     const struct redis_batch *b = &s->b;
-    const struct redis_args *parts[] = {&b->gkeys, &b->pkeys, NULL,
-                                        &b->gargs, &b->pargs, &b->counters};
+    size_t npos = last ? b->pkeys.n : 0, ncount = last ? b->counters.n : 0, j;
     struct redis_args cmd = {0};
     const char **argv = NULL;
     redisReply *r = NULL;
-    size_t i, j;
-    int attempt, rc = -1;
+    int attempt;
 
-    if (redis_ready(s, err, errlen) < 0)
-        return -1;
     for (attempt = 0; attempt < 2 && r == NULL; attempt++) {
+        if (redis_ready(s, err, errlen) < 0)
+            break;
         redis_args_clear(&cmd);
         redis_args_str(&cmd, "EVALSHA");
         redis_args_str(&cmd, s->sha);
-        redis_args_fmt(&cmd, "%zu", b->gkeys.n + b->pkeys.n + (b->counters.n > 0));
-        for (i = 0; i < UTIL_ARRAY_LEN(parts); i++) {
-            if (parts[i] == NULL) { /* between the keys and the arguments */
-                if (b->counters.n > 0)
-                    redis_args_str(&cmd, REDIS_KEY_COUNTERS);
-                redis_args_fmt(&cmd, "%zu", b->gkeys.n);
-                redis_args_fmt(&cmd, "%zu", b->pkeys.n);
-                redis_args_fmt(&cmd, "%zu", b->counters.n / 2);
-                continue;
-            }
-            for (j = 0; j < parts[i]->n; j++)
-                redis_args_add(&cmd, parts[i]->v[j], parts[i]->len[j]);
-        }
+        redis_args_fmt(&cmd, "%zu", n + npos + (ncount > 0));
+        redis_args_copy(&cmd, &b->gkeys, first, n);
+        redis_args_copy(&cmd, &b->pkeys, 0, npos);
+        if (ncount > 0)
+            redis_args_str(&cmd, REDIS_KEY_COUNTERS);
+        redis_args_fmt(&cmd, "%zu", n);
+        redis_args_fmt(&cmd, "%zu", npos);
+        redis_args_fmt(&cmd, "%zu", ncount / 2);
+        redis_args_copy(&cmd, &b->gargs, first * REDIS_GRANT_ARGS, n * REDIS_GRANT_ARGS);
+        redis_args_copy(&cmd, &b->pargs, 0, npos * REDIS_POSITION_ARGS);
+        redis_args_copy(&cmd, &b->counters, 0, ncount);
         argv = xrealloc(argv, cmd.n * sizeof(*argv));
         for (j = 0; j < cmd.n; j++)
             argv[j] = cmd.v[j];
         r = redis_call(s, (int)cmd.n, argv, cmd.len, err, errlen);
-        if (r == NULL && s->c != NULL && strstr(err, "NOSCRIPT") != NULL && attempt == 0) {
-            redis_drop(s); /* a flushed script cache: set the connection up again */
-            if (redis_ready(s, err, errlen) < 0)
-                break;
-        } else if (r == NULL) {
+        if (r == NULL && (s->c == NULL || strstr(err, "NOSCRIPT") == NULL))
             break;
-        }
+        if (r == NULL)
+            redis_drop(s); /* a flushed script cache: set the connection up again */
     }
     redis_args_free(&cmd);
     free(argv);
-    if (r != NULL) {
-        freeReplyObject(r);
-        rc = redis_wait(s, err, errlen);
-    }
-    return rc;
+    freeReplyObject(r);
+    return r != NULL ? 0 : -1;
+}
+
+/* redis_send_batch - the batch in parts of at most REDIS_PART_GRANTS grants, so that no
+ * script holds Redis (and every gate's lookups) for long; the positions and counters go
+ * with the last part, so they never cover grants that are not written yet; then WAIT */
+static int redis_send_batch(struct store_redis *s, char *err, size_t errlen)
+{
+    size_t first = 0, total = s->b.gkeys.n, n;
+
+    do {
+        n = total - first < REDIS_PART_GRANTS ? total - first : REDIS_PART_GRANTS;
+        if (redis_send_part(s, first, n, first + n == total, err, errlen) < 0)
+            return -1;
+        first += n;
+    } while (first < total);
+    return redis_wait(s, err, errlen);
 }
 
 /* redis_commit - send the batch; it is gone either way (a failed batch is written again

@@ -4,10 +4,10 @@
  * test starts on a unix socket in a temporary directory of its own and stops by PID:
  * URIs, grants and re-grants with the SQLite store's meaning, expiry by Redis itself,
  * revoke (of an address, a user, all), list and stats, batches that commit together or
- * not at all, positions per node, counters, import, read-only handles, passwords and ACL
- * users, failing closed while the server is down and reconnecting after it, refusing a
- * replica, a newer key layout, a flushed script cache, and redis_wait_replicas without
- * replicas. A missing redis-server fails the tests; it never skips them. The tests use
+ * not at all (and one larger than a script call), positions per node, counters, import, read-only
+ * handles, passwords and ACL users, failing closed while the server is down and reconnecting after
+ * it, refusing a replica, a newer key layout, a flushed script cache, and redis_wait_replicas
+ * without replicas. A missing redis-server fails the tests; it never skips them. The tests use
  * hiredis directly where they must look behind the API.
  */
 #include <errno.h>
@@ -442,6 +442,30 @@ static void test_batch(void **state)
     store_close(ro);
 }
 
+/* test_big_batch - a batch larger than one script call is written whole, position too */
+static void test_big_batch(void **state)
+{
+    struct t_fixture *f = *state;
+    struct store_position pos = {.offset = 777}, got;
+    time_t now = time(NULL);
+    struct store_stats stats;
+    char err[T_ERRLEN], addr[32];
+    int i;
+
+    assert_int_equal(store_begin(f->st, err, sizeof(err)), 0);
+    for (i = 0; i < 5000; i++) {
+        snprintf(addr, sizeof(addr), "10.1.%d.%d", i / 256, i % 256);
+        t_grant(f->st, addr, "bulk", now, now + 100);
+    }
+    assert_int_equal(store_position_put(f->st, "big", &pos, err, sizeof(err)), 0);
+    assert_int_equal(store_commit(f->st, err, sizeof(err)), 0);
+    assert_int_equal(store_stats(f->st, now, &stats, err, sizeof(err)), 0);
+    assert_int_equal(stats.active, 5000);
+    assert_int_equal(t_lookup(f->st, "10.1.19.135", now, NULL), 1);
+    assert_int_equal(store_position_get(f->st, "big", &got, err, sizeof(err)), 1);
+    assert_int_equal(got.offset, 777);
+}
+
 struct t_counters {
     char text[512];
 };
@@ -676,6 +700,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_revoke, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_list_stats, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_batch, t_setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_big_batch, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_nodes_counters, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_import, t_setup, t_teardown),
         cmocka_unit_test_setup_teardown(test_down_and_back, t_setup, t_teardown),
