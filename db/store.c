@@ -3,6 +3,7 @@
  * Programs see only this layer, so that another backend can sit beside SQLite.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,8 @@ struct store {
     void *handle;
 };
 
-/* A URI scheme is a run of these before the first ':'; anything else is a plain path. */
+/* A URI scheme is a run of these before the first ':' (with a '-' only in a known one,
+ * so that "my-db:x" stays a path); anything else is a plain path. */
 #define STORE_SCHEME_CHARS "abcdefghijklmnopqrstuvwxyz0123456789-"
 
 #define STORE_TIMEOUT_MS 1000 /* redis_timeout's default, for programs that set none */
@@ -34,52 +36,72 @@ const struct store_settings *store_settings(void)
     return &store_current;
 }
 
-/* store_read_secret - the user (second line present) and password of the file at path */
+/* store_read_secret - the user (second line present) and password of the file at path;
+ * every copy of the file's text is wiped before it returns */
 static int store_read_secret(const char *path, struct store_settings *s, char *err, size_t errlen)
 {
-    char buf[2 * STORE_SECRET_MAX + 4], *nl;
+    char buf[2 * STORE_SECRET_MAX + 4], *pw = buf, *nl;
     struct stat st;
-    size_t n;
-    FILE *f;
+    ssize_t got;
+    size_t n = 0;
+    int fd, rc = -1;
 
-    if ((f = fopen(path, "r")) == NULL)
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
         return util_seterr(err, errlen, "database_password_file %s: %s", path, strerror(errno));
-    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return util_seterr(err, errlen, "database_password_file %s: not a regular file", path);
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        util_seterr(err, errlen, "database_password_file %s: not a regular file", path);
+        goto out;
     }
-    if (st.st_mode & S_IROTH) {
-        fclose(f);
-        return util_seterr(err, errlen,
-                           "database_password_file %s: readable by every local user (mode %04o); "
-                           "chmod o-r it",
-                           path, (unsigned)(st.st_mode & 07777));
+    if (st.st_mode & (S_IROTH | S_IWOTH)) {
+        util_seterr(err, errlen,
+                    "database_password_file %s: every local user may read or write it (mode "
+                    "%04o); chmod o-rw it",
+                    path, (unsigned)(st.st_mode & 07777));
+        goto out;
     }
-    n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
+    while (n < sizeof(buf) - 1 && (got = read(fd, buf + n, sizeof(buf) - 1 - n)) != 0) {
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            util_seterr(err, errlen, "database_password_file %s: %s", path, strerror(errno));
+            goto out;
+        }
+        n += (size_t)got;
+    }
     buf[n] = '\0';
-    if (n == sizeof(buf) - 1 || strlen(buf) != n)
-        return util_seterr(err, errlen, "database_password_file %s: over %zu bytes, or a NUL byte",
-                           path, sizeof(buf) - 2);
-    while (n > 0 && buf[n - 1] == '\n')
+    if (n == sizeof(buf) - 1 || strlen(buf) != n) {
+        util_seterr(err, errlen, "database_password_file %s: over %zu bytes, or a NUL byte", path,
+                    sizeof(buf) - 2);
+        goto out;
+    }
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
         buf[--n] = '\0';
     if ((nl = strchr(buf, '\n')) != NULL) { /* USER, then PASSWORD */
         *nl = '\0';
-        if (strchr(nl + 1, '\n') != NULL || nl == buf)
-            return util_seterr(err, errlen,
-                               "database_password_file %s: one line (the password) or two "
-                               "(the user, then the password)",
-                               path);
+        if (nl > buf && nl[-1] == '\r')
+            nl[-1] = '\0';
+        pw = nl + 1;
+        if (strchr(pw, '\n') != NULL || buf[0] == '\0' || strlen(buf) >= sizeof(s->user)) {
+            util_seterr(err, errlen,
+                        "database_password_file %s: one line (the password) or two (the user, "
+                        "of at most %zu bytes, then the password)",
+                        path, sizeof(s->user) - 1);
+            goto out;
+        }
         util_strlcpy(s->user, buf, sizeof(s->user));
-        memmove(buf, nl + 1, strlen(nl + 1) + 1);
     }
-    if (buf[0] == '\0' || strlen(buf) >= sizeof(s->password) || strlen(s->user) >= STORE_SECRET_MAX)
-        return util_seterr(err, errlen,
-                           "database_password_file %s: the password is empty or over %d bytes",
-                           path, STORE_SECRET_MAX - 1);
-    util_strlcpy(s->password, buf, sizeof(s->password));
-    memset(buf, 0, sizeof(buf));
-    return 0;
+    if (pw[0] == '\0' || strlen(pw) >= sizeof(s->password)) {
+        util_seterr(err, errlen,
+                    "database_password_file %s: the password is empty or over %zu bytes", path,
+                    sizeof(s->password) - 1);
+        goto out;
+    }
+    util_strlcpy(s->password, pw, sizeof(s->password));
+    rc = 0;
+out:
+    explicit_bzero(buf, sizeof(buf));
+    close(fd);
+    return rc;
 }
 
 /* store_configure - the options for every store opened from now on (store.h) */
@@ -106,11 +128,13 @@ int store_configure(const struct store_options *o, char *err, size_t errlen)
                            "redis_node_name: '%s' must be 1-%zu letters, digits or '.-_'", s.node,
                            sizeof(s.node) - 2);
     if (o->password_file != NULL && o->password_file[0] != '\0' &&
-        store_read_secret(o->password_file, &s, err, errlen) < 0)
+        store_read_secret(o->password_file, &s, err, errlen) < 0) {
+        explicit_bzero(&s, sizeof(s));
         return -1;
-    memset(&store_current, 0, sizeof(store_current));
+    }
+    explicit_bzero(&store_current, sizeof(store_current));
     store_current = s;
-    memset(&s, 0, sizeof(s));
+    explicit_bzero(&s, sizeof(s));
     return 0;
 }
 
@@ -125,6 +149,18 @@ int store_configure_from(const struct config *cfg, char *err, size_t errlen)
     return store_configure(&o, err, errlen);
 }
 
+/* store_scheme_known - a backend's scheme is uri up to colon */
+static int store_scheme_known(const char *uri, const char *colon)
+{
+    size_t i, n = (size_t)(colon - uri);
+
+    for (i = 0; i < UTIL_ARRAY_LEN(store_backends); i++)
+        if (strlen(store_backends[i]->scheme) == n &&
+            strncmp(uri, store_backends[i]->scheme, n) == 0)
+            return 1;
+    return 0;
+}
+
 /* store_uri_parse - split uri into the backend its scheme names and the location after
  * the scheme; -1 and err if the scheme is unknown or the location empty */
 int store_uri_parse(const char *uri, struct store_uri *out, char *err, size_t errlen)
@@ -133,7 +169,8 @@ int store_uri_parse(const char *uri, struct store_uri *out, char *err, size_t er
     const char *colon = strchr(uri, ':'), *location = uri;
     size_t i;
 
-    if (colon != NULL && colon != uri && strspn(uri, STORE_SCHEME_CHARS) == (size_t)(colon - uri)) {
+    if (colon != NULL && colon != uri && strspn(uri, STORE_SCHEME_CHARS) == (size_t)(colon - uri) &&
+        (memchr(uri, '-', (size_t)(colon - uri)) == NULL || store_scheme_known(uri, colon))) {
         backend = NULL;
         for (i = 0; i < UTIL_ARRAY_LEN(store_backends); i++) {
             size_t n = strlen(store_backends[i]->scheme);

@@ -35,10 +35,12 @@
  * lookup from its current data, so read_begin and read_end do nothing; expired grants are
  * gone by themselves, so purge has nothing to do.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -56,35 +58,55 @@
 #define REDIS_KEY_POSITION  "popauth:position:"
 #define REDIS_KEY_COUNTERS  "popauth:counters"
 #define REDIS_KEY_VERSION   "popauth:version"
-#define REDIS_GRANT_ARGS    7 /* mode, user, source, first, last, logins, expires */
+#define REDIS_KEY_BATCH     "popauth:batch:"
+#define REDIS_GRANT_ARGS    6   /* user, source, first, last, logins, expires */
+#define REDIS_ROLE_EVERY    1.0 /* seconds between a reader's checks that it reads the primary */
 #define REDIS_POSITION_ARGS 6
 #define REDIS_PART_GRANTS   2048 /* grants in one script call (a few ms of Redis's time) */
 
 /*
- * The batch script. KEYS: the grants' keys, the positions' keys, then the counters' key
- * if there are counters. ARGV: the three counts, then per grant mode ("g": a login to
- * merge, "i": a row to write as it is), user, source, first, last, logins, expires; per
- * position device, inode, offset, head, cursor, updated; per counter field, delta.
+ * The batch script: one part of a batch. KEYS: the node's batch key, the grants' keys, the
+ * positions' keys, then the counters' key if there are counters. ARGV: the three counts,
+ * the batch's token and the part's number, then per grant user, source, first, last,
+ * logins, expires; per position device, inode, offset, head, cursor, updated; per counter
+ * field, delta. A part already applied (the batch key holds its token and a part number
+ * at least as high) changes nothing, so a batch sent again after a lost answer or a WAIT
+ * shortfall counts nothing twice. A grant merges into the hash there, as the SQLite
+ * upsert does; a key of another type or a hash without its numbers is replaced, and a
+ * counter that is not an integer starts again, so that no call can fail half way (Redis
+ * does not undo what a failed script wrote).
  */
 static const char redis_batch_script[] =
     "local n, m, k = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
-    "local a = 4\n"
+    "local token, part = ARGV[4], tonumber(ARGV[5])\n"
+    "local function kind(key, want)\n"
+    "  local t = redis.call('TYPE', key).ok\n"
+    "  if t ~= 'none' and t ~= want then redis.call('DEL', key); t = 'none' end\n"
+    "  return t\n"
+    "end\n"
+    "if kind(KEYS[1], 'string') == 'string' then\n"
+    "  local t, p = string.match(redis.call('GET', KEYS[1]), '^(%S+) (%d+)$')\n"
+    "  if t == token and tonumber(p) >= part then return 0 end\n"
+    "end\n"
+    "local a = 6\n"
     "for i = 1, n do\n"
-    "  local key, mode, user, source = KEYS[i], ARGV[a], ARGV[a + 1], ARGV[a + 2]\n"
-    "  local first, last = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])\n"
-    "  local logins, expires = tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6])\n"
-    "  a = a + 7\n"
-    "  local old = redis.call('HMGET', key, 'first_login', 'last_login', 'logins', 'expires')\n"
-    "  if mode == 'g' and old[1] then\n"
-    "    local ofirst, olast = tonumber(old[1]), tonumber(old[2])\n"
-    "    local ologins, oexpires = tonumber(old[3]), tonumber(old[4])\n"
-    "    if last < olast then user, source = nil, nil end\n"
-    "    if ofirst < first then first = ofirst end\n"
-    "    if olast > last then last = olast end\n"
-    "    if oexpires > expires then expires = oexpires end\n"
-    "    logins = ologins + 1\n"
+    "  local key, user, source = KEYS[1 + i], ARGV[a], ARGV[a + 1]\n"
+    "  local first, last = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])\n"
+    "  local logins, expires = tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])\n"
+    "  a = a + 6\n"
+    "  if kind(key, 'hash') == 'hash' then\n"
+    "    local o = redis.call('HMGET', key, 'first_login', 'last_login', 'logins', 'expires')\n"
+    "    local of, ol, on, oe = tonumber(o[1]), tonumber(o[2]), tonumber(o[3]), tonumber(o[4])\n"
+    "    if of and ol and on and oe then\n"
+    "      if last < ol then user, source = nil, nil end\n"
+    "      if of < first then first = of end\n"
+    "      if ol > last then last = ol end\n"
+    "      if oe > expires then expires = oe end\n"
+    "      logins = on + logins\n"
+    "    else\n"
+    "      redis.call('DEL', key)\n"
+    "    end\n"
     "  end\n"
-    "  if mode == 'i' then redis.call('DEL', key) end\n"
     "  if user then redis.call('HSET', key, 'user', user, 'source', source) end\n"
     "  redis.call('HSET', key, 'first_login', string.format('%d', first),\n"
     "    'last_login', string.format('%d', last), 'logins', string.format('%d', logins),\n"
@@ -92,15 +114,21 @@ static const char redis_batch_script[] =
     "  redis.call('PEXPIREAT', key, string.format('%d', expires * 1000))\n"
     "end\n"
     "for i = 1, m do\n"
-    "  redis.call('HSET', KEYS[n + i], 'device', ARGV[a], 'inode', ARGV[a + 1],\n"
+    "  kind(KEYS[1 + n + i], 'hash')\n"
+    "  redis.call('HSET', KEYS[1 + n + i], 'device', ARGV[a], 'inode', ARGV[a + 1],\n"
     "    'offset', ARGV[a + 2], 'head', ARGV[a + 3], 'cursor', ARGV[a + 4],\n"
     "    'updated', ARGV[a + 5])\n"
     "  a = a + 6\n"
     "end\n"
+    "if k > 0 then kind(KEYS[2 + n + m], 'hash') end\n"
     "for i = 1, k do\n"
-    "  redis.call('HINCRBY', KEYS[n + m + 1], ARGV[a], ARGV[a + 1])\n"
+    "  local v = redis.call('HGET', KEYS[2 + n + m], ARGV[a])\n"
+    "  if v and not string.match(v, '^%-?%d+$') then redis.call('HDEL', KEYS[2 + n + m], ARGV[a]) "
+    "end\n"
+    "  redis.call('HINCRBY', KEYS[2 + n + m], ARGV[a], ARGV[a + 1])\n"
     "  a = a + 2\n"
     "end\n"
+    "redis.call('SET', KEYS[1], token .. ' ' .. part)\n"
     "return n\n";
 
 /* A growing list of command arguments, each its own copy. */
@@ -114,13 +142,19 @@ struct store_redis {
     char name[512]; /* the URI, for messages (it holds no secret) */
     struct redis_uri uri;
     enum store_mode mode;
-    redisContext *c;    /* NULL while not connected */
-    char where[300];    /* the server connected to, "HOST:PORT" or PATH */
-    int sentinel_first; /* the Sentinel to ask first: the one that answered last */
-    double retry_at;    /* monotonic time before which no reconnect is tried */
-    double backoff;     /* the wait after the next failure */
-    char lasterr[512];  /* why the last connect failed */
-    char sha[41];       /* the batch script's SHA1 on this connection */
+    redisContext *c;               /* NULL while not connected */
+    char where[300];               /* the server connected to, "HOST:PORT" or PATH */
+    int sentinel_first;            /* the Sentinel to ask first: the one that answered last */
+    double retry_at;               /* monotonic time before which no reconnect is tried */
+    double backoff;                /* the wait after the next failure */
+    char lasterr[512];             /* why the last connect failed */
+    char sha[41];                  /* the batch script's SHA1 on this connection */
+    char host[REDIS_URI_HOST_MAX]; /* the primary connected to (not for a unix socket) */
+    int port;
+    double next_role;      /* when store_stale checks the server's role next */
+    char token[17];        /* the batch being sent: its token, */
+    uint64_t token_digest; /* the digest of its content, */
+    int token_kept;        /* and its last sending failed: send it again as that */
     int in_batch;
     struct redis_batch {
         struct redis_args gkeys, gargs; /* the grants' keys and their REDIS_GRANT_ARGS each */
@@ -316,6 +350,20 @@ static int redis_ask_sentinels(struct store_redis *s, char *host, size_t hostlen
                        why);
 }
 
+/* redis_role_master - the server answers ROLE with master: 1, 0 if not, -1 and err */
+static int redis_role_master(struct store_redis *s, char *err, size_t errlen)
+{
+    redisReply *r = redis_callv(s, err, errlen, "ROLE", NULL);
+    int master;
+
+    if (r == NULL)
+        return -1;
+    master = r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+             r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "master") == 0;
+    freeReplyObject(r);
+    return master;
+}
+
 /* redis_setup - on a new connection: AUTH, SELECT, check that it is the primary and the
  * key layout's version, load the batch script (writers) */
 static int redis_setup(struct store_redis *s, char *err, size_t errlen)
@@ -326,23 +374,27 @@ static int redis_setup(struct store_redis *s, char *err, size_t errlen)
     int ok;
 
     if (cfg->password[0] != '\0') {
-        r = cfg->user[0] != '\0'
-                ? redis_callv(s, err, errlen, "AUTH", cfg->user, cfg->password, NULL)
-                : redis_callv(s, err, errlen, "AUTH", cfg->password, NULL);
-        if (r == NULL)
-            return -1; /* the message holds the server's words, not the password */
+        r = cfg->user[0] != '\0' ? redisCommand(s->c, "AUTH %s %s", cfg->user, cfg->password)
+                                 : redisCommand(s->c, "AUTH %s", cfg->password);
+        ok = r != NULL && r->type != REDIS_REPLY_ERROR;
+        /* only the error's first word: a server that echoed its arguments would show the
+         * password */
+        if (!ok && r != NULL)
+            util_seterr(err, errlen, "database %s: %s AUTH refused: %.*s", s->name, s->where,
+                        (int)strcspn(r->str, " "), r->str);
+        else if (!ok)
+            util_seterr(err, errlen, "database %s: %s AUTH: %s", s->name, s->where, s->c->errstr);
         freeReplyObject(r);
+        if (!ok)
+            return -1;
     }
     snprintf(db, sizeof(db), "%d", s->uri.db);
     if (s->uri.db != 0 && (r = redis_callv(s, err, errlen, "SELECT", db, NULL)) == NULL)
         return -1;
     if (s->uri.db != 0)
         freeReplyObject(r);
-    if ((r = redis_callv(s, err, errlen, "ROLE", NULL)) == NULL)
+    if ((ok = redis_role_master(s, err, errlen)) < 0)
         return -1;
-    ok = r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-         r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "master") == 0;
-    freeReplyObject(r);
     if (!ok)
         return util_seterr(err, errlen, "database %s: %s is a replica, not the primary", s->name,
                            s->where);
@@ -390,6 +442,9 @@ static int redis_connect(struct store_redis *s, char *err, size_t errlen)
         util_strlcpy(s->where, s->uri.path, sizeof(s->where));
     else
         redis_endpoint_text(host, port, s->where, sizeof(s->where));
+    util_strlcpy(s->host, host, sizeof(s->host));
+    s->port = port;
+    s->next_role = util_now() + REDIS_ROLE_EVERY;
     if ((s->c = redis_open_context(host, port, s->uri.path, why, sizeof(why))) == NULL)
         return util_seterr(err, errlen, "database %s: %s", s->name, why);
     if (redis_setup(s, err, errlen) < 0) {
@@ -419,6 +474,32 @@ static int redis_ready(struct store_redis *s, char *err, size_t errlen)
         s->backoff = REDIS_BACKOFF_MAX;
     s->retry_at = now + s->backoff;
     return util_seterr(err, errlen, "%s", s->lasterr);
+}
+
+/*
+ * redis_stale - for a long-lived reader (smtpgate), at most every REDIS_ROLE_EVERY
+ * seconds: is the server it reads still the primary? Redis does not close a client's
+ * connection when the server becomes a replica, and a replica may lack a revoke. 1 (the
+ * reader reopens, which asks the Sentinels again) if ROLE no longer says master, or if a
+ * Sentinel now names another primary; -1 if ROLE cannot be asked; else 0.
+ */
+static int redis_stale(void *h, char *err, size_t errlen)
+{
+    struct store_redis *s = h;
+    char host[REDIS_URI_HOST_MAX], why[512];
+    double now = util_now();
+    int port, rc;
+
+    if (s->c == NULL || now < s->next_role)
+        return 0;
+    s->next_role = now + REDIS_ROLE_EVERY;
+    if ((rc = redis_role_master(s, err, errlen)) <= 0)
+        return rc < 0 ? -1 : 1;
+    if (s->uri.sentinel &&
+        redis_ask_sentinels(s, host, sizeof(host), &port, why, sizeof(why)) == 0 &&
+        (strcmp(host, s->host) != 0 || port != s->port))
+        return 1; /* with no Sentinel answering, ROLE is all there is to go by */
+    return 0;
 }
 
 /* redis_check - the URI must parse */
@@ -595,7 +676,8 @@ static int redis_send_part(struct store_redis *s, size_t first, size_t n, int la
         redis_args_clear(&cmd);
         redis_args_str(&cmd, "EVALSHA");
         redis_args_str(&cmd, s->sha);
-        redis_args_fmt(&cmd, "%zu", n + npos + (ncount > 0));
+        redis_args_fmt(&cmd, "%zu", 1 + n + npos + (ncount > 0));
+        redis_args_fmt(&cmd, REDIS_KEY_BATCH "%s", store_settings()->node);
         redis_args_copy(&cmd, &b->gkeys, first, n);
         redis_args_copy(&cmd, &b->pkeys, 0, npos);
         if (ncount > 0)
@@ -603,6 +685,8 @@ static int redis_send_part(struct store_redis *s, size_t first, size_t n, int la
         redis_args_fmt(&cmd, "%zu", n);
         redis_args_fmt(&cmd, "%zu", npos);
         redis_args_fmt(&cmd, "%zu", ncount / 2);
+        redis_args_str(&cmd, s->token);
+        redis_args_fmt(&cmd, "%zu", first / REDIS_PART_GRANTS + 1);
         redis_args_copy(&cmd, &b->gargs, first * REDIS_GRANT_ARGS, n * REDIS_GRANT_ARGS);
         redis_args_copy(&cmd, &b->pargs, 0, npos * REDIS_POSITION_ARGS);
         redis_args_copy(&cmd, &b->counters, 0, ncount);
@@ -637,8 +721,39 @@ static int redis_send_batch(struct store_redis *s, char *err, size_t errlen)
     return redis_wait(s, err, errlen);
 }
 
+/* redis_digest - FNV-1a of every argument of the batch, and their lengths */
+static uint64_t redis_digest(const struct redis_batch *b)
+{
+    const struct redis_args *parts[] = {&b->gkeys, &b->gargs, &b->pkeys, &b->pargs, &b->counters};
+    uint64_t h = 14695981039346656037ULL;
+    size_t i, j, k;
+
+    for (i = 0; i < UTIL_ARRAY_LEN(parts); i++)
+        for (j = 0; j < parts[i]->n; j++) {
+            for (k = 0; k < parts[i]->len[j]; k++)
+                h = (h ^ (unsigned char)parts[i]->v[j][k]) * 1099511628211ULL;
+            h = (h ^ parts[i]->len[j]) * 1099511628211ULL;
+        }
+    return h;
+}
+
+/* redis_token - the batch's token: the one of its last sending if that failed and this is
+ * the same batch again (so that Redis skips what it applied then), else a new random one */
+static int redis_token(struct store_redis *s, char *err, size_t errlen)
+{
+    uint64_t digest = redis_digest(&s->b), r;
+
+    if (s->token_kept && digest == s->token_digest)
+        return 0;
+    if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+        return util_seterr(err, errlen, "database %s: getrandom: %s", s->name, strerror(errno));
+    snprintf(s->token, sizeof(s->token), "%016llx", (unsigned long long)r);
+    s->token_digest = digest;
+    return 0;
+}
+
 /* redis_commit - send the batch; it is gone either way (a failed batch is written again
- * by the caller) */
+ * by the caller, and then goes with the same token) */
 static int redis_commit(void *h, char *err, size_t errlen)
 {
     struct store_redis *s = h;
@@ -646,8 +761,10 @@ static int redis_commit(void *h, char *err, size_t errlen)
 
     if (redis_writer(s, err, errlen) < 0)
         return -1;
-    if (s->b.gkeys.n > 0 || s->b.pkeys.n > 0 || s->b.counters.n > 0)
-        rc = redis_send_batch(s, err, errlen);
+    if (s->b.gkeys.n > 0 || s->b.pkeys.n > 0 || s->b.counters.n > 0) {
+        rc = redis_token(s, err, errlen) < 0 ? -1 : redis_send_batch(s, err, errlen);
+        s->token_kept = rc < 0;
+    }
     redis_rollback(s, NULL, 0);
     return rc;
 }
@@ -665,8 +782,8 @@ static int redis_single_end(struct store_redis *s, int single, char *err, size_t
     return single ? redis_commit(s, err, errlen) : 0;
 }
 
-/* redis_add_grant - add one row to the batch (mode 'g' a login, 'i' a row as it is) */
-static int redis_add_grant(struct store_redis *s, char mode, const struct store_grant *g, char *err,
+/* redis_add_grant - add a row to the batch, to merge with the one there */
+static int redis_add_grant(struct store_redis *s, const struct store_grant *g, char *err,
                            size_t errlen)
 {
     size_t alen = strlen(g->address);
@@ -679,7 +796,6 @@ static int redis_add_grant(struct store_redis *s, char mode, const struct store_
     if (redis_single_begin(s, &single, err, errlen) < 0)
         return -1;
     redis_args_fmt(&s->b.gkeys, REDIS_KEY_GRANT "%s", g->address);
-    redis_args_add(a, &mode, 1);
     redis_args_add(a, g->user, strnlen(g->user, STORE_USER_MAX - 1));
     redis_args_add(a, g->source, strnlen(g->source, STORE_SOURCE_MAX - 1));
     redis_args_fmt(a, "%lld", (long long)g->first_login);
@@ -701,13 +817,13 @@ static int redis_grant(void *h, const char *address, const char *user, const cha
     util_strlcpy(g.address, address, sizeof(g.address));
     util_strlcpy(g.user, user != NULL ? user : "", sizeof(g.user));
     util_strlcpy(g.source, source != NULL ? source : "", sizeof(g.source));
-    return redis_add_grant(h, 'g', &g, err, errlen);
+    return redis_add_grant(h, &g, err, errlen);
 }
 
-/* redis_import - write g as it is */
+/* redis_import - merge g, with its logins, into the row there (migrate from several hosts) */
 static int redis_import(void *h, const struct store_grant *g, char *err, size_t errlen)
 {
-    return redis_add_grant(h, 'i', g, err, errlen);
+    return redis_add_grant(h, g, err, errlen);
 }
 
 /* The fields of a grant's hash, in the order redis_grant_from reads them. */
@@ -762,10 +878,9 @@ static int redis_lookup(void *h, const char *address, int64_t now, struct store_
     return found;
 }
 
-/* redis_revoke - delete the grant of address: 1 if there was one */
-static int redis_revoke(void *h, const char *address, char *err, size_t errlen)
+/* redis_delete - delete the grant of address: 1 if there was one (no WAIT) */
+static int redis_delete(struct store_redis *s, const char *address, char *err, size_t errlen)
 {
-    struct store_redis *s = h;
     char key[sizeof(REDIS_KEY_GRANT) + ADDR_STRLEN];
     redisReply *r;
     int rc;
@@ -777,7 +892,15 @@ static int redis_revoke(void *h, const char *address, char *err, size_t errlen)
         return -1;
     rc = r->type == REDIS_REPLY_INTEGER && r->integer > 0;
     freeReplyObject(r);
-    return redis_wait(s, err, errlen) < 0 ? -1 : rc;
+    return rc;
+}
+
+/* redis_revoke - delete the grant of address: 1 if there was one; then WAIT */
+static int redis_revoke(void *h, const char *address, char *err, size_t errlen)
+{
+    int rc = redis_delete(h, address, err, errlen);
+
+    return rc < 0 || redis_wait(h, err, errlen) < 0 ? -1 : rc;
 }
 
 /* redis_scan - every key matching pattern into keys (SCAN: a key may come twice) */
@@ -847,6 +970,12 @@ static int redis_grants(struct store_redis *s, struct store_grant **out, size_t 
             redis_drop(s);
             goto out;
         }
+        if (r->type == REDIS_REPLY_ERROR) { /* never read as "no grant" */
+            util_seterr(err, errlen, "database %s: %s HMGET: %.200s", s->name, s->where, r->str);
+            freeReplyObject(r);
+            redis_drop(s); /* the replies still due are of no use */
+            goto out;
+        }
         if (keys.len[i] > plen && keys.len[i] - plen < ADDR_STRLEN &&
             redis_grant_from(r, keys.v[i] + plen, &g[k]))
             k++;
@@ -896,7 +1025,7 @@ static int redis_delete_where(struct store_redis *s, const char *user, int64_t *
     for (i = 0; i < n && rc == 0; i++) {
         if (user != NULL && strcmp(g[i].user, user) != 0)
             continue;
-        switch (redis_revoke(s, g[i].address, err, errlen)) {
+        switch (redis_delete(s, g[i].address, err, errlen)) {
         case 1:
             (*removed)++;
             break;
@@ -906,7 +1035,7 @@ static int redis_delete_where(struct store_redis *s, const char *user, int64_t *
         }
     }
     free(g);
-    return rc;
+    return rc < 0 || redis_wait(s, err, errlen) < 0 ? -1 : 0;
 }
 
 static int redis_revoke_user(void *h, const char *user, int64_t *removed, char *err, size_t errlen)
@@ -1080,33 +1209,47 @@ static int redis_counter_add(void *h, const char *source, const char *name, int6
     return redis_single_end(s, single, err, errlen);
 }
 
+/* One field of a hash and its value, as HGETALL gave them. */
+struct redis_pair {
+    const redisReply *field, *value;
+};
+
+/* redis_pair_compare - qsort order of pairs: by field */
+static int redis_pair_compare(const void *a, const void *b)
+{
+    return strcmp(((const struct redis_pair *)a)->field->str,
+                  ((const struct redis_pair *)b)->field->str);
+}
+
 /* redis_counters - cb for every counter, by source and name */
 static int redis_counters(void *h, store_counter_cb cb, void *ctx, char *err, size_t errlen)
 {
     struct store_redis *s = h;
-    struct redis_args fields = {0};
+    struct redis_pair *pairs;
+    char source[256];
     redisReply *r;
-    size_t i;
+    size_t i, n = 0;
 
     if (redis_ready(s, err, errlen) < 0 ||
         (r = redis_callv(s, err, errlen, "HGETALL", REDIS_KEY_COUNTERS, NULL)) == NULL)
         return -1;
+    pairs = xcalloc(r->elements / 2 + 1, sizeof(*pairs));
     for (i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2)
         if (r->element[i]->type == REDIS_REPLY_STRING &&
             r->element[i + 1]->type == REDIS_REPLY_STRING)
-            redis_args_fmt(&fields, "%s\n%s", r->element[i]->str, r->element[i + 1]->str);
-    freeReplyObject(r);
-    qsort(fields.v, fields.n, sizeof(*fields.v), redis_strcmp_ptr);
-    for (i = 0; i < fields.n; i++) {
-        char *value = strchr(fields.v[i], '\n'), *bar;
-        *value++ = '\0';
-        if ((bar = strrchr(fields.v[i], '|')) == NULL)
-            continue;
-        *bar = '\0';
-        if (cb(fields.v[i], bar + 1, strtoll(value, NULL, 10), ctx) != 0)
+            pairs[n].field = r->element[i], pairs[n++].value = r->element[i + 1];
+    qsort(pairs, n, sizeof(*pairs), redis_pair_compare);
+    for (i = 0; i < n; i++) {
+        const char *field = pairs[i].field->str, *bar = strrchr(field, '|');
+        if (bar == NULL || (size_t)(bar - field) >= sizeof(source))
+            continue; /* not "SOURCE|NAME": not ours */
+        memcpy(source, field, (size_t)(bar - field));
+        source[bar - field] = '\0';
+        if (cb(source, bar + 1, strtoll(pairs[i].value->str, NULL, 10), ctx) != 0)
             break;
     }
-    redis_args_free(&fields);
+    free(pairs);
+    freeReplyObject(r);
     return 0;
 }
 
@@ -1126,10 +1269,14 @@ static int redis_nothing(void *h, char *err, size_t errlen)
     .stats = redis_stats, .position_get = redis_position_get, .position_put = redis_position_put,  \
     .positions = redis_positions, .counter_add = redis_counter_add, .counters = redis_counters
 
-const struct store_backend store_backend_redis = {
-    .scheme = "redis", .check = redis_check, .open = redis_open, REDIS_BACKEND_OPS};
+const struct store_backend store_backend_redis = {.scheme = "redis",
+                                                  .check = redis_check,
+                                                  .open = redis_open,
+                                                  .stale = redis_stale,
+                                                  REDIS_BACKEND_OPS};
 
 const struct store_backend store_backend_redis_sentinel = {.scheme = "redis-sentinel",
                                                            .check = redis_sentinel_check,
                                                            .open = redis_sentinel_open,
+                                                           .stale = redis_stale,
                                                            REDIS_BACKEND_OPS};

@@ -226,7 +226,7 @@ static int popauth_flush(struct popauth *pa)
         pa->behind_logged = now;
     }
     metric_set(pa->behind, (int64_t)ingest_pending(pa->ing));
-    metric_set(pa->down, (int64_t)(now - pa->failing_since));
+    metric_set(pa->down, (int64_t)(now - pa->failing_since) + 1); /* 0 means "not failing" */
     pa->store_failing = 1;
     if (!ev_is_active(&pa->retry_w))
         ev_timer_start(pa->loop, &pa->retry_w);

@@ -524,7 +524,7 @@ static void test_nodes_counters(void **state)
     store_close(b);
 }
 
-/* test_import - a row written as it is, replacing the one there */
+/* test_import - a row merged into the one there, its logins added (migrate from two hosts) */
 static void test_import(void **state)
 {
     struct t_fixture *f = *state;
@@ -543,8 +543,17 @@ static void test_import(void **state)
     t_grant(f->st, "192.0.2.77", "someone", now, now + 900);
     assert_int_equal(store_import(f->st, &in, err, sizeof(err)), 0);
     assert_int_equal(t_lookup(f->st, "192.0.2.77", now, &g), 1);
+    assert_string_equal(g.user, "someone"); /* the newer login's */
+    assert_string_equal(g.source, "dovecot");
+    assert_int_equal(g.first_login, 1000);
+    assert_int_equal(g.last_login, now);
+    assert_int_equal(g.logins, 43);
+    assert_int_equal(g.expires, now + 900);
+    /* into an empty place: as it is */
+    strcpy(in.address, "192.0.2.78");
+    assert_int_equal(store_import(f->st, &in, err, sizeof(err)), 0);
+    assert_int_equal(t_lookup(f->st, "192.0.2.78", now, &g), 1);
     assert_string_equal(g.user, "dave");
-    assert_string_equal(g.source, "courier");
     assert_int_equal(g.first_login, 1000);
     assert_int_equal(g.last_login, 2000);
     assert_int_equal(g.logins, 42);
@@ -637,8 +646,18 @@ static void test_password(void **state)
     t_write_file(acl, 0644, "gate\ngatepass\n");
     o.password_file = acl;
     assert_int_equal(store_configure(&o, err, sizeof(err)), -1);
-    assert_non_null(strstr(err, "readable by every local user"));
+    assert_non_null(strstr(err, "every local user may read or write it"));
     assert_null(strstr(err, "gatepass"));
+    /* CRLF line ends are not part of the password */
+    t_write_file(acl, 0600, "gate\r\ngatepass\r\n");
+    o.password_file = acl;
+    assert_int_equal(store_configure(&o, err, sizeof(err)), 0);
+    if ((st = store_open(f->uri, STORE_READWRITE, err, sizeof(err))) == NULL)
+        fail_msg("open with a CRLF password file: %s", err);
+    store_close(st);
+    t_write_file(acl, 0600, "a\nb\nc\n");
+    assert_int_equal(store_configure(&o, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "one line (the password) or two"));
     o.password_file = "/nonexistent/pw";
     assert_int_equal(store_configure(&o, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "database_password_file /nonexistent/pw"));
@@ -654,8 +673,17 @@ static void test_replica_refused(void **state)
 {
     struct t_fixture *f = *state;
     char err[T_ERRLEN];
+    struct store *ro = store_open(f->uri, STORE_READONLY, err, sizeof(err));
 
+    if (ro == NULL)
+        fail_msg("open: %s", err);
+    assert_int_equal(store_stale(ro, err, sizeof(err)), 0);
     freeReplyObject(t_cmd(f, "REPLICAOF 127.0.0.1 1")); /* a primary that is not there */
+    /* a reader connected before the switch learns of it within a second (smtpgate then
+     * reopens, and the open is refused) */
+    usleep(1100000);
+    assert_int_equal(store_stale(ro, err, sizeof(err)), 1);
+    store_close(ro);
     assert_null(store_open(f->uri, STORE_READONLY, err, sizeof(err)));
     assert_non_null(strstr(err, "is a replica, not the primary"));
     assert_null(store_open(f->uri, STORE_READWRITE, err, sizeof(err)));
@@ -681,13 +709,68 @@ static void test_wait_replicas(void **state)
     time_t now = time(NULL);
     char err[T_ERRLEN];
 
+    struct store_grant g;
+    struct t_counters c = {""};
+    int i;
+
     t_configure("nodea", 1, NULL);
-    assert_int_equal(store_begin(f->st, err, sizeof(err)), 0);
-    t_grant(f->st, "192.0.2.120", "gina", now, now + 100);
-    assert_int_equal(store_commit(f->st, err, sizeof(err)), -1);
-    if (strstr(err, "0 of the 1 replicas") == NULL)
-        fail_msg("%s", err);
+    /* the same batch sent three times (as popauth does after a failed commit): Redis
+     * applied it once, and the retries count nothing again */
+    for (i = 0; i < 3; i++) {
+        assert_int_equal(store_begin(f->st, err, sizeof(err)), 0);
+        t_grant(f->st, "192.0.2.120", "gina", now, now + 100);
+        assert_int_equal(store_counter_add(f->st, "dovecot", "logins", 5, err, sizeof(err)), 0);
+        assert_int_equal(store_commit(f->st, err, sizeof(err)), -1);
+        if (strstr(err, "0 of the 1 replicas") == NULL)
+            fail_msg("%s", err);
+    }
     t_configure("nodea", 0, NULL);
+    assert_int_equal(t_lookup(f->st, "192.0.2.120", now, &g), 1);
+    assert_int_equal(g.logins, 1);
+    assert_int_equal(store_counters(f->st, t_counter_cb, &c, err, sizeof(err)), 0);
+    assert_string_equal(c.text, "dovecot logins 5;");
+    /* another batch is applied, even with the same content as an applied one */
+    t_grant(f->st, "192.0.2.120", "gina", now, now + 100);
+    assert_int_equal(t_lookup(f->st, "192.0.2.120", now, &g), 1);
+    assert_int_equal(g.logins, 2);
+}
+
+/* test_foreign_keys - a key of another type, a hash without its numbers or a counter that
+ * is not a number is replaced: the batch is written whole, never half */
+static void test_foreign_keys(void **state)
+{
+    struct t_fixture *f = *state;
+    struct store_position pos = {.offset = 55}, got;
+    struct t_counters c = {""};
+    time_t now = time(NULL);
+    struct store_grant g;
+    char err[T_ERRLEN];
+
+    freeReplyObject(t_cmd(f, "SET popauth:grant:192.0.2.130 garbage"));
+    freeReplyObject(t_cmd(f, "HSET popauth:grant:192.0.2.131 user x last_login soon"));
+    freeReplyObject(t_cmd(f, "HSET popauth:counters dovecot|lines notanumber"));
+    freeReplyObject(t_cmd(f, "LPUSH popauth:position:nodea:src x"));
+    assert_int_equal(store_begin(f->st, err, sizeof(err)), 0);
+    t_grant(f->st, "192.0.2.130", "hal", now, now + 100);
+    t_grant(f->st, "192.0.2.131", "ian", now, now + 100);
+    assert_int_equal(store_position_put(f->st, "src", &pos, err, sizeof(err)), 0);
+    assert_int_equal(store_counter_add(f->st, "dovecot", "lines", 3, err, sizeof(err)), 0);
+    if (store_commit(f->st, err, sizeof(err)) < 0)
+        fail_msg("commit: %s", err);
+    assert_int_equal(t_lookup(f->st, "192.0.2.130", now, &g), 1);
+    assert_string_equal(g.user, "hal");
+    assert_int_equal(t_lookup(f->st, "192.0.2.131", now, &g), 1);
+    assert_int_equal(g.logins, 1);
+    assert_int_equal(store_position_get(f->st, "src", &got, err, sizeof(err)), 1);
+    assert_int_equal(got.offset, 55);
+    assert_int_equal(store_counters(f->st, t_counter_cb, &c, err, sizeof(err)), 0);
+    assert_string_equal(c.text, "dovecot lines 3;");
+    /* a long field, or one that is not SOURCE|NAME, is passed over */
+    freeReplyObject(t_cmd(f, "HSET popauth:counters %0650d 1", 0));
+    freeReplyObject(t_cmd(f, "HSET popauth:counters %0650d|x 1", 0));
+    c.text[0] = '\0';
+    assert_int_equal(store_counters(f->st, t_counter_cb, &c, err, sizeof(err)), 0);
+    assert_string_equal(c.text, "dovecot lines 3;");
 }
 
 int main(void)
@@ -708,6 +791,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replica_refused, t_setup_bare, t_teardown),
         cmocka_unit_test_setup_teardown(test_newer_layout, t_setup_bare, t_teardown),
         cmocka_unit_test_setup_teardown(test_wait_replicas, t_setup, t_teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_keys, t_setup, t_teardown),
     };
 
     signal(SIGPIPE, SIG_IGN);
