@@ -59,18 +59,18 @@
 #define REDIS_KEY_COUNTERS  "popauth:counters"
 #define REDIS_KEY_VERSION   "popauth:version"
 #define REDIS_KEY_BATCH     "popauth:batch:"
-#define REDIS_GRANT_ARGS    6   /* user, source, first, last, logins, expires */
-#define REDIS_ROLE_EVERY    1.0 /* seconds between a reader's checks that it reads the primary */
-#define REDIS_POSITION_ARGS 6
+#define REDIS_GRANT_ARGS    6    /* user, source, first, last, logins, expires */
+#define REDIS_ROLE_EVERY    1.0  /* seconds between a reader's checks that it reads the primary */
+#define REDIS_POSITION_ARGS 5    /* device, inode, offset, head, cursor; Redis adds updated */
 #define REDIS_PART_GRANTS   2048 /* grants in one script call (a few ms of Redis's time) */
 
 /*
  * The batch script: one part of a batch. KEYS: the node's batch key, the grants' keys, the
  * positions' keys, then the counters' key if there are counters. ARGV: the three counts,
  * the batch's token and the part's number, then per grant user, source, first, last,
- * logins, expires; per position device, inode, offset, head, cursor, updated; per counter
- * field, delta. A part already applied (the batch key holds its token and a part number
- * at least as high) changes nothing, so a batch sent again after a lost answer or a WAIT
+ * logins, expires; per position device, inode, offset, head, cursor (updated is Redis's
+ * TIME); per counter field, delta. A part already applied (the batch key holds its token and a part
+ * number at least as high) changes nothing, so a batch sent again after a lost answer or a WAIT
  * shortfall counts nothing twice. A grant merges into the hash there, as the SQLite
  * upsert does; a key of another type or a hash without its numbers is replaced, and a
  * counter that is not an integer starts again, so that no call can fail half way (Redis
@@ -113,12 +113,13 @@ static const char redis_batch_script[] =
     "    'expires', string.format('%d', expires))\n"
     "  redis.call('PEXPIREAT', key, string.format('%d', expires * 1000))\n"
     "end\n"
+    "local now = redis.call('TIME')[1]\n"
     "for i = 1, m do\n"
     "  kind(KEYS[1 + n + i], 'hash')\n"
     "  redis.call('HSET', KEYS[1 + n + i], 'device', ARGV[a], 'inode', ARGV[a + 1],\n"
     "    'offset', ARGV[a + 2], 'head', ARGV[a + 3], 'cursor', ARGV[a + 4],\n"
-    "    'updated', ARGV[a + 5])\n"
-    "  a = a + 6\n"
+    "    'updated', now)\n"
+    "  a = a + 5\n"
     "end\n"
     "if k > 0 then kind(KEYS[2 + n + m], 'hash') end\n"
     "for i = 1, k do\n"
@@ -642,7 +643,7 @@ static int redis_wait(struct store_redis *s, char *err, size_t errlen)
     if (got < cfg->wait_replicas)
         return util_seterr(err, errlen,
                            "database %s: %lld of the %d replicas (redis_wait_replicas) confirmed "
-                           "the commit within %d ms",
+                           "the commit within %d ms (the primary has it)",
                            s->name, got < 0 ? 0 : got, cfg->wait_replicas, cfg->timeout_ms);
     return 0;
 }
@@ -1156,8 +1157,8 @@ static int redis_position_put(void *h, const char *source, const struct store_po
     redis_args_fmt(a, "%lld", (long long)pos->inode);
     redis_args_fmt(a, "%lld", (long long)pos->offset);
     redis_args_str(a, pos->head);
-    redis_args_str(a, pos->cursor);
-    redis_args_fmt(a, "%lld", (long long)time(NULL));
+    redis_args_str(a, pos->cursor); /* updated: Redis's clock, so that a batch sent again is
+                                     * the same batch (redis_token) */
     return redis_single_end(s, single, err, errlen);
 }
 

@@ -709,6 +709,7 @@ static void test_wait_replicas(void **state)
     time_t now = time(NULL);
     char err[T_ERRLEN];
 
+    struct store_position pos = {.offset = 10};
     struct store_grant g;
     struct t_counters c = {""};
     int i;
@@ -720,6 +721,9 @@ static void test_wait_replicas(void **state)
         assert_int_equal(store_begin(f->st, err, sizeof(err)), 0);
         t_grant(f->st, "192.0.2.120", "gina", now, now + 100);
         assert_int_equal(store_counter_add(f->st, "dovecot", "logins", 5, err, sizeof(err)), 0);
+        assert_int_equal(store_position_put(f->st, "file", &pos, err, sizeof(err)), 0);
+        if (i == 1)
+            usleep(1100000); /* the clock moves on between two sendings */
         assert_int_equal(store_commit(f->st, err, sizeof(err)), -1);
         if (strstr(err, "0 of the 1 replicas") == NULL)
             fail_msg("%s", err);
