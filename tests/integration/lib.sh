@@ -98,3 +98,23 @@ require_commands()
         command -v "$c" >/dev/null || die "$c is not installed (scripts/install-deps)"
     done
 }
+
+# stop_expect0 NAME PID: SIGTERM to PID (a child of this shell); it must exit 0 within 5 s
+stop_expect0()
+{
+    local name=$1 pid=$2 i
+    kill -TERM "$pid" 2>/dev/null
+    for ((i = 0; i < 50; i++)); do
+        [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" = Z ] && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null && [ "$(ps -o stat= -p "$pid" | cut -c1)" != Z ]; then
+        status=999 out='' err=''
+        fail "$name still runs 5 s after SIGTERM"
+    else
+        wait "$pid"
+        status=$? out='' err=''
+        expect_status 0 "$name exits 0 on SIGTERM"
+    fi
+}

@@ -143,9 +143,27 @@ SWAKS_TRANSCRIPT=
 
 netns__die() { echo "netns.sh: $*" >&2; return 1; }
 
+# netns__traps: clean up at exit (and on INT, TERM, HUP), after an EXIT trap the caller
+# set before
+netns__traps()
+{
+    local prev
+    prev=$(trap -p EXIT)
+    if [ -n "$prev" ]; then
+        prev=${prev#"trap -- "}
+        prev=${prev%" EXIT"}
+        eval "NETNS_PREV_EXIT_TRAP=$prev"
+    fi
+    trap netns__on_exit EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    trap 'exit 129' HUP
+}
+
 netns__on_exit()
 {
     local rc=$?
+    trap '' INT TERM HUP # a signal now would cut the cleanup short
     netns_cleanup
     [ -n "$NETNS_PREV_EXIT_TRAP" ] && eval "$NETNS_PREV_EXIT_TRAP"
     exit "$rc"
@@ -199,18 +217,7 @@ netns_setup()
     command -v ip >/dev/null || { netns__die "ip (iproute2) is not installed"; return 1; }
     [ -z "$NETNS_PREFIX" ] || { netns__die "netns_setup called twice"; return 1; }
 
-    # Compose with an EXIT trap the caller set before us.
-    local prev
-    prev=$(trap -p EXIT)
-    if [ -n "$prev" ]; then
-        prev=${prev#"trap -- "}
-        prev=${prev%" EXIT"}
-        eval "NETNS_PREV_EXIT_TRAP=$prev"
-    fi
-    trap netns__on_exit EXIT
-    trap 'exit 130' INT
-    trap 'exit 143' TERM
-    trap 'exit 129' HUP
+    netns__traps
 
     # Interface names are limited to 15 characters: "pa" + PID (<= 7) + 4 hex + "vs".
     NETNS_PREFIX=pa$$$(printf '%04x' $((RANDOM & 0xffff)))

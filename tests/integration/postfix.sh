@@ -46,24 +46,6 @@ pass "Dovecot, popauth, smtpgate and Postfix are running"
 relay_scenario "$bindir"
 
 # smtpgate and popauth stop cleanly on SIGTERM.
-stop_expect0()
-{
-    local name=$1 pid=$2 i
-    kill -TERM "$pid" 2>/dev/null
-    for ((i = 0; i < 50; i++)); do
-        [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" = Z ] && break
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null && [ "$(ps -o stat= -p "$pid" | cut -c1)" != Z ]; then
-        status=999 out='' err=''
-        fail "$name still runs 5 s after SIGTERM"
-    else
-        wait "$pid"
-        status=$? out='' err=''
-        expect_status 0 "$name exits 0 on SIGTERM"
-    fi
-}
 stop_expect0 smtpgate "$SMTPGATE_PID"
 stop_expect0 popauth "$POPAUTH_PID"
 postfix_stop

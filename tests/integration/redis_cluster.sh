@@ -539,22 +539,6 @@ for h in popa popb; do
 done
 
 # Both daemons stop cleanly while Redis still runs: exit 0, nothing left uncommitted.
-stop_expect0()
-{
-    local name=$1 pid=$2 i
-    kill -TERM "$pid" 2>/dev/null
-    for ((i = 0; i < 50; i++)); do
-        [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" = Z ] && break
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    status=999 out="" err=""
-    if ! kill -0 "$pid" 2>/dev/null || [ "$(ps -o stat= -p "$pid" | cut -c1)" = Z ]; then
-        wait "$pid"
-        status=$?
-    fi
-    expect_status 0 "$name exits 0 on SIGTERM"
-}
 for h in popa popb; do
     n=$(grep -c 'action=commit status=failed' "${perr[$h]}")
     stop_expect0 "popauth on $h" "${ppid[$h]}"

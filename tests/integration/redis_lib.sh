@@ -52,30 +52,11 @@ cluster__die() { echo "redis_lib.sh: $*" >&2; return 1; }
 # and HUP ignored meanwhile: a signal during the cleanup would otherwise run its "exit"
 # trap and end the shell half-way, leaving namespaces and servers behind. The cleanup is
 # bounded (each tracked process gets TERM, then KILL after 5 s).
-cluster__on_exit()
-{
-    local rc=$?
-    trap '' INT TERM HUP
-    netns_cleanup
-    [ -n "$NETNS_PREV_EXIT_TRAP" ] && eval "$NETNS_PREV_EXIT_TRAP"
-    exit "$rc"
-}
-
 cluster_setup()
 {
     [ "$(id -u)" -eq 0 ] || { cluster__die "must run as root"; return 1; }
     [ -z "$NETNS_PREFIX" ] || { cluster__die "the namespaces are already set up"; return 1; }
-    local prev
-    prev=$(trap -p EXIT)
-    if [ -n "$prev" ]; then
-        prev=${prev#"trap -- "}
-        prev=${prev%" EXIT"}
-        eval "NETNS_PREV_EXIT_TRAP=$prev"
-    fi
-    trap cluster__on_exit EXIT
-    trap 'exit 130' INT
-    trap 'exit 143' TERM
-    trap 'exit 129' HUP
+    netns__traps
 
     NETNS_PREFIX=pa$$$(printf '%04x' $((RANDOM & 0xffff)))
     local x=$(((($$ >> 8) % 254) + 1)) y=$((($$ % 254) + 1))
