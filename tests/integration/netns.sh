@@ -827,15 +827,23 @@ swaks_rcpt()
 
 # --- popauth and smtpgate ------------------------------------------------------------
 
+# netns_has_open PID FILE: process PID has FILE open. Compared by device and inode: the
+# path readlink shows for a process in another mount namespace (ip netns exec makes one)
+# may not be the path this shell knows, in a chroot
+netns_has_open()
+{
+    local fd want
+    want=$(stat -c %d:%i "$2" 2>/dev/null) || return 1
+    for fd in /proc/"$1"/fd/*; do
+        [ "$(stat -L -c %d:%i "$fd" 2>/dev/null)" = "$want" ] && return 0
+    done
+    return 1
+}
+
 # popauth__ready PID DB LOG: DB exists and process PID has LOG open
 popauth__ready()
 {
-    local fd
-    [ -e "$2" ] || return 1
-    for fd in /proc/"$1"/fd/*; do
-        [ "$(readlink "$fd" 2>/dev/null)" = "$3" ] && return 0
-    done
-    return 1
+    [ -e "$2" ] && netns_has_open "$1" "$3"
 }
 
 popauth_start()

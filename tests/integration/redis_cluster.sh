@@ -148,22 +148,13 @@ EOF
 done
 DOVECOT_PID="" NETNS_SERVER=""
 
-# popauth__follows PID FILE: process PID has FILE open
-popauth__follows()
-{
-    local fd
-    for fd in /proc/"$1"/fd/*; do
-        [ "$(readlink "$fd" 2>/dev/null)" = "$2" ] && return 0
-    done
-    return 1
-}
 for h in popa popb; do
     perr[$h]=$work/$h/popauth.err
     netns_bg "${CLUSTER_NS[$h]}" "$bindir/popauth" -c "$work/$h/popauth.conf" >"${perr[$h]}" 2>&1
     ppid[$h]=$NETNS_LAST_PID
 done
 for h in popa popb; do
-    netns__wait "${ppid[$h]}" popauth__follows "${ppid[$h]}" "${dlog[$h]}" \
+    netns__wait "${ppid[$h]}" netns_has_open "${ppid[$h]}" "${dlog[$h]}" \
         || die "popauth on $h did not start following ${dlog[$h]}"
 done
 pass "Dovecot and popauth (redis_node_name A, B; redis_wait_replicas = 1) on popa and popb"
