@@ -10,8 +10,6 @@
  * without replicas. A missing redis-server fails the tests; it never skips them. The tests use
  * hiredis directly where they must look behind the API.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -20,8 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,10 +26,10 @@
 
 #include "db/redis_uri.h"
 #include "db/store.h"
+#include "tests/unit/redis_server.h"
 
-#define T_ERRLEN       1024
-#define T_REDIS_SERVER "/usr/bin/redis-server"
-#define T_PASSWORD     "s3cret-Pa55word"
+#define T_ERRLEN   1024
+#define T_PASSWORD "s3cret-Pa55word"
 
 struct t_fixture {
     char dir[64];
@@ -54,82 +50,17 @@ static void t_configure(const char *node, int wait, const char *password_file)
         fail_msg("store_configure: %s", err);
 }
 
-/* t_redis_start - start redis-server on f->sock with the extra arguments (NULL-ended) */
-static void t_redis_start(struct t_fixture *f, ...)
-{
-    const char *argv[32] = {
-        T_REDIS_SERVER, "--port", "0",     "--unixsocket", f->sock,       "--save", "",
-        "--appendonly", "no",     "--dir", f->dir,         "--daemonize", "no"};
-    int argc = 13, i;
-    va_list ap;
-
-    va_start(ap, f);
-    while (argc < 31 && (argv[argc] = va_arg(ap, const char *)) != NULL)
-        argc++;
-    va_end(ap);
-    argv[argc] = NULL;
-    if (access(T_REDIS_SERVER, X_OK) < 0)
-        fail_msg("%s: %s (the redis-server package; scripts/install-deps installs it)",
-                 T_REDIS_SERVER, strerror(errno));
-    unlink(f->sock);
-    f->pid = fork();
-    assert_true(f->pid >= 0);
-    if (f->pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        execv(T_REDIS_SERVER, (char *const *)(uintptr_t)argv);
-        _exit(127);
-    }
-    for (i = 0; i < 200; i++) { /* up to 2 s for the socket */
-        redisContext *c = redisConnectUnix(f->sock);
-        int up = c != NULL && !c->err;
-        redisFree(c);
-        if (up)
-            return;
-        usleep(10000);
-    }
-    fail_msg("redis-server did not listen on %s", f->sock);
-}
-
-/* t_redis_stop - stop the fixture's redis-server and wait for it */
-static void t_redis_stop(struct t_fixture *f)
-{
-    if (f->pid > 0) {
-        kill(f->pid, SIGKILL);
-        waitpid(f->pid, NULL, 0);
-    }
-    f->pid = 0;
-}
-
-/* t_cmd - run a command on the fixture's server directly; the reply (free it) */
-static redisReply *t_cmd(const struct t_fixture *f, const char *fmt, ...)
-{
-    redisContext *c = redisConnectUnix(f->sock);
-    redisReply *r;
-    va_list ap;
-
-    if (c == NULL || c->err)
-        fail_msg("connect %s: %s", f->sock, c != NULL ? c->errstr : "no memory");
-    va_start(ap, fmt);
-    r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    redisFree(c);
-    assert_non_null(r);
-    return r;
-}
-
 /* t_setup_bare - a temporary directory and a redis-server in it; no store handle */
 static int t_setup_bare(void **state)
 {
     struct t_fixture *f = calloc(1, sizeof(*f));
 
     assert_non_null(f);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/torture_store_redis.XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    redis_server_dir_make(f->dir, sizeof(f->dir), "torture_store_redis");
     snprintf(f->sock, sizeof(f->sock), "%s/redis.sock", f->dir);
     snprintf(f->uri, sizeof(f->uri), "redis://unix:%s", f->sock);
     t_configure("nodea", 0, NULL);
-    t_redis_start(f, NULL);
+    f->pid = redis_server_start(f->dir, f->sock, 0, NULL);
     *state = f;
     return 0;
 }
@@ -151,12 +82,10 @@ static int t_setup(void **state)
 static int t_teardown(void **state)
 {
     struct t_fixture *f = *state;
-    char cmd[128];
 
     store_close(f->st);
-    t_redis_stop(f);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    redis_server_stop(&f->pid, SIGKILL);
+    redis_server_dir_remove(f->dir);
     free(f);
     return 0;
 }
@@ -265,7 +194,7 @@ static void test_grant_lookup(void **state)
     assert_int_equal(g.expires, now + 1800);
     assert_int_equal(t_lookup(f->st, "192.0.2.8", now, &g), 0);
     /* Redis expires the key itself, at expires */
-    r = t_cmd(f, "PEXPIRETIME popauth:grant:192.0.2.7");
+    r = redis_server_cmd(f->sock, "PEXPIRETIME popauth:grant:192.0.2.7");
     assert_int_equal(r->type, REDIS_REPLY_INTEGER);
     assert_int_equal(r->integer, (long long)(now + 1800) * 1000);
     freeReplyObject(r);
@@ -314,7 +243,7 @@ static void test_expiry(void **state)
 
     t_grant(f->st, "203.0.113.9", "carol", now - 3600, now - 1);
     assert_int_equal(t_lookup(f->st, "203.0.113.9", now, &g), 0);
-    r = t_cmd(f, "EXISTS popauth:grant:203.0.113.9");
+    r = redis_server_cmd(f->sock, "EXISTS popauth:grant:203.0.113.9");
     assert_int_equal(r->integer, 0);
     freeReplyObject(r);
     /* and a lookup with a later clock than the key's own does not find it either */
@@ -570,13 +499,13 @@ static void test_down_and_back(void **state)
     int i, rc = -1;
 
     t_grant(f->st, "192.0.2.90", "erin", now, now + 100);
-    t_redis_stop(f);
+    redis_server_stop(&f->pid, SIGKILL);
     assert_int_equal(store_lookup(f->st, "192.0.2.90", now, NULL, err, sizeof(err)), -1);
     assert_non_null(strstr(err, f->sock));
     assert_int_equal(store_lookup(f->st, "192.0.2.90", now, NULL, err, sizeof(err)), -1);
     assert_int_equal(
         store_grant(f->st, "192.0.2.91", "erin", "dovecot", now, now + 100, err, sizeof(err)), -1);
-    t_redis_start(f, NULL); /* empty: it kept nothing */
+    f->pid = redis_server_start(f->dir, f->sock, 0, NULL); /* empty: it kept nothing */
     for (i = 0; i < 100 && rc < 0; i++) {
         rc = store_lookup(f->st, "192.0.2.90", now, NULL, err, sizeof(err));
         if (rc < 0)
@@ -586,20 +515,9 @@ static void test_down_and_back(void **state)
     t_grant(f->st, "192.0.2.91", "erin", now, now + 100);
     assert_int_equal(t_lookup(f->st, "192.0.2.91", now, NULL), 1);
     /* a flushed script cache is loaded again */
-    freeReplyObject(t_cmd(f, "SCRIPT FLUSH"));
+    freeReplyObject(redis_server_cmd(f->sock, "SCRIPT FLUSH"));
     t_grant(f->st, "192.0.2.92", "erin", now, now + 100);
     assert_int_equal(t_lookup(f->st, "192.0.2.92", now, NULL), 1);
-}
-
-/* t_write_file - a file of mode with text */
-static void t_write_file(const char *path, mode_t mode, const char *text)
-{
-    FILE *fp = fopen(path, "w");
-
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
-    assert_int_equal(chmod(path, mode), 0);
 }
 
 /* test_password - AUTH from the password file, as the default user and as an ACL user;
@@ -611,51 +529,43 @@ static void test_password(void **state)
     struct store_options o = {.node = "nodea", .timeout_ms = 500};
     struct store *st;
 
-    t_redis_stop(f);
-    t_redis_start(f, "--requirepass", T_PASSWORD, NULL);
+    redis_server_stop(&f->pid, SIGKILL);
+    f->pid = redis_server_start(f->dir, f->sock, 0, "--requirepass", T_PASSWORD, NULL);
     assert_null(store_open(f->uri, STORE_READWRITE, err, sizeof(err)));
     assert_non_null(strstr(err, "NOAUTH"));
     snprintf(pw, sizeof(pw), "%s/pw", f->dir);
-    t_write_file(pw, 0600, T_PASSWORD "\n");
+    redis_server_write_file(pw, 0600, T_PASSWORD "\n");
     t_configure("nodea", 0, pw);
     if ((st = store_open(f->uri, STORE_READWRITE, err, sizeof(err))) == NULL)
         fail_msg("open with the password: %s", err);
     store_close(st);
-    t_write_file(pw, 0600, "wrong-password\n");
+    redis_server_write_file(pw, 0600, "wrong-password\n");
     t_configure("nodea", 0, pw);
     assert_null(store_open(f->uri, STORE_READWRITE, err, sizeof(err)));
     assert_null(strstr(err, "wrong-password"));
     /* an ACL user: two lines */
-    {
-        redisContext *c = redisConnectUnix(f->sock);
-        redisReply *r = redisCommand(c, "AUTH %s", T_PASSWORD);
-        freeReplyObject(r);
-        r = redisCommand(c, "ACL SETUSER gate on >gatepass ~popauth:* +@all");
-        assert_int_equal(r->type, REDIS_REPLY_STATUS);
-        freeReplyObject(r);
-        redisFree(c);
-    }
+    redis_server_add_user(f->sock, T_PASSWORD, "gate", "gatepass");
     snprintf(acl, sizeof(acl), "%s/acl", f->dir);
-    t_write_file(acl, 0640, "gate\ngatepass\n");
+    redis_server_write_file(acl, 0640, "gate\ngatepass\n");
     t_configure("nodea", 0, acl);
     if ((st = store_open(f->uri, STORE_READWRITE, err, sizeof(err))) == NULL)
         fail_msg("open as the ACL user: %s", err);
     t_grant(st, "192.0.2.66", "frank", time(NULL), time(NULL) + 60);
     store_close(st);
     /* a password file that every local user may read is refused */
-    t_write_file(acl, 0644, "gate\ngatepass\n");
+    redis_server_write_file(acl, 0644, "gate\ngatepass\n");
     o.password_file = acl;
     assert_int_equal(store_configure(&o, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "every local user may read or write it"));
     assert_null(strstr(err, "gatepass"));
     /* CRLF line ends are not part of the password */
-    t_write_file(acl, 0600, "gate\r\ngatepass\r\n");
+    redis_server_write_file(acl, 0600, "gate\r\ngatepass\r\n");
     o.password_file = acl;
     assert_int_equal(store_configure(&o, err, sizeof(err)), 0);
     if ((st = store_open(f->uri, STORE_READWRITE, err, sizeof(err))) == NULL)
         fail_msg("open with a CRLF password file: %s", err);
     store_close(st);
-    t_write_file(acl, 0600, "a\nb\nc\n");
+    redis_server_write_file(acl, 0600, "a\nb\nc\n");
     assert_int_equal(store_configure(&o, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "one line (the password) or two"));
     o.password_file = "/nonexistent/pw";
@@ -678,7 +588,8 @@ static void test_replica_refused(void **state)
     if (ro == NULL)
         fail_msg("open: %s", err);
     assert_int_equal(store_stale(ro, err, sizeof(err)), 0);
-    freeReplyObject(t_cmd(f, "REPLICAOF 127.0.0.1 1")); /* a primary that is not there */
+    freeReplyObject(
+        redis_server_cmd(f->sock, "REPLICAOF 127.0.0.1 1")); /* a primary that is not there */
     /* a reader connected before the switch learns of it within a second (smtpgate then
      * reopens, and the open is refused) */
     usleep(1100000);
@@ -687,7 +598,7 @@ static void test_replica_refused(void **state)
     assert_null(store_open(f->uri, STORE_READONLY, err, sizeof(err)));
     assert_non_null(strstr(err, "is a replica, not the primary"));
     assert_null(store_open(f->uri, STORE_READWRITE, err, sizeof(err)));
-    freeReplyObject(t_cmd(f, "REPLICAOF NO ONE"));
+    freeReplyObject(redis_server_cmd(f->sock, "REPLICAOF NO ONE"));
     store_close(store_open(f->uri, STORE_READONLY, err, sizeof(err)));
 }
 
@@ -697,7 +608,7 @@ static void test_newer_layout(void **state)
     struct t_fixture *f = *state;
     char err[T_ERRLEN];
 
-    freeReplyObject(t_cmd(f, "SET popauth:version 2"));
+    freeReplyObject(redis_server_cmd(f->sock, "SET popauth:version 2"));
     assert_null(store_open(f->uri, STORE_READONLY, err, sizeof(err)));
     assert_non_null(strstr(err, "key layout version 2"));
 }
@@ -750,10 +661,11 @@ static void test_foreign_keys(void **state)
     struct store_grant g;
     char err[T_ERRLEN];
 
-    freeReplyObject(t_cmd(f, "SET popauth:grant:192.0.2.130 garbage"));
-    freeReplyObject(t_cmd(f, "HSET popauth:grant:192.0.2.131 user x last_login soon"));
-    freeReplyObject(t_cmd(f, "HSET popauth:counters dovecot|lines notanumber"));
-    freeReplyObject(t_cmd(f, "LPUSH popauth:position:nodea:src x"));
+    freeReplyObject(redis_server_cmd(f->sock, "SET popauth:grant:192.0.2.130 garbage"));
+    freeReplyObject(
+        redis_server_cmd(f->sock, "HSET popauth:grant:192.0.2.131 user x last_login soon"));
+    freeReplyObject(redis_server_cmd(f->sock, "HSET popauth:counters dovecot|lines notanumber"));
+    freeReplyObject(redis_server_cmd(f->sock, "LPUSH popauth:position:nodea:src x"));
     assert_int_equal(store_begin(f->st, err, sizeof(err)), 0);
     t_grant(f->st, "192.0.2.130", "hal", now, now + 100);
     t_grant(f->st, "192.0.2.131", "ian", now, now + 100);
@@ -770,8 +682,8 @@ static void test_foreign_keys(void **state)
     assert_int_equal(store_counters(f->st, t_counter_cb, &c, err, sizeof(err)), 0);
     assert_string_equal(c.text, "dovecot lines 3;");
     /* a long field, or one that is not SOURCE|NAME, is passed over */
-    freeReplyObject(t_cmd(f, "HSET popauth:counters %0650d 1", 0));
-    freeReplyObject(t_cmd(f, "HSET popauth:counters %0650d|x 1", 0));
+    freeReplyObject(redis_server_cmd(f->sock, "HSET popauth:counters %0650d 1", 0));
+    freeReplyObject(redis_server_cmd(f->sock, "HSET popauth:counters %0650d|x 1", 0));
     c.text[0] = '\0';
     assert_int_equal(store_counters(f->st, t_counter_cb, &c, err, sizeof(err)), 0);
     assert_string_equal(c.text, "dovecot lines 3;");
