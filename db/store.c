@@ -189,6 +189,12 @@ int store_uri_parse(const char *uri, struct store_uri *out, char *err, size_t er
     return 0;
 }
 
+/* store_uri_scheme - the store type a parsed URI names */
+const char *store_uri_scheme(const struct store_uri *u)
+{
+    return u->backend->scheme;
+}
+
 /* store_check - 0 if a writer could open the store at uri, as far as can be told */
 int store_check(const char *uri, char *err, size_t errlen)
 {

@@ -100,6 +100,8 @@ int store_configure_from(const struct config *cfg, char *err, size_t errlen);
 /* store_uri_parse - split uri (which must outlive *out) into backend and location; -1 and
  * err naming uri if the scheme is unknown or the location empty */
 int store_uri_parse(const char *uri, struct store_uri *out, char *err, size_t errlen);
+/* store_uri_scheme - the store type a parsed URI names: "sqlite", "redis", ... */
+const char *store_uri_scheme(const struct store_uri *u);
 /* store_uri_open - store_open of a parsed URI */
 struct store *store_uri_open(const struct store_uri *u, enum store_mode mode, char *err,
                              size_t errlen);

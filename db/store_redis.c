@@ -30,6 +30,9 @@
  * doubles from REDIS_BACKOFF_MIN to REDIS_BACKOFF_MAX seconds. A connection must reach a
  * primary: a replica never answers a lookup, since it may not have seen a revoke yet.
  *
+ * The key names and the reading of replies are db/redis_proto.h's, which smtpgate's
+ * non-blocking reader (db/redis_reader.c) shares.
+ *
  * The password (database_password_file, store_configure) goes to the server in AUTH and
  * nowhere else: never into a message. Store and read_begin snapshots: Redis answers each
  * lookup from its current data, so read_begin and read_end do nothing; expired grants are
@@ -46,19 +49,14 @@
 
 #include <hiredis/hiredis.h>
 
+#include "db/redis_proto.h"
 #include "db/redis_uri.h"
 #include "db/store_backend.h"
 #include "shared/util.h"
 
-#define REDIS_STORE_VERSION "1"
 #define REDIS_BACKOFF_MIN   0.1 /* seconds before the first reconnect */
 #define REDIS_BACKOFF_MAX   5.0 /* and at most */
 #define REDIS_SCAN_COUNT    "1000"
-#define REDIS_KEY_GRANT     "popauth:grant:"
-#define REDIS_KEY_POSITION  "popauth:position:"
-#define REDIS_KEY_COUNTERS  "popauth:counters"
-#define REDIS_KEY_VERSION   "popauth:version"
-#define REDIS_KEY_BATCH     "popauth:batch:"
 #define REDIS_GRANT_ARGS    6    /* user, source, first, last, logins, expires */
 #define REDIS_ROLE_EVERY    1.0  /* seconds between a reader's checks that it reads the primary */
 #define REDIS_POSITION_ARGS 5    /* device, inode, offset, head, cursor; Redis adds updated */
@@ -227,13 +225,6 @@ static struct timeval redis_timeval(void)
     return tv;
 }
 
-/* redis_endpoint_text - "HOST:PORT", "[IPv6]:PORT" into buf */
-static const char *redis_endpoint_text(const char *host, int port, char *buf, size_t len)
-{
-    snprintf(buf, len, strchr(host, ':') != NULL ? "[%s]:%d" : "%s:%d", host, port);
-    return buf;
-}
-
 /* redis_open_context - a connection to host:port or to the unix socket path, with the
  * timeout set; NULL and err naming what if it fails */
 static redisContext *redis_open_context(const char *host, int port, const char *path, char *err,
@@ -245,7 +236,7 @@ static redisContext *redis_open_context(const char *host, int port, const char *
     char where[300];
 
     if (path[0] == '\0')
-        redis_endpoint_text(host, port, where, sizeof(where));
+        redis_proto_endpoint(host, port, where, sizeof(where));
     if (c == NULL || c->err) {
         util_seterr(err, errlen, "%s: %s", path[0] != '\0' ? path : where,
                     c != NULL ? c->errstr : "out of memory");
@@ -285,8 +276,7 @@ static redisReply *redis_call(struct store_redis *s, int argc, const char **argv
     if (r->type == REDIS_REPLY_ERROR) {
         util_seterr(err, errlen, "database %s: %s %s: %.*s", s->name, s->where, argv[0],
                     (int)(r->len > 200 ? 200 : r->len), r->str);
-        if (strncmp(r->str, "READONLY", 8) == 0 || strncmp(r->str, "LOADING", 7) == 0 ||
-            strncmp(r->str, "MASTERDOWN", 10) == 0 || strncmp(r->str, "NOAUTH", 6) == 0)
+        if (redis_proto_drops(r))
             redis_drop(s);
         freeReplyObject(r);
         return NULL;
@@ -316,6 +306,7 @@ static int redis_ask_sentinels(struct store_redis *s, char *host, size_t hostlen
                                char *err, size_t errlen)
 {
     char why[512] = "no Sentinel answered", where[300];
+    const char *what = "";
     int i;
 
     for (i = 0; i < s->uri.nhosts; i++) {
@@ -327,23 +318,14 @@ static int redis_ask_sentinels(struct store_redis *s, char *host, size_t hostlen
         if (c == NULL)
             continue;
         r = redisCommand(c, "SENTINEL get-master-addr-by-name %s", s->uri.master);
-        redis_endpoint_text(e->host, e->port, where, sizeof(where));
-        if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-            r->element[0]->type == REDIS_REPLY_STRING &&
-            r->element[1]->type == REDIS_REPLY_STRING && r->element[0]->len < hostlen &&
-            atoi(r->element[1]->str) > 0) {
-            util_strlcpy(host, r->element[0]->str, hostlen);
-            *port = atoi(r->element[1]->str);
+        redis_proto_endpoint(e->host, e->port, where, sizeof(where));
+        if (r != NULL && redis_proto_sentinel_master(r, host, hostlen, port, &what) == 0) {
             s->sentinel_first = k;
             freeReplyObject(r);
             redisFree(c);
             return 0;
         }
-        util_seterr(why, sizeof(why), "Sentinel %s: %s", where,
-                    r == NULL                      ? c->errstr
-                    : r->type == REDIS_REPLY_ERROR ? r->str
-                    : r->type == REDIS_REPLY_NIL   ? "does not know the master name"
-                                                   : "an unexpected answer");
+        util_seterr(why, sizeof(why), "Sentinel %s: %s", where, r == NULL ? c->errstr : what);
         freeReplyObject(r);
         redisFree(c);
     }
@@ -359,8 +341,7 @@ static int redis_role_master(struct store_redis *s, char *err, size_t errlen)
 
     if (r == NULL)
         return -1;
-    master = r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-             r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "master") == 0;
+    master = redis_proto_role_master(r);
     freeReplyObject(r);
     return master;
 }
@@ -370,19 +351,16 @@ static int redis_role_master(struct store_redis *s, char *err, size_t errlen)
 static int redis_setup(struct store_redis *s, char *err, size_t errlen)
 {
     const struct store_settings *cfg = store_settings();
-    char db[8];
+    char db[8], why[256];
     redisReply *r;
     int ok;
 
     if (cfg->password[0] != '\0') {
         r = cfg->user[0] != '\0' ? redisCommand(s->c, "AUTH %s %s", cfg->user, cfg->password)
                                  : redisCommand(s->c, "AUTH %s", cfg->password);
-        ok = r != NULL && r->type != REDIS_REPLY_ERROR;
-        /* only the error's first word: a server that echoed its arguments would show the
-         * password */
+        ok = r != NULL && redis_proto_auth(r, why, sizeof(why)) == 0;
         if (!ok && r != NULL)
-            util_seterr(err, errlen, "database %s: %s AUTH refused: %.*s", s->name, s->where,
-                        (int)strcspn(r->str, " "), r->str);
+            util_seterr(err, errlen, "database %s: %s %s", s->name, s->where, why);
         else if (!ok)
             util_seterr(err, errlen, "database %s: %s AUTH: %s", s->name, s->where, s->c->errstr);
         freeReplyObject(r);
@@ -401,11 +379,9 @@ static int redis_setup(struct store_redis *s, char *err, size_t errlen)
                            s->where);
     if ((r = redis_callv(s, err, errlen, "GET", REDIS_KEY_VERSION, NULL)) == NULL)
         return -1;
-    ok = r->type == REDIS_REPLY_NIL ||
-         (r->type == REDIS_REPLY_STRING && strcmp(r->str, REDIS_STORE_VERSION) == 0);
+    ok = redis_proto_version(r, why, sizeof(why)) == 0;
     if (!ok)
-        util_seterr(err, errlen, "database %s: key layout version %.20s, this program knows %s",
-                    s->name, r->type == REDIS_REPLY_STRING ? r->str : "?", REDIS_STORE_VERSION);
+        util_seterr(err, errlen, "database %s: %s", s->name, why);
     freeReplyObject(r);
     if (!ok)
         return -1;
@@ -442,7 +418,7 @@ static int redis_connect(struct store_redis *s, char *err, size_t errlen)
     if (s->uri.path[0] != '\0')
         util_strlcpy(s->where, s->uri.path, sizeof(s->where));
     else
-        redis_endpoint_text(host, port, s->where, sizeof(s->where));
+        redis_proto_endpoint(host, port, s->where, sizeof(s->where));
     util_strlcpy(s->host, host, sizeof(s->host));
     s->port = port;
     s->next_role = util_now() + REDIS_ROLE_EVERY;
@@ -827,36 +803,6 @@ static int redis_import(void *h, const struct store_grant *g, char *err, size_t 
     return redis_add_grant(h, g, err, errlen);
 }
 
-/* The fields of a grant's hash, in the order redis_grant_from reads them. */
-#define REDIS_GRANT_FIELDS "user", "source", "first_login", "last_login", "logins", "expires"
-
-/* redis_int - an integer reply element, or 0 */
-static int64_t redis_int(const redisReply *r)
-{
-    return r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
-}
-
-/* redis_grant_from - the HMGET reply r of address's grant into *out: 1, or 0 if absent */
-static int redis_grant_from(const redisReply *r, const char *address, struct store_grant *out)
-{
-    size_t i;
-
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 6)
-        return 0;
-    for (i = 0; i < 6; i++)
-        if (r->element[i]->type != REDIS_REPLY_STRING)
-            return 0;
-    memset(out, 0, sizeof(*out));
-    util_strlcpy(out->address, address, sizeof(out->address));
-    util_strlcpy(out->user, r->element[0]->str, sizeof(out->user));
-    util_strlcpy(out->source, r->element[1]->str, sizeof(out->source));
-    out->first_login = redis_int(r->element[2]);
-    out->last_login = redis_int(r->element[3]);
-    out->logins = redis_int(r->element[4]);
-    out->expires = redis_int(r->element[5]);
-    return 1;
-}
-
 /* redis_lookup - the active grant for address */
 static int redis_lookup(void *h, const char *address, int64_t now, struct store_grant *out,
                         char *err, size_t errlen)
@@ -872,7 +818,7 @@ static int redis_lookup(void *h, const char *address, int64_t now, struct store_
     snprintf(key, sizeof(key), REDIS_KEY_GRANT "%s", address);
     if ((r = redis_callv(s, err, errlen, "HMGET", key, REDIS_GRANT_FIELDS, NULL)) == NULL)
         return -1;
-    found = redis_grant_from(r, address, &g) && g.expires > now;
+    found = redis_proto_grant(r, address, &g) && g.expires > now;
     freeReplyObject(r);
     if (found && out != NULL)
         *out = g;
@@ -978,7 +924,7 @@ static int redis_grants(struct store_redis *s, struct store_grant **out, size_t 
             goto out;
         }
         if (keys.len[i] > plen && keys.len[i] - plen < ADDR_STRLEN &&
-            redis_grant_from(r, keys.v[i] + plen, &g[k]))
+            redis_proto_grant(r, keys.v[i] + plen, &g[k]))
             k++;
         freeReplyObject(r);
     }
@@ -1111,9 +1057,9 @@ static int redis_position_from(const redisReply *r, struct store_position *out)
         r->element[0]->type != REDIS_REPLY_STRING)
         return 0;
     memset(out, 0, sizeof(*out));
-    out->device = redis_int(r->element[0]);
-    out->inode = redis_int(r->element[1]);
-    out->offset = redis_int(r->element[2]);
+    out->device = redis_proto_int(r->element[0]);
+    out->inode = redis_proto_int(r->element[1]);
+    out->offset = redis_proto_int(r->element[2]);
     if (r->element[3]->type == REDIS_REPLY_STRING)
         util_strlcpy(out->head, r->element[3]->str, sizeof(out->head));
     if (r->element[4]->type == REDIS_REPLY_STRING)

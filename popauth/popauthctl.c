@@ -650,7 +650,7 @@ static int ctl_cmd_check(struct config *cfg, struct ctl_args *a)
     addr_format(&addr, client, sizeof(client));
     in.client = &addr;
     /* a store that cannot be opened (or does not exist yet) is a store error: defer */
-    grants = grants_new(cfg->database);
+    grants = grants_new(NULL, cfg->database);
     gate_decide(cfg, grants, &in, (int64_t)time(NULL), &d);
     grants_free(grants);
     for (i = 0; d.reason[i] != '\0'; i++) { /* the reason is printable; escape " and \ */

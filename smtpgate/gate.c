@@ -9,17 +9,38 @@
 #include "shared/util.h"
 #include "smtpgate/gate.h"
 
-/* gate_decide - decide for in, with one store lookup if decide asks for it */
-void gate_decide(const struct config *cfg, struct grants *grants, const struct decision_input *in,
-                 int64_t now, struct decision *out)
+/* gate_decide_start - decide for in, with one store lookup if decide asks for it; 1 if
+ * that lookup waits (see gate.h) */
+int gate_decide_start(const struct config *cfg, struct grants *grants,
+                      const struct decision_input *in, int64_t now, struct decision *out,
+                      struct grants_wait *w, grants_done_fn done, void *ctx)
 {
     struct decision_grant grant;
 
     decide(cfg, in, NULL, out);
     if (out->outcome != DECISION_NEED_GRANT)
-        return;
-    grants_lookup(grants, in->client, now, &grant);
+        return 0;
+    if (grants_lookup(grants, in->client, now, &grant, w, done, ctx))
+        return 1;
     decide(cfg, in, &grant, out);
+    return 0;
+}
+
+/* gate_decide - gate_decide_start with lookups that answer at once */
+void gate_decide(const struct config *cfg, struct grants *grants, const struct decision_input *in,
+                 int64_t now, struct decision *out)
+{
+    gate_decide_start(cfg, grants, in, now, out, NULL, NULL, NULL);
+}
+
+/* gate_decide_grant - the decision for in once the store has answered: decided again in
+ * full under cfg (a reload may have come meanwhile), then with grant if it still asks */
+void gate_decide_grant(const struct config *cfg, const struct decision_input *in,
+                       const struct decision_grant *grant, struct decision *out)
+{
+    decide(cfg, in, NULL, out);
+    if (out->outcome == DECISION_NEED_GRANT)
+        decide(cfg, in, grant, out);
 }
 
 /* gate_metrics_init - register a front's decision series (gate.h) */

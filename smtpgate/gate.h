@@ -4,7 +4,9 @@
  *
  * gate_decide runs decide() (shared/decide.h) and, only when it asks for the store's
  * answer, looks the client up through grants.h and decides again: one lookup at most, no
- * allocation. The log line is built without printf, since it is written for every
+ * allocation. The fronts on the event loop use gate_decide_start instead, where a Redis
+ * lookup does not block: the second decide() comes with the store's answer, through
+ * gate_decide_grant. The log line is built without printf, since it is written for every
  * decision:
  *
  *   action=OUTCOME client=CLIENT recipient=RCPT reason="REASON"[ reply=WORD]
@@ -51,10 +53,23 @@ struct gate_log {
 /*
  * gate_decide - the decision for in under cfg: decide(), and if it needs the store, one
  * grants_lookup of in->client at unix time now and decide() again. in->authenticated
- * (SMTP AUTH at the MTA) permits without a lookup. out is filled on every path.
+ * (SMTP AUTH at the MTA) permits without a lookup. out is filled on every path. For a
+ * grants handle without a loop (its lookups block).
  */
 void gate_decide(const struct config *cfg, struct grants *grants, const struct decision_input *in,
                  int64_t now, struct decision *out);
+/*
+ * gate_decide_start - gate_decide for the fronts on the loop: 0 and *out filled, or 1 if
+ * the lookup waits for the store (Redis): then done(ctx, grant) comes later from the loop
+ * (grants_cancel(grants, w) takes it back), and the front finishes with gate_decide_grant
+ * under its config of then, keeping in's strings unchanged until that.
+ */
+int gate_decide_start(const struct config *cfg, struct grants *grants,
+                      const struct decision_input *in, int64_t now, struct decision *out,
+                      struct grants_wait *w, grants_done_fn done, void *ctx);
+/* gate_decide_grant - the decision for in once the store has answered with grant */
+void gate_decide_grant(const struct config *cfg, const struct decision_input *in,
+                       const struct decision_grant *grant, struct decision *out);
 /* The decision series of one front: a counter per outcome, and the time to decide. */
 struct gate_metrics {
     struct metric *outcome[DECISION_NEED_GRANT + 1]; /* DECISION_NEED_GRANT counts as defer */

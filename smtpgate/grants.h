@@ -9,14 +9,24 @@
  * between, lookups answer GRANT_ERROR at once. So smtpgate keeps running while the store
  * is missing, locked or corrupt, and recovers by itself when it is fixed.
  *
+ * A SQLite lookup answers at once, from a local file. A Redis lookup is a round trip to
+ * another host: on a handle made with a loop, it goes through db/redis_reader.h, which
+ * never blocks the loop, and its answer comes later through a callback; the reader
+ * connects, fails closed and reconnects by itself. A handle made without a loop
+ * (popauthctl check) asks every store with blocking calls.
+ *
  * Ownership: grants_new copies the URI; the strings in a struct decision_grant filled by
- * grants_lookup belong to the struct grants and stay valid until its next call.
+ * grants_lookup, or handed to a grants_done_fn, belong to the struct grants and stay valid
+ * until its next answer. A struct grants_wait is the caller's, left alone while it waits.
  */
 #ifndef POPAUTH_GRANTS_H
 #define POPAUTH_GRANTS_H
 
 #include <stdint.h>
 
+#include <ev.h>
+
+#include "db/redis_reader.h"
 #include "shared/addr.h"
 #include "shared/decide.h"
 
@@ -26,8 +36,22 @@
 
 struct grants; /* opaque */
 
-/* grants_new - a lazily opened read-only view of the store at uri */
-struct grants *grants_new(const char *uri);
+/* grants_done_fn - the answer to a lookup that waited (grant valid during the call) */
+typedef void (*grants_done_fn)(void *ctx, const struct decision_grant *grant);
+
+/* A lookup waiting for the store; embedded in the caller's session. */
+struct grants_wait {
+    struct redis_reader_wait rw;
+    struct grants *g;
+    struct grants_wait *prev, *next; /* in g's list of waiting lookups */
+    int waiting;                     /* 1 from a lookup that waits until its answer */
+    grants_done_fn done;
+    void *ctx;
+};
+
+/* grants_new - a lazily opened read-only view of the store at uri; with loop (not NULL),
+ * Redis lookups wait on it instead of blocking */
+struct grants *grants_new(struct ev_loop *loop, const char *uri);
 /* grants_release - end the read snapshot that lookups share, so that the next lookup
  * sees every grant and revocation committed until then */
 void grants_release(struct grants *g);
@@ -41,14 +65,20 @@ void grants_release(struct grants *g);
 double grants_release_due(struct grants *g);
 /* grants_free - close the store and release g; NULL is allowed */
 void grants_free(struct grants *g);
-/* grants_set_uri - use uri from the next lookup on (reopens only if it changed) */
+/* grants_set_uri - use uri from the next lookup on (reopens only if it changed; lookups
+ * waiting on the old store are answered GRANT_ERROR) */
 void grants_set_uri(struct grants *g, const char *uri);
 /*
  * grants_lookup - what the store says about client at unix time now: GRANT_ACTIVE with
- * user and expiry, GRANT_NONE, or GRANT_ERROR with the reason. Reopen attempts are timed
- * with the monotonic clock, read only while the store is failing.
+ * user and expiry, GRANT_NONE, or GRANT_ERROR with the reason. 0: *out is the answer. 1
+ * (only with w, on a handle with a loop): the answer comes later, done(ctx, grant) from
+ * the loop, unless grants_cancel(g, w) comes first. Reopen attempts are timed with the
+ * monotonic clock, read only while the store is failing.
  */
-void grants_lookup(struct grants *g, const struct addr *client, int64_t now,
-                   struct decision_grant *out);
+int grants_lookup(struct grants *g, const struct addr *client, int64_t now,
+                  struct decision_grant *out, struct grants_wait *w, grants_done_fn done,
+                  void *ctx);
+/* grants_cancel - take back w if it waits: done is never called for it */
+void grants_cancel(struct grants *g, struct grants_wait *w);
 
 #endif

@@ -41,6 +41,9 @@ struct milterd_conn {
     int eof; /* no more input will be read: close once the output is written */
     int tcp; /* an inet connection: acknowledge a read with no reply at once */
     char peer[ADDR_STRLEN + 8];
+    struct grants_wait wait; /* the store lookup of the recipient being decided */
+    char *rcpt;              /* that recipient, copied out of its packet */
+    uint64_t t0;             /* when its packet was read */
 };
 
 struct milterd {
@@ -81,8 +84,10 @@ static void milterd_close(struct milterd_conn *c)
     ev_io_stop(md->loop, &c->read_w);
     ev_io_stop(md->loop, &c->write_w);
     ev_timer_stop(md->loop, &c->idle_w);
+    grants_cancel(md->grants, &c->wait);
     close(c->fd);
     free(c->in);
+    free(c->rcpt);
     if (c->prev != NULL)
         c->prev->next = c->next;
     else
@@ -101,31 +106,59 @@ static void milterd_append(struct milterd_conn *c)
     c->outlen += c->proto.outlen;
 }
 
-/* milterd_decide - decide the recipient of a MILTER_DECIDE step, log it, queue the reply */
+/* milterd_input - the decision input of the recipient rcpt (rcptlen bytes) of c */
+static struct decision_input milterd_input(const struct milterd_conn *c, const char *rcpt,
+                                           size_t rcptlen)
+{
+    const struct milter *p = &c->proto;
+    struct decision_input in = {p->has_client ? &p->client : NULL, rcpt, rcptlen, p->authenticated};
+
+    return in;
+}
+
+/* milterd_verdict - queue the reply to the recipient in, decided as d, and log it */
+static void milterd_verdict(struct milterd_conn *c, const struct decision_input *in,
+                            const struct decision *d)
+{
+    struct milterd *md = c->md;
+    struct milter *p = &c->proto;
+    struct gate_log l = {NULL, NULL, NULL, in->rcpt, in->rcptlen, NULL, NULL};
+    char text[ADDR_STRLEN];
+    int level = d->outcome == DECISION_DEFER ? LOG_LEVEL_WARN : LOG_LEVEL_INFO;
+
+    l.reply = milter_verdict(p, d->outcome);
+    milterd_append(c);
+    metric_inc(md->decisions.outcome[d->outcome]);
+    metric_observe(md->decisions.latency, metrics_now_ns() - c->t0);
+    if (log_level_current < level)
+        return;
+    l.action = decide_name(d->outcome);
+    l.client = p->has_client ? addr_format(&p->client, text, sizeof(text)) : GATE_LOG_EMPTY;
+    l.reason = d->reason;
+    gate_log(level, &l);
+}
+
+static void milterd_decided(void *ctx, const struct decision_grant *grant);
+
+/* milterd_decide - decide the recipient of a MILTER_DECIDE step, log it, queue the reply;
+ * or, if the decision waits for the store, keep a copy of the recipient until then */
 static void milterd_decide(struct milterd_conn *c)
 {
     struct milterd *md = c->md;
     struct milter *p = &c->proto;
-    struct decision_input in = {p->has_client ? &p->client : NULL, p->rcpt, p->rcptlen,
-                                p->authenticated};
-    struct gate_log l = {NULL, NULL, NULL, p->rcpt, p->rcptlen, NULL, NULL};
+    struct decision_input in = milterd_input(c, p->rcpt, p->rcptlen);
     struct decision d;
-    char text[ADDR_STRLEN];
-    uint64_t t0 = metrics_now_ns();
-    int level;
 
-    gate_decide(md->cfg, md->grants, &in, (int64_t)ev_now(md->loop), &d);
-    l.reply = milter_verdict(p, d.outcome);
-    milterd_append(c);
-    metric_inc(md->decisions.outcome[d.outcome]);
-    metric_observe(md->decisions.latency, metrics_now_ns() - t0);
-    level = d.outcome == DECISION_DEFER ? LOG_LEVEL_WARN : LOG_LEVEL_INFO;
-    if (log_level_current < level)
+    c->t0 = metrics_now_ns();
+    if (gate_decide_start(md->cfg, md->grants, &in, (int64_t)ev_now(md->loop), &d, &c->wait,
+                          milterd_decided, c)) {
+        c->rcpt = xmalloc(p->rcptlen + 1);
+        memcpy(c->rcpt, p->rcpt, p->rcptlen);
+        c->rcpt[p->rcptlen] = '\0';
+        ev_io_stop(md->loop, &c->read_w);
         return;
-    l.action = decide_name(d.outcome);
-    l.client = p->has_client ? addr_format(&p->client, text, sizeof(text)) : GATE_LOG_EMPTY;
-    l.reason = d.reason;
-    gate_log(level, &l);
+    }
+    milterd_verdict(c, &in, &d);
 }
 
 /* milterd_feed - take every whole packet in c's input; 0, or -1 to close c */
@@ -135,7 +168,7 @@ static int milterd_feed(struct milterd_conn *c)
     size_t off = 0;
     int rc = 0;
 
-    while (rc == 0 && c->outlen + MILTER_REPLY_MAX <= sizeof(c->out)) {
+    while (rc == 0 && !c->wait.waiting && c->outlen + MILTER_REPLY_MAX <= sizeof(c->out)) {
         long n = milter_frame(c->in + off, c->inlen - off, err, sizeof(err));
         if (n == 0)
             break;
@@ -195,6 +228,10 @@ static int milterd_flush(struct milterd_conn *c)
             c->outoff += (size_t)n;
         }
         c->outoff = c->outlen = 0;
+        if (c->wait.waiting) {
+            ev_io_stop(md->loop, &c->write_w);
+            return 0; /* reading resumes once the decision is made */
+        }
         if (c->eof) {
             milterd_close(c);
             return -1;
@@ -205,12 +242,31 @@ static int milterd_flush(struct milterd_conn *c)
             milterd_close(c);
             return -1;
         }
+        if (c->outlen == 0 && c->wait.waiting) {
+            ev_io_stop(md->loop, &c->write_w);
+            return 0; /* the next recipient waits for the store */
+        }
         if (c->outlen == 0 && !c->eof)
             break;
     }
     ev_io_stop(md->loop, &c->write_w);
     ev_io_start(md->loop, &c->read_w);
     return 0;
+}
+
+/* milterd_decided - the store answered for the held recipient: reply, then write and take
+ * the packets that came after it */
+static void milterd_decided(void *ctx, const struct decision_grant *grant)
+{
+    struct milterd_conn *c = ctx;
+    struct decision_input in = milterd_input(c, c->rcpt, c->proto.rcptlen);
+    struct decision d;
+
+    gate_decide_grant(c->md->cfg, &in, grant, &d);
+    milterd_verdict(c, &in, &d);
+    free(c->rcpt);
+    c->rcpt = NULL;
+    milterd_flush(c);
 }
 
 /* milterd_room - make room in c's input for the rest of the packet begun there; -1 if

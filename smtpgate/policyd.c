@@ -5,6 +5,11 @@
  * a connection's output buffer; nothing from a request ever reaches a reply. Every
  * failure on the decision path (bad client address, store error, an outcome the policy
  * server does not expect) answers the reject or defer text, never the permit text.
+ *
+ * A decision that waits for the store (Redis) holds its connection: reading stops, the
+ * bytes already read after the request are kept, and the request's strings stay in the
+ * parser, untouched, until the answer comes (policyd_decided); then the reply is queued
+ * and the kept bytes are taken, in order. Replies thus keep the order of the requests.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -49,6 +54,12 @@ struct policyd_conn {
     size_t outcap, outlen, outoff;
     int eof; /* no more input will be read: close once the output is written */
     char peer[ADDR_STRLEN + 8];
+    struct grants_wait wait;   /* the store lookup of the request being decided */
+    struct policy_request req; /* that request (its strings are the parser's) */
+    struct addr client;        /* its client */
+    uint64_t t0;               /* when it was parsed */
+    char *held;                /* bytes read after it, taken once it is answered */
+    size_t heldlen;
 };
 
 struct policyd {
@@ -225,46 +236,74 @@ static void policyd_log_request(const struct policy_request *req)
         gate_clean(req->sasl_username, strlen(req->sasl_username), sasl, sizeof(sasl), 0));
 }
 
-/* policyd_answer - decide one complete request and queue its reply */
-static void policyd_answer(struct policyd_conn *c, const struct policy_request *req)
+/* policyd_finish - queue the reply to the RCPT request req of client, decided as d, and
+ * log it */
+static void policyd_finish(struct policyd_conn *c, const struct policy_request *req,
+                           const struct addr *client, const struct decision *d)
 {
     struct policyd *pd = c->pd;
-    const struct policyd_reply *r;
+    const struct policyd_reply *r = policyd_reply_for(pd, d->outcome);
+    struct gate_log l = {NULL, NULL, NULL, req->recipient, strlen(req->recipient), NULL, NULL};
+    char text[ADDR_STRLEN];
+    int level = d->outcome == DECISION_DEFER ? LOG_LEVEL_WARN : LOG_LEVEL_INFO;
+
+    policyd_append(c, r->text, r->len);
+    metric_inc(pd->m.outcome[d->outcome]);
+    if (r == &pd->defer && d->outcome != DECISION_DEFER) {
+        log_error("action=defer client=%s reason=\"unexpected outcome %s\"",
+                  addr_format(client, text, sizeof(text)), decide_name(d->outcome));
+    } else if (log_level_current >= level) {
+        l.action = decide_name(d->outcome), l.client = addr_format(client, text, sizeof(text));
+        l.reason = d->reason, l.reply = r->word;
+        gate_log(level, &l);
+    }
+}
+
+/* policyd_input - the decision input of the RCPT request req from client */
+static struct decision_input policyd_input(const struct policy_request *req,
+                                           const struct addr *client)
+{
+    struct decision_input in = {client, req->recipient, strlen(req->recipient), 0};
+
+    return in;
+}
+
+static void policyd_decided(void *ctx, const struct decision_grant *grant);
+
+/* policyd_answer - decide one complete request and queue its reply; 1 if the decision
+ * waits for the store (c holds the request until policyd_decided) */
+static int policyd_answer(struct policyd_conn *c, const struct policy_request *req)
+{
+    struct policyd *pd = c->pd;
     struct decision d;
-    struct addr client;
-    struct decision_input in = {&client, req->recipient, strlen(req->recipient), 0};
-    struct gate_log l = {NULL, NULL, NULL, req->recipient, in.rcptlen, NULL, NULL};
-    char err[256], text[ADDR_STRLEN];
-    int level;
+    struct decision_input in;
+    struct gate_log l = {NULL, NULL, NULL, req->recipient, strlen(req->recipient), NULL, NULL};
+    char err[256];
 
     if (log_level_current >= LOG_LEVEL_DEBUG)
         policyd_log_request(req);
     if (strcmp(req->protocol_state, "RCPT") != 0) {
         policyd_append(c, pd->dunno.text, pd->dunno.len);
-        return;
+        return 0;
     }
-    if (addr_parse(req->client_address, strlen(req->client_address), &client, err, sizeof(err)) <
+    if (addr_parse(req->client_address, strlen(req->client_address), &c->client, err, sizeof(err)) <
         0) {
         policyd_append(c, pd->reject.text, pd->reject.len);
         metric_inc(pd->m.outcome[DECISION_REJECT]);
         l.action = "reject", l.client = req->client_address;
         l.reason = "unusable client_address", l.reply = pd->reject.word;
         gate_log(LOG_LEVEL_INFO, &l);
-        return;
+        return 0;
     }
-    gate_decide(pd->cfg, pd->grants, &in, (int64_t)ev_now(pd->loop), &d);
-    r = policyd_reply_for(pd, d.outcome);
-    policyd_append(c, r->text, r->len);
-    level = d.outcome == DECISION_DEFER ? LOG_LEVEL_WARN : LOG_LEVEL_INFO;
-    metric_inc(pd->m.outcome[d.outcome]);
-    if (r == &pd->defer && d.outcome != DECISION_DEFER) {
-        log_error("action=defer client=%s reason=\"unexpected outcome %s\"",
-                  addr_format(&client, text, sizeof(text)), decide_name(d.outcome));
-    } else if (log_level_current >= level) {
-        l.action = decide_name(d.outcome), l.client = addr_format(&client, text, sizeof(text));
-        l.reason = d.reason, l.reply = r->word;
-        gate_log(level, &l);
+    in = policyd_input(req, &c->client);
+    if (gate_decide_start(pd->cfg, pd->grants, &in, (int64_t)ev_now(pd->loop), &d, &c->wait,
+                          policyd_decided, c)) {
+        c->req = *req;
+        ev_io_stop(pd->loop, &c->read_w);
+        return 1;
     }
+    policyd_finish(c, req, &c->client, &d);
+    return 0;
 }
 
 /* policyd_close - close c and release it; a draining server may now be done */
@@ -275,9 +314,11 @@ static void policyd_close(struct policyd_conn *c)
     ev_io_stop(pd->loop, &c->read_w);
     ev_io_stop(pd->loop, &c->write_w);
     ev_timer_stop(pd->loop, &c->idle_w);
+    grants_cancel(pd->grants, &c->wait);
     close(c->fd);
     policy_parser_free(c->parser);
     free(c->out);
+    free(c->held);
     if (c->prev != NULL)
         c->prev->next = c->next;
     else
@@ -313,6 +354,8 @@ static int policyd_flush(struct policyd_conn *c)
     }
     c->outoff = c->outlen = 0;
     ev_io_stop(pd->loop, &c->write_w);
+    if (c->wait.waiting)
+        return 0; /* reading resumes once the decision is made */
     if (c->eof) {
         policyd_close(c);
         return -1;
@@ -321,7 +364,8 @@ static int policyd_flush(struct policyd_conn *c)
     return 0;
 }
 
-/* policyd_feed - hand len bytes to the parser and answer each complete request */
+/* policyd_feed - hand len bytes to the parser and answer each complete request; a
+ * decision that waits keeps the rest of the bytes for later */
 static int policyd_feed(struct policyd_conn *c, const char *data, size_t len)
 {
     struct policy_request req;
@@ -330,7 +374,15 @@ static int policyd_feed(struct policyd_conn *c, const char *data, size_t len)
 
     while (off < len) {
         int complete;
-        long n = policy_feed(c->parser, data + off, len - off, &req, &complete, err, sizeof(err));
+        long n;
+
+        if (c->wait.waiting) {
+            c->held = xmalloc(len - off);
+            memcpy(c->held, data + off, len - off);
+            c->heldlen = len - off;
+            return 0;
+        }
+        n = policy_feed(c->parser, data + off, len - off, &req, &complete, err, sizeof(err));
         if (n < 0) {
             log_warnx("action=close peer=%s reason=\"protocol error: %s\"", c->peer, err);
             metric_inc(c->pd->m.errors);
@@ -338,13 +390,40 @@ static int policyd_feed(struct policyd_conn *c, const char *data, size_t len)
         }
         off += (size_t)n;
         if (complete) {
-            uint64_t t0 = metrics_now_ns();
-            policyd_answer(c, &req);
+            c->t0 = metrics_now_ns();
+            if (policyd_answer(c, &req))
+                continue;
             metric_inc(c->pd->m.requests);
-            metric_observe(c->pd->m.latency, metrics_now_ns() - t0);
+            metric_observe(c->pd->m.latency, metrics_now_ns() - c->t0);
         }
     }
     return 0;
+}
+
+/* policyd_decided - the store answered the held request: reply, take the bytes kept
+ * after it, write */
+static void policyd_decided(void *ctx, const struct decision_grant *grant)
+{
+    struct policyd_conn *c = ctx;
+    struct policyd *pd = c->pd;
+    struct decision_input in = policyd_input(&c->req, &c->client);
+    struct decision d;
+    char *held = c->held;
+    size_t heldlen = c->heldlen;
+    int rc;
+
+    gate_decide_grant(pd->cfg, &in, grant, &d);
+    policyd_finish(c, &c->req, &c->client, &d);
+    metric_inc(pd->m.requests);
+    metric_observe(pd->m.latency, metrics_now_ns() - c->t0);
+    c->held = NULL, c->heldlen = 0;
+    rc = policyd_feed(c, held, heldlen);
+    free(held);
+    if (rc < 0) {
+        policyd_close(c);
+        return;
+    }
+    policyd_flush(c);
 }
 
 /* policyd_read - read one chunk from c and answer it; 0, or -1 if c was closed */
@@ -520,8 +599,9 @@ void policyd_drain(struct policyd *pd, policyd_done_fn done, void *ctx)
         return;
     for (c = pd->conns; c != NULL; c = next) {
         next = c->next;
-        /* answer what the kernel already holds, unless output is backed up */
-        if (!ev_is_active(&c->write_w) && policyd_read(c) < 0)
+        /* answer what the kernel already holds, unless output is backed up or a decision
+         * waits (then the connection closes once it is answered) */
+        if (!ev_is_active(&c->write_w) && !c->wait.waiting && policyd_read(c) < 0)
             continue;
         c->eof = 1;
         ev_io_stop(pd->loop, &c->read_w);

@@ -85,6 +85,10 @@ struct proxy_session {
     uint32_t hold;              /* bytes at the end of backend.out waiting for a CRLF (DATA) */
     uint32_t bufsize; /* bytes of the input buffers: max(PROXY_BUF, proxy_max_line + slack) */
     struct session core;
+    /* a RCPT TO whose decision waits for the store: the client is not read, and its input
+     * buffer, which holds the command, is kept as it is until the answer */
+    struct grants_wait wait;
+    uint64_t t0; /* when the RCPT TO was read */
 };
 
 /* Where the backend is. */
@@ -332,17 +336,22 @@ static const struct session_ops proxy_session_ops = {
     .log = proxy_log,
 };
 
-/* proxy_rcpt - decide the recipient the core asks about and give it the answer */
-static void proxy_rcpt(struct proxy_session *s)
+/* proxy_input - the decision input of the recipient the core asks about */
+static struct decision_input proxy_input(struct proxy_session *s)
+{
+    const struct smtp_command *cmd = session_rcpt(&s->core);
+    struct decision_input in = {&s->addr, cmd->path, cmd->pathlen, session_authenticated(&s->core)};
+
+    return in;
+}
+
+/* proxy_answer - give the core the answer d for its recipient, and log it */
+static void proxy_answer(struct proxy_session *s, const struct decision *d)
 {
     struct proxy *p = s->p;
     struct smtp_command cmd = *session_rcpt(&s->core);
-    struct decision_input in = {&s->addr, cmd.path, cmd.pathlen, session_authenticated(&s->core)};
-    struct decision d;
-    uint64_t t0 = metrics_now_ns();
 
-    gate_decide(p->cfg, p->grants, &in, (int64_t)ev_now(p->loop), &d);
-    switch (d.outcome) {
+    switch (d->outcome) {
     case DECISION_LOCAL:
     case DECISION_PERMIT_LOCALNET:
     case DECISION_PERMIT_GRANT:
@@ -358,14 +367,30 @@ static void proxy_rcpt(struct proxy_session *s)
     default:
         session_grant(&s->core, SESSION_DEFER);
         log_error("action=defer client=%s reason=\"unexpected outcome %s\"", s->addrtext,
-                  decide_name(d.outcome));
+                  decide_name(d->outcome));
         metric_inc(p->decisions.outcome[DECISION_DEFER]);
         return;
     }
-    metric_inc(p->decisions.outcome[d.outcome]);
-    metric_observe(p->decisions.latency, metrics_now_ns() - t0);
-    proxy_log_rcpt(s, d.outcome == DECISION_DEFER ? LOG_LEVEL_WARN : LOG_LEVEL_INFO,
-                   decide_name(d.outcome), &cmd, d.reason);
+    metric_inc(p->decisions.outcome[d->outcome]);
+    metric_observe(p->decisions.latency, metrics_now_ns() - s->t0);
+    proxy_log_rcpt(s, d->outcome == DECISION_DEFER ? LOG_LEVEL_WARN : LOG_LEVEL_INFO,
+                   decide_name(d->outcome), &cmd, d->reason);
+}
+
+static void proxy_decided(void *ctx, const struct decision_grant *grant);
+
+/* proxy_rcpt - decide the recipient the core asks about and give it the answer, unless
+ * the decision waits for the store (then proxy_decided gives it) */
+static void proxy_rcpt(struct proxy_session *s)
+{
+    struct proxy *p = s->p;
+    struct decision_input in = proxy_input(s);
+    struct decision d;
+
+    s->t0 = metrics_now_ns();
+    if (!gate_decide_start(p->cfg, p->grants, &in, (int64_t)ev_now(p->loop), &d, &s->wait,
+                           proxy_decided, s))
+        proxy_answer(s, &d);
 }
 
 /* proxy_client_input - hand the client's bytes to the core, answering each recipient it
@@ -378,6 +403,8 @@ static int proxy_client_input(struct proxy_session *s)
     for (;;) {
         size_t taken = 0;
 
+        if (s->wait.waiting)
+            return used;
         if (in->data != NULL) {
             used |= session_client_input(&s->core, in->data + in->off, in->len - in->off, &taken);
             if (in->data != NULL) /* not dropped by the end of the session */
@@ -488,7 +515,7 @@ static void proxy_watchers(struct proxy_session *s)
     const struct proxy_buf *cin = &s->client.in, *bout = &s->backend.out;
 
     proxy_io(p->loop, &s->client.read_w,
-             session_reads_client(&s->core) &&
+             session_reads_client(&s->core) && !s->wait.waiting &&
                  (cin->data == NULL || cin->len - cin->off < cin->cap));
     proxy_io(p->loop, &s->client.write_w, s->client.out.len > s->client.out.off);
     if (s->backend.fd < 0)
@@ -520,6 +547,7 @@ static void proxy_session_free(struct proxy_session *s)
     ev_io_stop(p->loop, &s->client.read_w);
     ev_io_stop(p->loop, &s->client.write_w);
     ev_timer_stop(p->loop, &s->timer_w);
+    grants_cancel(p->grants, &s->wait);
     close(s->client.fd);
     proxy_close_backend(s);
     proxy_buf_put(p, &s->client.in, 1);
@@ -588,12 +616,29 @@ static void proxy_service(struct proxy_session *s)
         proxy_session_free(s);
         return;
     }
-    proxy_buf_put(s->p, &s->client.in, 0);
+    if (!s->wait.waiting) /* else it holds the RCPT TO being decided */
+        proxy_buf_put(s->p, &s->client.in, 0);
     proxy_buf_put(s->p, &s->client.out, 0);
     proxy_buf_put(s->p, &s->backend.in, 0);
     proxy_buf_put(s->p, &s->backend.out, 0);
     proxy_watchers(s);
     proxy_timer(s);
+}
+
+/* proxy_decided - the store answered for the recipient the core asks about: give the
+ * core the answer (if it still asks), then move what can move */
+static void proxy_decided(void *ctx, const struct decision_grant *grant)
+{
+    struct proxy_session *s = ctx;
+    struct decision d;
+
+    if (session_state(&s->core) == SESSION_RCPT) {
+        struct decision_input in = proxy_input(s);
+
+        gate_decide_grant(s->p->cfg, &in, grant, &d);
+        proxy_answer(s, &d);
+    }
+    proxy_service(s);
 }
 
 /* proxy_read - read what fd has into b; bytes read, 0 at end of file, -1 on error, -2 if

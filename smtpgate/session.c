@@ -789,7 +789,8 @@ void session_settle(struct session *s)
         session_shutdown(s, SESSION_T_SHUTDOWN);
         return;
     }
-    if (!session_in_commands(s) || s->qlen > 0)
+    /* a RCPT TO whose decision waits for the store is answered first */
+    if (!session_in_commands(s) || s->qlen > 0 || s->state == SESSION_RCPT)
         return;
     if (s->state == SESSION_BYE || (s->ceof && !s->waiting))
         session_shutdown(s, SESSION_T_NONE);

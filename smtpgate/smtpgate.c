@@ -283,7 +283,7 @@ static void smtpgate_run(struct smtpgate *sg)
     sg->loop = ev_default_loop(EVFLAG_AUTO);
     if (sg->loop == NULL)
         fatal("cannot start the event loop");
-    sg->grants = grants_new(sg->cfg->database);
+    sg->grants = grants_new(sg->loop, sg->cfg->database);
     if (sg->nlisteners > 0)
         sg->policyd = policyd_new(sg->loop, sg->cfg, sg->grants);
     for (i = 0; i < sg->nlisteners; i++)

@@ -45,7 +45,7 @@
 #                               there, in the mount namespace of its own `ip netns exec`.
 #   postfix_stop                stop that Postfix (also done by netns_cleanup)
 #   swaks_rcpt NS SRC SERVER RCPT [FROM]  EHLO/MAIL/RCPT with swaks from NS, bound to SRC,
-#                               to SERVER:25 (--quit-after RCPT); prints the server's reply to
+#                               to SERVER:${SWAKS_PORT:-25} (--quit-after RCPT); prints the server's reply to
 #                               RCPT (its last line, e.g. "250 2.1.5 Ok") and returns 0 when
 #                               there was one (whatever the code), 1 otherwise (the transcript
 #                               goes to stderr then). The full transcript is left in
@@ -796,7 +796,7 @@ swaks_rcpt()
     local ns=$1 src=$2 server=$3 rcpt=$4 from=${5:-sender@far.test}
     command -v swaks >/dev/null || { netns__die "swaks is not installed (package swaks)"; return 1; }
     case $server in *:*) server="[$server]" ;; esac
-    SWAKS_TRANSCRIPT=$(ip netns exec "$ns" swaks --server "$server" --port 25 \
+    SWAKS_TRANSCRIPT=$(ip netns exec "$ns" swaks --server "$server" --port "${SWAKS_PORT:-25}" \
         --local-interface "$src" --helo client.far.test --from "$from" --to "$rcpt" \
         --quit-after RCPT --timeout 30 2>&1)
     # Server lines read "<- CODE..." (or "<** CODE..." for 4xx/5xx); the reply to RCPT is

@@ -13,10 +13,16 @@
 #   third           a third party (.51) that never logs in
 # Checks:
 #   1. a POP3 login on popa lets the client relay through gateb and gatea (swaks, 250),
-#      and smtpgate logged permit-grant; refused (554) before the login;
+#      and smtpgate logged permit-grant; refused (554) before the login; the same through
+#      gatea's SMTP proxy front, and gateb's milter front (which its Postfix also asks)
+#      permitted it;
 #   2. `popauthctl revoke` on popb takes effect on both gates (554), and a new login (on
 #      popb) grants again on both;
-#   3. the primary is SIGKILLed: Sentinel promotes the replica; while no Sentinel names the
+#   3. while the primary is stopped (SIGSTOP, under half a second), a gate answers a question
+#      that needs no store at once on another connection, and the question waiting for
+#      the grant is answered after SIGCONT: smtpgate never blocks on Redis; three
+#      questions sent at once on one connection are answered in their order;
+#   4. the primary is SIGKILLed: Sentinel promotes the replica; while no Sentinel names the
 #      new primary both gates defer (4xx through Postfix, DEFER_IF_REJECT from smtpgate),
 #      never permit, the granted client; afterwards both permit it again; every grant
 #      that was on the replica before the kill is on the new primary; logins made on both
@@ -25,7 +31,7 @@
 #      sent again; popauth logs the failed commit and the recovery, its log positions in
 #      Redis reach the end of Dovecot's log, and its counters match Dovecot's logins; the
 #      restarted old primary, an empty primary until Sentinel demotes it, is never read;
-#   4. the third party is refused at both gates before, during and after the failover.
+#   5. the third party is refused at both gates before, during and after the failover.
 # Needs root, redis-server, redis-sentinel, redis-tools, postfix, swaks, dovecot-pop3d,
 # dovecot-imapd, netcat-openbsd, iproute2, jq. Takes about 30 s.
 # Usage: redis_cluster.sh BINDIR
@@ -74,7 +80,7 @@ t_start=$(date +%s)
 REDIS_PASS=$(head -c 18 /dev/urandom | base64 | tr -d '+/=')
 gate_pass=$(head -c 18 /dev/urandom | base64 | tr -d '+/=')
 master=popauth
-port=10040
+port=10040 proxy_port=2525 milter_port=10041
 far=u@far.test
 
 cluster_setup || die "could not set up the LAN namespace"
@@ -165,21 +171,37 @@ for h in gatea gateb; do
     mkdir -p "$work/$h"
     printf 'gate\n%s\n' "$gate_pass" >"$work/$h/redis.pass"
     chmod 640 "$work/$h/redis.pass"
+    # gatea also runs the SMTP proxy front in front of its Postfix (which then learns the
+    # client from XCLIENT), gateb the milter front that its Postfix asks too: every front
+    # reads Redis.
+    if [ "$h" = gatea ]; then
+        front="proxy_listen = inet:${addr[$h]}:$proxy_port
+proxy_backend = inet:${addr[$h]}:25
+proxy_client_identity = xclient" postfix_more=("smtpd_authorized_xclient_hosts = ${addr[$h]}")
+    else
+        front="milter_listen = inet:127.0.0.1:$milter_port"
+        postfix_more=("smtpd_milters = inet:127.0.0.1:$milter_port" "milter_default_action = tempfail")
+    fi
     cat >"$work/$h/smtpgate.conf" <<EOF
 database = $sentinels
 database_password_file = $work/$h/redis.pass
 redis_timeout_ms = 1000
 policy_listen = inet:127.0.0.1:$port
 local_networks = 127.0.0.0/8
+local_domains = local.test
+$front
 EOF
     smtpgate_start_conf "$bindir" "$work/$h/smtpgate.conf" "${CLUSTER_NS[$h]}" "$port" \
         "$work/$h/smtpgate.err" || die "smtpgate on $h did not start"
     gerr[$h]=$SMTPGATE_ERR gpid[$h]=$SMTPGATE_PID
     NETNS_SERVER=${CLUSTER_NS[$h]} POSTFIX_PID=
-    postfix_start "$work/$h" "${addr[$h]}" "127.0.0.1:$port" || die "Postfix on $h did not start"
+    postfix_start "$work/$h" "${addr[$h]}" "127.0.0.1:$port" "${postfix_more[@]}" \
+        || die "Postfix on $h did not start"
 done
 POSTFIX_PID="" NETNS_SERVER=""
-pass "Postfix and smtpgate (as ACL user gate) on gatea and gateb"
+netns_wait_listen "${CLUSTER_NS[gatea]}" "$proxy_port" 1 10 || die "smtpgate's proxy front on gatea does not listen"
+netns_wait_listen "${CLUSTER_NS[gateb]}" "$milter_port" 1 10 || die "smtpgate's milter front on gateb does not listen"
+pass "Postfix and smtpgate (as ACL user gate) on gatea (policy, proxy) and gateb (policy, milter)"
 
 # --- Helpers ---------------------------------------------------------------------------
 
@@ -197,11 +219,16 @@ smtp()
     expect_prefix "$label: $src -> $gate's Postfix -> $far" "$expect" "$answer"
 }
 
-# ask GATE CLIENT: smtpgate's answer on GATE for CLIENT -> $far (the action line)
+# ask GATE CLIENT...: smtpgate's answers on GATE for each CLIENT -> $far, the requests
+# sent at once on one connection: the action lines, joined by " | "
 ask()
 {
-    printf 'request=smtpd_access_policy\nprotocol_state=RCPT\nprotocol_name=ESMTP\nclient_address=%s\nclient_name=unknown\nhelo_name=h.test\nsender=s@far.test\nrecipient=%s\nrecipient_count=0\nqueue_id=\nsize=0\nsasl_username=\n\n' "$2" "$far" |
-        ip netns exec "${CLUSTER_NS[$1]}" "$bindir/policy_client" -p "$port" -t 5 2>&1 | head -n 1
+    local gate=$1 c
+    shift
+    for c in "$@"; do
+        printf 'request=smtpd_access_policy\nprotocol_state=RCPT\nprotocol_name=ESMTP\nclient_address=%s\nclient_name=unknown\nhelo_name=h.test\nsender=s@far.test\nrecipient=%s\nrecipient_count=0\nqueue_id=\nsize=0\nsasl_username=\n\n' "$c" "$far"
+    done | ip netns exec "${CLUSTER_NS[$gate]}" "$bindir/policy_client" -p "$port" -t 5 2>&1 |
+        grep -v '^$' | sed ':a;N;$!ba;s/\n/ | /g'
 }
 
 # login pop3|imap HOST USER SRC: log in from the client namespace
@@ -288,13 +315,19 @@ for g in gatea gateb; do
     smtp "before login" client "$roam" "$g" "$refuse"
     smtp "third party, before" third "$third" "$g" "$refuse"
 done
+SWAKS_PORT=$proxy_port smtp "before login, gatea's proxy front" client "$roam" gatea "$refuse"
 login pop3 popa alice "$roam"
 granted "$roam" alice
 smtp "after the login on popa" client "$roam" gateb 250
 said gateb "$roam" permit-grant
+run grep -F " client=$roam recipient=$far " "${gerr[gateb]}"
+expect_out "reply=accept" "gateb's milter front permitted $roam too"
 smtp "after the login on popa" client "$roam" gatea 250
 said gatea "$roam" permit-grant
+SWAKS_PORT=$proxy_port smtp "after the login on popa, gatea's proxy front" client "$roam" gatea 250
+said gatea "$roam" permit-grant
 for g in gatea gateb; do smtp "third party" third "$third" "$g" "$refuse"; done
+SWAKS_PORT=$proxy_port smtp "third party, gatea's proxy front" third "$third" gatea "$refuse"
 # Who is connected to the primary: the gates as the ACL user of their two-line password
 # files, the popauths as the default user of their one-line files.
 run rcli "${CLUSTER_NS[r1]}" "$r1" 6379 CLIENT LIST
@@ -316,8 +349,43 @@ granted "$roam" bob
 for g in gatea gateb; do smtp "after a new login on popb" client "$roam" "$g" 250; done
 for g in gatea gateb; do smtp "third party" third "$third" "$g" "$refuse"; done
 
-# --- 3. Failover ------------------------------------------------------------------------
-echo "# 3. the primary is killed: Sentinel promotes the replica"
+# --- 3. A gate never waits for Redis in its event loop --------------------------------
+echo "# 3. the primary stops answering for a moment: smtpgate serves other questions meanwhile"
+# r1 is stopped for under half a second, well within redis_timeout_ms and the Sentinels'
+# down-after-milliseconds: the question that needs a grant waits for Redis, while a
+# question from a local network, which needs no store, is answered on another
+# connection at once; after SIGCONT the first one gets its answer.
+kill -STOP "${REDIS_PID[r1]}"
+t_stop=$(now_ms)
+ask gatea "$roam" >"$work/waiting.out" &
+waiting=$!
+# Three questions at once on one connection: the first two need Redis, the last one not;
+# the answers must come in their order (the third party's is the reject action, DUNNO).
+ask gatea "$third" 127.0.0.9 "$roam" >"$work/pipelined.out" &
+pipelined=$!
+sleep 0.1
+fast=$(ask gatea 127.0.0.9)
+t_fast=$(now_ms)
+status=0
+kill -0 "$waiting" 2>/dev/null || status=1
+sleep 0.3
+kill -CONT "${REDIS_PID[r1]}"
+t_cont=$(now_ms)
+wait "$waiting"
+wait "$pipelined"
+out=$(cat "$work/waiting.out") err=""
+expect_status 0 "the question for $roam, which needs Redis, was still waiting when the local one was answered"
+expect_prefix "the question for $roam after SIGCONT (r1 stopped $((t_cont - t_stop)) ms)" "action=OK" "$out"
+same "three questions on one connection ($third, 127.0.0.9, $roam), answered in their order" \
+    "action=DUNNO | action=OK | action=OK" "$(cat "$work/pipelined.out")"
+same "a local-network question on another connection while Redis was stopped" action=OK "$fast"
+status=0
+[ $((t_fast - t_stop)) -lt 350 ] || status=1
+out="" err=""
+expect_status 0 "it was answered $((t_fast - t_stop)) ms after the stop, before the SIGCONT"
+
+# --- 4. Failover ------------------------------------------------------------------------
+echo "# 4. the primary is killed: Sentinel promotes the replica"
 login pop3 popa alice "$N.54"
 login imap popb bob "$N.55"
 granted "$N.54" alice

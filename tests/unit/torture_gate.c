@@ -1,8 +1,9 @@
 /*
  * torture_gate - unit tests for smtpgate/gate.c: gate_decide against a real store (a
  * grant, no grant, a store that is not there, SMTP AUTH at the MTA, which never needs
- * the store), and the decision log line: its fields and order, the reply field, the one
- * empty placeholder, and request data made safe and cut to its field.
+ * the store), gate_decide_grant deciding again in full under a reloaded config, and the
+ * decision log line: its fields and order, the reply field, the one empty placeholder,
+ * and request data made safe and cut to its field.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -76,7 +77,7 @@ static void torture_gate_decide(void **state)
     cfg = torture_config(db);
 
     /* the store is not there: a lookup defers, but nothing else needs one */
-    g = grants_new(db);
+    g = grants_new(NULL, db);
     assert_int_equal(torture_run(cfg, g, "203.0.113.7", "u@far.test", 0, &d), DECISION_DEFER);
     assert_non_null(strstr(d.reason, "store: "));
     assert_int_equal(torture_run(cfg, g, "203.0.113.7", "u@far.test", 1, &d), DECISION_PERMIT_AUTH);
@@ -94,7 +95,7 @@ static void torture_gate_decide(void **state)
                                  TORTURE_NOW + 3600, err, sizeof(err)),
                      0);
     store_close(st);
-    g = grants_new(db);
+    g = grants_new(NULL, db);
     assert_int_equal(torture_run(cfg, g, "198.51.100.20", "u@far.test", 0, &d),
                      DECISION_PERMIT_GRANT);
     assert_non_null(strstr(d.reason, "user=alice"));
@@ -104,6 +105,40 @@ static void torture_gate_decide(void **state)
     config_free(cfg);
     snprintf(err, sizeof(err), "rm -rf '%s'", dir);
     assert_int_equal(system(err), 0);
+}
+
+/* torture_gate_decide_grant - a store's answer that came later is decided again in full
+ * under the config of then (a reload may have come meanwhile), whatever the decision
+ * struct held before */
+static void torture_gate_decide_grant(void **state)
+{
+    struct config *cfg = torture_config("/nonexistent/grants.db"), *reloaded;
+    struct addr a = torture_addr("203.0.113.7");
+    struct decision_input in = {&a, "u@far.test", strlen("u@far.test"), 0};
+    struct decision_grant none = {GRANT_NONE, NULL, 0, NULL};
+    struct decision_grant active = {GRANT_ACTIVE, "alice", TORTURE_NOW + 60, NULL};
+    const char *overrides[] = {"local_networks = 203.0.113.0/24"};
+    struct decision d;
+    char err[512];
+
+    (void)state;
+    memset(&d, 0, sizeof(d));
+    d.outcome = DECISION_NEED_GRANT; /* left by an earlier decision of the same recipient */
+    d.rcpt = in.rcpt, d.rcptlen = in.rcptlen;
+    gate_decide_grant(cfg, &in, &none, &d);
+    assert_int_equal(d.outcome, DECISION_REJECT);
+    gate_decide_grant(cfg, &in, &active, &d);
+    assert_int_equal(d.outcome, DECISION_PERMIT_GRANT);
+    assert_non_null(strstr(d.reason, "user=alice"));
+    reloaded = config_build(NULL, 0, overrides, 1, err, sizeof(err));
+    if (reloaded == NULL)
+        fail_msg("config: %s", err);
+    d.outcome = DECISION_NEED_GRANT;
+    d.rcpt = in.rcpt, d.rcptlen = in.rcptlen;
+    gate_decide_grant(reloaded, &in, &none, &d);
+    assert_int_equal(d.outcome, DECISION_PERMIT_LOCALNET);
+    config_free(reloaded);
+    config_free(cfg);
 }
 
 /* torture_line - gate_log_format of l, checked against want */
@@ -163,6 +198,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(torture_gate_decide),
+        cmocka_unit_test(torture_gate_decide_grant),
         cmocka_unit_test(torture_gate_log),
     };
 

@@ -626,6 +626,31 @@ static void test_drain(void **state)
     torture_note(&d);
 }
 
+/* test_drain_rcpt - a drain while a RCPT TO waits for its decision (a lookup in Redis):
+ * the recipient is answered first, then 421 */
+static void test_drain_rcpt(void **state)
+{
+    static struct driver d;
+    static const char rcpt[] = "RCPT TO:<x@far.test>\r\n";
+    size_t taken = 0;
+
+    (void)state;
+    torture_init(&d, 512, 50, SESSION_ID_NONE);
+    driver_start(&d, GREETING);
+    driver_feed(&d, WITHLEN("MAIL FROM:<a@far.test>\r\n"), 0, 0);
+    session_client_input(&d.s, rcpt, sizeof(rcpt) - 1, &taken);
+    assert_int_equal(session_state(&d.s), SESSION_RCPT);
+    session_drain(&d.s);
+    session_settle(&d.s);
+    assert_int_equal(session_state(&d.s), SESSION_RCPT);
+    assert_string_equal(d.client.text, GREETING OK);
+    session_grant(&d.s, SESSION_REJECT);
+    driver_service(&d);
+    assert_string_equal(d.client.text, GREETING OK "554 5.7.1 Relay access denied\r\n"
+                                                   "421 4.3.2 Service shutting down\r\n");
+    torture_note(&d);
+}
+
 /* test_quit - QUIT: the backend closes first, then the session is done */
 static void test_quit(void **state)
 {
@@ -847,23 +872,15 @@ static void test_every_transition(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dialogues),
-        cmocka_unit_test(test_too_many_errors),
-        cmocka_unit_test(test_auth_too_long),
-        cmocka_unit_test(test_pipelining_waits),
-        cmocka_unit_test(test_queue_full),
-        cmocka_unit_test(test_backpressure),
-        cmocka_unit_test(test_greeting),
-        cmocka_unit_test(test_xclient),
-        cmocka_unit_test(test_haproxy),
-        cmocka_unit_test(test_timeouts),
-        cmocka_unit_test(test_backend_failures),
-        cmocka_unit_test(test_drain),
-        cmocka_unit_test(test_quit),
-        cmocka_unit_test(test_auth_state),
-        cmocka_unit_test(test_rare_ends),
-        cmocka_unit_test(test_framer),
-        cmocka_unit_test(test_every_state),
+        cmocka_unit_test(test_dialogues),        cmocka_unit_test(test_too_many_errors),
+        cmocka_unit_test(test_auth_too_long),    cmocka_unit_test(test_pipelining_waits),
+        cmocka_unit_test(test_queue_full),       cmocka_unit_test(test_backpressure),
+        cmocka_unit_test(test_greeting),         cmocka_unit_test(test_xclient),
+        cmocka_unit_test(test_haproxy),          cmocka_unit_test(test_timeouts),
+        cmocka_unit_test(test_backend_failures), cmocka_unit_test(test_drain),
+        cmocka_unit_test(test_drain_rcpt),       cmocka_unit_test(test_quit),
+        cmocka_unit_test(test_auth_state),       cmocka_unit_test(test_rare_ends),
+        cmocka_unit_test(test_framer),           cmocka_unit_test(test_every_state),
         cmocka_unit_test(test_every_transition),
     };
 
