@@ -655,7 +655,7 @@ static void test_sentinel(void **state)
 {
     struct t_fixture *f = *state;
     int sport = t_free_port(), dead = t_free_port();
-    char loc[256], err[T_ERRLEN], uri_b[128];
+    char loc[256], err[T_ERRLEN], uri_b[192];
     time_t now = time(NULL);
     struct store *stb;
     struct t_answer a[2];
